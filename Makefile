@@ -1,0 +1,161 @@
+# wattprof build. `make` builds build/wattprof and the fake NVML used by tests and the demo;
+# `make check` runs every test, then all of them again under ASan+UBSan.
+# Out-of-tree builds: make BUILD=build-clang CC=clang
+VERSION := 0.1.0
+BUILD ?= build
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+PKG_CONFIG ?= pkg-config
+NVCC ?= $(shell command -v nvcc 2>/dev/null || ls /usr/local/cuda/bin/nvcc 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Wno-format-nonliteral
+CFLAGS ?= -O2 -g
+SAN ?=
+ifeq ($(SAN),1)
+  SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3)
+SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 || echo -lsqlite3)
+ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Iinclude \
+  $(SQLITE_CFLAGS) -DWP_VERSION='"$(VERSION)"' -pthread -fPIC
+LDLIBS := $(SQLITE_LIBS) -ldl -lm -pthread
+ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
+
+CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c \
+  src/model/*.c src/report/*.c src/net/*.c src/marks/*.c))
+CLI_SRC := $(sort $(wildcard src/cli/*.c))
+CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
+CORE_LIB := $(BUILD)/libwattprof-core.a
+
+FAKE_NVML := $(BUILD)/fake-nvml/libnvidia-ml.so.1
+FAKE_SRC := $(sort $(wildcard tests/fake_nvml/*.c))
+# Variants of the fake that lack one symbol, as an old or broken driver library would.
+FAKE_OMIT := nvmlDeviceGetSamples nvmlDeviceGetFieldValues
+FAKE_VARIANTS := $(FAKE_OMIT:%=$(BUILD)/fake-nvml/no-%/libnvidia-ml.so.1)
+
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+ifneq ($(NVCC),)
+  BURN := $(BUILD)/wattprof-burn
+endif
+
+.PHONY: all check check-plain check-san test-bin install clean format format-check burn
+all: $(BUILD)/wattprof $(FAKE_NVML) $(BURN)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/wattprof: $(CLI_OBJ) $(CORE_LIB)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_LIB) $(LDLIBS)
+
+# The fake NVML replays recorded traces (gzip or plain CSV) through the real dlopen path.
+$(FAKE_NVML): $(FAKE_SRC) src/sources/nvml_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libnvidia-ml.so.1 -o $@ $(FAKE_SRC) -lz -lm -pthread
+
+$(BUILD)/fake-nvml/no-%/libnvidia-ml.so.1: $(FAKE_SRC) src/sources/nvml_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DFAKE_OMIT_$* -shared -Wl,-soname,libnvidia-ml.so.1 -o $@ $(FAKE_SRC) -lz -lm -pthread
+
+$(BUILD)/wattprof-burn: bench/burn/burn.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) -O2 -std=c++17 -gencode arch=compute_90,code=sm_90 \
+	  -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=compute_90 \
+	  -o $@ $< -lcublas -lcublasLt
+burn: $(BUILD)/wattprof-burn
+
+$(BUILD)/tests/%: tests/unit/%.c $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CORE_LIB) -lcmocka $(LDLIBS)
+
+test-bin: $(BUILD)/wattprof $(FAKE_NVML) $(FAKE_VARIANTS) $(UNIT_BIN)
+
+# One runner for unit and integration tests; its last line reads "N passed, N failed".
+check-plain: test-bin
+	BUILD=$(BUILD) tests/run.sh
+
+check-san:
+	$(MAKE) BUILD=build-san SAN=1 test-bin
+	ASAN_OPTIONS=abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  BUILD=build-san tests/run.sh
+
+check: check-plain
+	$(MAKE) check-san
+
+install: $(BUILD)/wattprof
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/wattprof $(DESTDIR)$(PREFIX)/bin/wattprof
+	if [ -f $(BUILD)/wattprof-burn ]; then install -m 755 $(BUILD)/wattprof-burn $(DESTDIR)$(PREFIX)/bin/; fi
+	if [ -f docs/wattprof.1 ]; then install -m 644 docs/wattprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+format-check:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build build-san build-clang
+
+-include $(CORE_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
+
+# ---- libwattprof: the marks client library for jobs (owner: phase marks) ----
+# libwattprof.a/.so hold only the client (include/wattprof/marks.h) and need libc alone; the
+# receiver and parser live in the core library. wattprof.pc is rewritten on every build so it
+# always names the PREFIX given to this make (make install PREFIX=/usr after a plain make).
+LIBDIR ?= $(PREFIX)/lib
+INCLUDEDIR ?= $(PREFIX)/include
+LIBWP_SRC := $(sort $(wildcard src/libwattprof/*.c))
+LIBWP_OBJ := $(LIBWP_SRC:%.c=$(BUILD)/obj/%.o)
+LIBWP_HEADERS := include/wattprof/marks.h
+LIBWP_SONAME := libwattprof.so.0
+
+.PHONY: install-lib libwattprof-force
+all: $(BUILD)/libwattprof.a $(BUILD)/libwattprof.so $(BUILD)/wattprof.pc
+test-bin: $(BUILD)/libwattprof.a $(BUILD)/libwattprof.so
+install: install-lib
+
+$(BUILD)/libwattprof.a: $(LIBWP_OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	ar rcs $@ $^
+
+# The extra libwattprof.so.0 link lets programs linked against the build tree run from it.
+$(BUILD)/libwattprof.so: $(LIBWP_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_LDFLAGS) -shared -Wl,-soname,$(LIBWP_SONAME) -o $@ $^
+	ln -sf libwattprof.so $(BUILD)/$(LIBWP_SONAME)
+
+$(BUILD)/wattprof.pc: libwattprof-force
+	@mkdir -p $(dir $@)
+	@printf '%s\n' 'prefix=$(PREFIX)' 'libdir=$(LIBDIR)' 'includedir=$(INCLUDEDIR)' '' \
+	  'Name: wattprof' 'Description: wattprof phase marks client' 'Version: $(VERSION)' \
+	  'Libs: -L$${libdir} -lwattprof' 'Cflags: -I$${includedir}' \
+	  > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+# The marks test sends with the client as well as receiving, so it links both libraries.
+$(BUILD)/tests/test_marks: tests/unit/test_marks.c $(BUILD)/libwattprof.a $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libwattprof.a $(CORE_LIB) -lcmocka \
+	  $(LDLIBS)
+
+install-lib: $(BUILD)/libwattprof.a $(BUILD)/libwattprof.so $(BUILD)/wattprof.pc
+	install -d $(DESTDIR)$(INCLUDEDIR)/wattprof $(DESTDIR)$(LIBDIR)/pkgconfig
+	install -m 644 $(LIBWP_HEADERS) $(DESTDIR)$(INCLUDEDIR)/wattprof/
+	install -m 644 $(BUILD)/libwattprof.a $(DESTDIR)$(LIBDIR)/
+	install -m 755 $(BUILD)/libwattprof.so $(DESTDIR)$(LIBDIR)/libwattprof.so.$(VERSION)
+	ln -sf libwattprof.so.$(VERSION) $(DESTDIR)$(LIBDIR)/$(LIBWP_SONAME)
+	ln -sf $(LIBWP_SONAME) $(DESTDIR)$(LIBDIR)/libwattprof.so
+	install -m 644 $(BUILD)/wattprof.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+
+-include $(LIBWP_OBJ:.o=.d)
+# ---- end libwattprof ----

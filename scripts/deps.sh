@@ -1,0 +1,27 @@
+#!/bin/sh
+# Installs the Debian packages wattprof needs, if any are missing.
+# usage: scripts/deps.sh build|test
+# As root it runs apt-get; otherwise it prints the command to run.
+set -eu
+build="gcc make pkg-config libsqlite3-dev zlib1g-dev libc6-dev"
+test="$build clang libcmocka-dev python3 procps"
+case "${1:-build}" in
+build) want=$build ;;
+test) want=$test ;;
+*) echo "usage: scripts/deps.sh build|test" >&2; exit 64 ;;
+esac
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+    echo "wattprof needs these Debian packages:$missing" >&2
+    echo "install them with: sudo apt-get install -y$missing" >&2
+    exit 69
+fi
+echo "installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

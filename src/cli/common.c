@@ -1,0 +1,229 @@
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "analysis/summary.h"
+#include "store/trace.h"
+
+const char *wp_prog = "wattprof";
+
+static void vmsg(const char *kind, const char *cmd, const char *fmt, va_list ap)
+{
+    if (cmd)
+        fprintf(stderr, "%s %s: %s", wp_prog, cmd, kind);
+    else
+        fprintf(stderr, "%s: %s", wp_prog, kind);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void cli_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("", cmd, fmt, ap);
+    va_end(ap);
+}
+
+void cli_warn(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vmsg("warning: ", cmd, fmt, ap);
+    va_end(ap);
+}
+
+int cli_exit_for_create(int code)
+{
+    switch (code) {
+    case -ENOSPC:
+    case -EIO:
+        return WP_EXIT_IOERR;
+    case -ENODEV:
+        return WP_EXIT_UNAVAILABLE;
+    case -ENOMEM:
+        return WP_EXIT_SOFTWARE;
+    default:
+        return WP_EXIT_CANTCREAT;
+    }
+}
+
+int cli_exit_for_open(int code)
+{
+    switch (code) {
+    case -ENOENT:
+    case -EACCES:
+    case -EPERM:
+        return WP_EXIT_NOINPUT;
+    case -ENOMEM:
+        return WP_EXIT_SOFTWARE;
+    default:
+        return WP_EXIT_DATAERR;
+    }
+}
+
+int cli_check_output(const char *cmd, const char *path, bool force)
+{
+    if (!path || strcmp(path, "-") == 0)
+        return 0;
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            cli_error(cmd, "%s is a directory; give a file name", path);
+            return WP_EXIT_CANTCREAT;
+        }
+        if (!force) {
+            cli_error(cmd, "%s already exists; choose another name, or pass --force to replace it",
+                      path);
+            return WP_EXIT_CANTCREAT;
+        }
+    }
+    char *copy = strdup(path);
+    if (!copy)
+        return WP_EXIT_SOFTWARE;
+    const char *dir = dirname(copy);
+    int rc = 0;
+    if (access(dir, W_OK | X_OK) != 0) {
+        cli_error(cmd, "cannot write %s: directory %s %s", path, dir,
+                  errno == ENOENT ? "does not exist" : "is not writable");
+        rc = WP_EXIT_CANTCREAT;
+    }
+    free(copy);
+    return rc;
+}
+
+int cli_write_output(const char *cmd, const char *path, bool force, cli_write_fn fn, void *ctx)
+{
+    if (strcmp(path, "-") == 0) {
+        if (fn(stdout, ctx) < 0 || fflush(stdout) != 0) {
+            cli_error(cmd, "writing to standard output failed: %s", strerror(errno));
+            return WP_EXIT_IOERR;
+        }
+        return 0;
+    }
+    int rc = cli_check_output(cmd, path, force);
+    if (rc)
+        return rc;
+    size_t len = strlen(path) + 16;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return WP_EXIT_SOFTWARE;
+    snprintf(tmp, len, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        cli_error(cmd, "cannot create %s: %s", tmp, strerror(errno));
+        free(tmp);
+        return WP_EXIT_CANTCREAT;
+    }
+    mode_t um = umask(0);
+    umask(um);
+    if (fchmod(fd, 0666 & ~um) != 0) {
+        /* keep mkstemp's 0600: safe, only less convenient */
+    }
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        free(tmp);
+        return WP_EXIT_SOFTWARE;
+    }
+    int wrc = fn(f, ctx);
+    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
+        wrc = -EIO;
+    if (fclose(f) != 0)
+        wrc = -EIO;
+    if (wrc < 0) {
+        cli_error(cmd, "writing %s failed: %s; nothing was replaced", path, strerror(errno));
+        unlink(tmp);
+        free(tmp);
+        return WP_EXIT_IOERR;
+    }
+    /* link() refuses to replace an existing file, so a file that appeared meanwhile is never
+     * clobbered; rename() replaces atomically when --force was given. */
+    if (force ? rename(tmp, path) != 0 : link(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        free(tmp);
+        if (e == EEXIST)
+            cli_error(cmd, "%s already exists; choose another name, or pass --force", path);
+        else
+            cli_error(cmd, "cannot create %s: %s", path, strerror(e));
+        return WP_EXIT_CANTCREAT;
+    }
+    if (!force)
+        unlink(tmp);
+    free(tmp);
+    return 0;
+}
+
+void cli_print_event(const struct wp_event *e, void *ctx)
+{
+    (void)ctx;
+    cli_warn(NULL, "%s", e->message);
+}
+
+int cli_parse_seconds(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || v <= 0)
+        return -EINVAL;
+    if (*end == 's' && end[1] == 0)
+        end++;
+    else if (*end == 'm' && end[1] == 0)
+        v *= 60, end++;
+    else if (*end == 'h' && end[1] == 0)
+        v *= 3600, end++;
+    if (*end)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+struct json_ctx {
+    const struct wp_summary *s;
+};
+
+static int write_json(FILE *f, void *ctx)
+{
+    return wp_summary_write_json(f, ((struct json_ctx *)ctx)->s);
+}
+
+int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
+                  bool force)
+{
+    struct wp_err err = {0};
+    struct wp_trace *t = NULL;
+    int rc = wp_trace_open(&t, trace_path, &err);
+    if (rc < 0) {
+        cli_error(cmd, "%s", err.msg);
+        return cli_exit_for_open(rc);
+    }
+    struct wp_summary s;
+    memset(&s, 0, sizeof(s));
+    rc = wp_summary_compute(t, &s, &err);
+    if (rc < 0) {
+        cli_error(cmd, "cannot summarise %s: %s", trace_path, err.msg);
+        wp_trace_free(t);
+        return WP_EXIT_DATAERR;
+    }
+    if (text)
+        wp_summary_print_text(text, &s);
+    int out = 0;
+    if (json_path) {
+        struct json_ctx c = {.s = &s};
+        out = cli_write_output(cmd, json_path, force, write_json, &c);
+    }
+    wp_summary_free(&s);
+    wp_trace_free(t);
+    return out;
+}

@@ -1,0 +1,134 @@
+/* wattprof export: samples as rows for people who want rows. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "store/trace.h"
+
+static const char export_usage[] =
+    "usage: wattprof export TRACE (--csv | --jsonl) [-o FILE] [--sensor NAME] [--force]\n"
+    "\n"
+    "Writes every sample of TRACE as one row: sensor id, source, device, reading name, unit,\n"
+    "wall-clock time in microseconds since the Unix epoch, raw integer value in that unit.\n"
+    "CSV header: sensor_id,source,device,name,unit,t_us,value\n"
+    "\n"
+    "options:\n"
+    "  --csv | --jsonl    output format (one of them is required)\n"
+    "  -o, --output FILE  write to FILE instead of stdout (never replaced without --force)\n"
+    "  -s, --sensor NAME  only readings with this name (e.g. power, energy, power_avg)\n"
+    "  -f, --force        replace FILE if it exists\n";
+
+struct export_ctx {
+    const struct wp_trace *t;
+    bool jsonl;
+    const char *only;
+    struct wp_err err;
+};
+
+static int write_rows(FILE *f, void *arg)
+{
+    struct export_ctx *x = arg;
+    const struct wp_sensors *tab = wp_trace_sensors(x->t);
+    if (!x->jsonl)
+        fprintf(f, "sensor_id,source,device,name,unit,t_us,value\n");
+    for (size_t i = 0; i < tab->n; i++) {
+        const struct wp_sensor *s = &tab->v[i];
+        if (x->only && strcmp(s->name, x->only) != 0)
+            continue;
+        struct wp_series ser;
+        if (wp_trace_series(x->t, s->id, &ser, &x->err) < 0)
+            return -1;
+        const char *unit = wp_quantity_unit(s->quantity);
+        for (size_t k = 0; k < ser.n; k++) {
+            if (x->jsonl)
+                fprintf(f,
+                        "{\"sensor_id\":%d,\"source\":\"%s\",\"device\":%d,\"name\":\"%s\","
+                        "\"unit\":\"%s\",\"t_us\":%" PRId64 ",\"value\":%" PRId64 "}\n",
+                        s->id, s->source, s->device, s->name, unit, ser.t_us[k], ser.value[k]);
+            else
+                fprintf(f, "%d,%s,%d,%s,%s,%" PRId64 ",%" PRId64 "\n", s->id, s->source,
+                        s->device, s->name, unit, ser.t_us[k], ser.value[k]);
+        }
+        wp_series_free(&ser);
+        if (ferror(f))
+            return -1;
+    }
+    return 0;
+}
+
+int cmd_export(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"csv", no_argument, NULL, 'c'},         {"jsonl", no_argument, NULL, 'J'},
+        {"output", required_argument, NULL, 'o'}, {"sensor", required_argument, NULL, 's'},
+        {"force", no_argument, NULL, 'f'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *out = "-", *only = NULL;
+    int format = 0; /* 1 csv, 2 jsonl */
+    bool force = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:s:fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c':
+        case 'J':
+            if (format && format != (c == 'c' ? 1 : 2)) {
+                cli_error("export", "choose one format: --csv or --jsonl");
+                return WP_EXIT_USAGE;
+            }
+            format = c == 'c' ? 1 : 2;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 's':
+            only = optarg;
+            break;
+        case 'f':
+            force = true;
+            break;
+        case 'h':
+            fputs(export_usage, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'wattprof export --help'.\n");
+            return WP_EXIT_USAGE;
+        }
+    }
+    if (!format) {
+        cli_error("export", "choose a format: --csv or --jsonl");
+        return WP_EXIT_USAGE;
+    }
+    if (optind != argc - 1) {
+        cli_error("export", "give exactly one trace; usage: wattprof export TRACE --csv");
+        return WP_EXIT_USAGE;
+    }
+    struct export_ctx x = {.jsonl = format == 2, .only = only};
+    struct wp_trace *t = NULL;
+    int rc = wp_trace_open(&t, argv[optind], &x.err);
+    if (rc < 0) {
+        cli_error("export", "%s", x.err.msg);
+        return cli_exit_for_open(rc);
+    }
+    x.t = t;
+    if (only) {
+        const struct wp_sensors *tab = wp_trace_sensors(t);
+        bool any = false;
+        for (size_t i = 0; i < tab->n; i++)
+            any |= strcmp(tab->v[i].name, only) == 0;
+        if (!any) {
+            cli_error("export", "no reading named '%s' in %s (see `wattprof report`)", only,
+                      argv[optind]);
+            wp_trace_free(t);
+            return WP_EXIT_USAGE;
+        }
+    }
+    rc = cli_write_output("export", out, force, write_rows, &x);
+    if (rc && x.err.code)
+        cli_error("export", "%s", x.err.msg);
+    wp_trace_free(t);
+    return rc;
+}

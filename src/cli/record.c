@@ -1,0 +1,139 @@
+/* wattprof record: record until stopped or for a fixed duration. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "core/recorder.h"
+
+static const char record_usage[] =
+    "usage: wattprof record -o TRACE [--duration S] [--json FILE] [--force] [--quiet]\n"
+    "\n"
+    "Records every power sensor found (see `wattprof list`) into TRACE until SIGINT or\n"
+    "SIGTERM (Ctrl-C), or for S seconds, then prints the summary to stderr. The trace is\n"
+    "committed every second: if wattprof is killed, TRACE keeps all but the last second.\n"
+    "Jobs on the node can send phase marks to the socket named in the trace's metadata.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output TRACE  the trace file to create (required; never replaced without --force)\n"
+    "  -d, --duration S    stop after S seconds (also 90s, 15m, 2h)\n"
+    "  --json FILE         also write the summary as JSON to FILE (- for stdout)\n"
+    "  -f, --force         replace TRACE or FILE if they exist\n"
+    "  -q, --quiet         no summary on stderr\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "Slurm: srun --ntasks-per-node=1 wattprof record -o power-$SLURM_JOB_ID-%n.wptrace\n"
+    "(the job id is stored in the trace when SLURM_JOB_ID is set).\n";
+
+int cmd_record(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"duration", required_argument, NULL, 'd'},
+        {"json", required_argument, NULL, 'j'},   {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *out = NULL, *json = NULL;
+    double duration_s = 0;
+    bool force = false, quiet = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "o:d:fqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            out = optarg;
+            break;
+        case 'd':
+            if (cli_parse_seconds(optarg, &duration_s) < 0) {
+                cli_error("record", "--duration wants a positive number of seconds (e.g. 60, "
+                                    "90s, 15m, 2h), not '%s'",
+                          optarg);
+                return WP_EXIT_USAGE;
+            }
+            break;
+        case 'j':
+            json = optarg;
+            break;
+        case 'f':
+            force = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            fputs(record_usage, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'wattprof record --help'.\n");
+            return WP_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        cli_error("record", "unexpected argument '%s' (to measure a command, use `wattprof run "
+                            "-- COMMAND`)",
+                  argv[optind]);
+        return WP_EXIT_USAGE;
+    }
+    if (!out) {
+        cli_error("record", "no output: give the trace file with -o TRACE");
+        return WP_EXIT_USAGE;
+    }
+    int rc;
+    if ((rc = cli_check_output("record", out, force)) || (json && (rc = cli_check_output("record", json, force))))
+        return rc;
+
+    /* Block the stop signals before the threads start so only sigtimedwait sees them. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    struct wp_meta meta = {0};
+    wp_meta_set(&meta, "mode", "record");
+    struct wp_recorder_opts ro = {
+        .trace_path = out,
+        .force = force,
+        .marks = true,
+        .meta = &meta,
+        .on_event = cli_print_event,
+    };
+    struct wp_err err = {0};
+    struct wp_recorder *r = NULL;
+    rc = wp_recorder_start(&r, &ro, false, &err);
+    wp_meta_free(&meta);
+    if (rc < 0) {
+        cli_error("record", "%s", err.msg);
+        return rc == -ENODEV ? WP_EXIT_UNAVAILABLE : cli_exit_for_create(rc);
+    }
+    if (!quiet)
+        fprintf(stderr, "wattprof record: recording %zu sensors to %s%s; Ctrl-C to stop\n",
+                wp_recorder_nsensors(r), out, duration_s > 0 ? " for the given duration" : "");
+    int sig;
+    if (duration_s > 0) {
+        struct timespec ts = {.tv_sec = (time_t)duration_s,
+                              .tv_nsec = (long)((duration_s - floor(duration_s)) * 1e9)};
+        sig = sigtimedwait(&set, NULL, &ts);
+        while (sig < 0 && errno == EINTR)
+            sig = sigtimedwait(&set, NULL, &ts);
+    } else {
+        while (sigwait(&set, &sig) != 0)
+            ;
+    }
+    if (sig > 0) {
+        char buf[32];
+        snprintf(buf, sizeof(buf), "signal %d", sig);
+        wp_recorder_set_meta(r, "stopped_by", buf);
+    }
+    rc = wp_recorder_stop(r, &err);
+    if (rc < 0) {
+        cli_error("record", "the recording could not be completed: %s", err.msg);
+        return WP_EXIT_IOERR;
+    }
+    return cli_summarize("record", out, quiet ? NULL : stderr, json, force);
+}

@@ -1,0 +1,72 @@
+/* wattprof report: the summary of a recorded trace. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "store/trace.h"
+
+static const char report_usage[] =
+    "usage: wattprof report TRACE [--json FILE] [--force]\n"
+    "\n"
+    "Prints the summary of a trace made by `wattprof run -o` or `wattprof record`: per GPU\n"
+    "and in total, energy from the trace and from the hardware counter, mean and peak power\n"
+    "(20 ms and 1 s), 99th percentile, peak against the limit; then the events recorded\n"
+    "(GPU lost, driver faults). Works on a trace whose recorder was killed.\n"
+    "\n"
+    "options:\n"
+    "  --json FILE   write the summary as JSON to FILE (- for stdout)\n"
+    "  -f, --force   replace FILE if it exists\n"
+    "exit status: 0, 64 usage, 65 not a trace or damaged, 66 cannot read TRACE.\n";
+
+int cmd_report(int argc, char **argv)
+{
+    static const struct option opts[] = {{"json", required_argument, NULL, 'j'},
+                                         {"force", no_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    const char *json = NULL;
+    bool force = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            json = optarg;
+            break;
+        case 'f':
+            force = true;
+            break;
+        case 'h':
+            fputs(report_usage, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'wattprof report --help'.\n");
+            return WP_EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1) {
+        cli_error("report", optind >= argc ? "no trace given; usage: wattprof report TRACE"
+                                           : "one trace at a time, please");
+        return WP_EXIT_USAGE;
+    }
+    const char *path = argv[optind];
+    bool json_stdout = json && strcmp(json, "-") == 0;
+    int rc = cli_summarize("report", path, json_stdout ? stderr : stdout, json, force);
+    if (rc)
+        return rc;
+    struct wp_trace *t = NULL;
+    struct wp_err err = {0};
+    if (wp_trace_open(&t, path, &err) == 0) {
+        const struct wp_event *ev;
+        size_t n = 0;
+        if (wp_trace_events(t, &ev, &n, &err) == 0 && n > 0) {
+            FILE *f = json_stdout ? stderr : stdout;
+            fprintf(f, "\nevents:\n");
+            for (size_t i = 0; i < n; i++)
+                fprintf(f, "  %s\n", ev[i].message);
+        }
+        wp_trace_free(t);
+    }
+    return 0;
+}

@@ -1,0 +1,143 @@
+/* wattprof run: measure a command like `perf stat` does. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/recorder.h"
+
+static const char run_usage[] =
+    "usage: wattprof run [-o TRACE] [--json FILE] [--force] [--quiet] -- COMMAND [ARGS...]\n"
+    "\n"
+    "Runs COMMAND while recording the power of every GPU (NVML's 20 ms sample buffer, the\n"
+    "instant and 1 s average power fields, the hardware energy counter), then prints a\n"
+    "summary to stderr: energy integrated from the trace and from the counter, mean power,\n"
+    "peaks at 20 ms and over 1 s, the 99th percentile, peak against the power limit.\n"
+    "\n"
+    "The job gets WATTPROF_SOCKET in its environment: send `begin NAME`, `end NAME` or\n"
+    "`mark NAME samples=N tokens=N` datagrams there (python/wattprof and libwattprof do it)\n"
+    "to get energy per phase.\n"
+    "\n"
+    "options:\n"
+    "  -o, --output TRACE  keep the recording in TRACE (SQLite; read it with `wattprof report`)\n"
+    "                      without -o the recording is made in a temporary file and removed\n"
+    "  --json FILE         also write the summary as JSON to FILE (- for stdout)\n"
+    "  -f, --force         replace TRACE or FILE if they exist (never done otherwise)\n"
+    "  -q, --quiet         no summary on stderr (warnings still shown)\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "SIGINT, SIGTERM and SIGHUP sent to wattprof are passed on to COMMAND. The exit status\n"
+    "is COMMAND's (128+N if it was killed by signal N; 127 if it could not be started, 126\n"
+    "if it is not executable); before COMMAND starts, wattprof's own errors exit with 64\n"
+    "(usage), 69 (nothing to measure with) or 73 (output exists or cannot be created).\n"
+    "\n"
+    "examples:\n"
+    "  wattprof run -- python train.py\n"
+    "  wattprof run -o resnet.wptrace --json resnet.json -- torchrun --nproc_per_node=8 resnet.py\n";
+
+int cmd_run(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"output", required_argument, NULL, 'o'}, {"json", required_argument, NULL, 'j'},
+        {"force", no_argument, NULL, 'f'},        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    const char *out = NULL, *json = NULL;
+    bool force = false, quiet = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+o:fqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'o':
+            out = optarg;
+            break;
+        case 'j':
+            json = optarg;
+            break;
+        case 'f':
+            force = true;
+            break;
+        case 'q':
+            quiet = true;
+            break;
+        case 'h':
+            fputs(run_usage, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'wattprof run --help'.\n");
+            return WP_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        cli_error("run", "no command given; usage: wattprof run [options] -- COMMAND [ARGS...]");
+        return WP_EXIT_USAGE;
+    }
+    char **cmdv = argv + optind;
+    int rc;
+    if (out && (rc = cli_check_output("run", out, force)))
+        return rc;
+    if (json && (rc = cli_check_output("run", json, force)))
+        return rc;
+
+    char tmpdir[2048], tmptrace[2100];
+    if (!out) {
+        const char *td = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof(tmpdir), "%s/wattprof-run-XXXXXX", td && *td ? td : "/tmp");
+        if (!mkdtemp(tmpdir)) {
+            cli_error("run", "cannot create a temporary directory (%s): %s; set TMPDIR to a "
+                             "writable directory or pass -o TRACE",
+                      tmpdir, strerror(errno));
+            return WP_EXIT_CANTCREAT;
+        }
+        snprintf(tmptrace, sizeof(tmptrace), "%s/run.wptrace", tmpdir);
+    }
+    const char *trace = out ? out : tmptrace;
+
+    struct wp_meta meta = {0};
+    char *cmdline = cli_join_argv(cmdv);
+    wp_meta_set(&meta, "command", cmdline ? cmdline : cmdv[0]);
+    wp_meta_set(&meta, "mode", "run");
+    free(cmdline);
+    struct wp_recorder_opts ro = {
+        .trace_path = trace,
+        .force = force,
+        .marks = true,
+        .meta = &meta,
+        .on_event = cli_print_event,
+    };
+    struct wp_err err = {0};
+    struct wp_recorder *r = NULL;
+    rc = wp_recorder_start(&r, &ro, true, &err);
+    wp_meta_free(&meta);
+    if (rc < 0) {
+        cli_error("run", "%s", err.msg);
+        if (!out)
+            rmdir(tmpdir);
+        return cli_exit_for_create(rc);
+    }
+    if (wp_recorder_nsensors(r) == 0)
+        cli_warn("run", "no power sensor found (see `wattprof list`); running the command "
+                        "without measurements");
+
+    cli_forward_signals(true);
+    int exit_code = cli_run_child(cmdv, wp_recorder_socket(r), "run");
+    char buf[16];
+    snprintf(buf, sizeof(buf), "%d", exit_code);
+    wp_recorder_set_meta(r, "exit_code", buf);
+    rc = wp_recorder_stop(r, &err);
+    cli_forward_signals(false);
+    if (rc < 0) {
+        cli_error("run", "the recording could not be saved: %s", err.msg);
+    } else {
+        int src = cli_summarize("run", trace, quiet ? NULL : stderr, json, force);
+        if (src)
+            cli_warn("run", "no summary (exit status %d of the summary step)", src);
+    }
+    if (!out) {
+        unlink(tmptrace);
+        rmdir(tmpdir);
+    }
+    return exit_code;
+}

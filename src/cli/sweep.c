@@ -1,0 +1,458 @@
+/* wattprof sweep: one command, run once per parameter value, all recorded into one trace,
+ * each run its own phase ("sweep/<i>"), then a table that compares them. */
+#include <ctype.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "analysis/summary.h"
+#include "cli/cli.h"
+#include "core/clock.h"
+#include "core/recorder.h"
+#include "store/trace.h"
+
+static const char sweep_usage[] =
+    "usage: wattprof sweep --param NAME=V1,V2,... [-o TRACE] [--json FILE] [--force]\n"
+    "                      [--cooldown S] [--stop-on-error] -- COMMAND ARGS...\n"
+    "\n"
+    "Runs COMMAND once per value, with every {NAME} in its arguments replaced by the value\n"
+    "(no shell is involved), records all runs into one trace, each as its own phase, shows\n"
+    "progress, and prints a table: value, time, GPU energy, mean and peak power, energy per\n"
+    "sample or token when the job sent counts (see `wattprof run --help` on marks), and each\n"
+    "relative to the first value. An interrupted sweep (Ctrl-C, SIGTERM) stops after the\n"
+    "current run and keeps the finished runs; so does a killed one, in TRACE.\n"
+    "\n"
+    "options:\n"
+    "  -p, --param NAME=V1,V2,...  the parameter and its values (NAME: letters, digits, _)\n"
+    "  -o, --output TRACE          keep the recording in TRACE\n"
+    "  --json FILE                 the table as JSON: runs[] with value, duration_s,\n"
+    "                              energy_j, mean_w, peak_w, exit_code, ...\n"
+    "  --cooldown S                idle S seconds between runs (GPUs back to idle power)\n"
+    "  --stop-on-error             stop at the first run that fails (default: carry on)\n"
+    "  -f, --force                 replace TRACE or FILE if they exist\n"
+    "exit status: 0 if every run exited 0, 1 if any failed, 130 if interrupted, or 64/69/73\n"
+    "for wattprof's own errors before the first run.\n"
+    "\n"
+    "example (the study's batch-size sweep):\n"
+    "  wattprof sweep --param gb=512,1024,2048,4096 -o resnet.wptrace -- \\\n"
+    "      torchrun --nproc_per_node=8 bench/workloads/resnet.py --global-batch {gb}\n";
+
+struct sweep {
+    char name[64];
+    char **values;
+    size_t nvalues;
+};
+
+static int parse_param(const char *arg, struct sweep *sw)
+{
+    const char *eq = strchr(arg, '=');
+    if (!eq || eq == arg || (size_t)(eq - arg) >= sizeof(sw->name))
+        return -1;
+    for (const char *c = arg; c < eq; c++)
+        if (!isalnum((unsigned char)*c) && *c != '_')
+            return -1;
+    memcpy(sw->name, arg, (size_t)(eq - arg));
+    sw->name[eq - arg] = 0;
+    char *list = strdup(eq + 1), *save = NULL;
+    if (!list)
+        return -1;
+    size_t cap = 1;
+    for (const char *c = list; *c; c++)
+        cap += *c == ',';
+    sw->values = calloc(cap, sizeof(*sw->values));
+    for (char *v = strtok_r(list, ",", &save); v && sw->values; v = strtok_r(NULL, ",", &save))
+        sw->values[sw->nvalues++] = strdup(v);
+    /* strtok_r skips empty fields; an empty value is a typo worth reporting */
+    bool empty = strstr(eq + 1, ",,") || eq[1] == ',' || eq[1] == 0 ||
+                 eq[strlen(eq) - 1] == ',';
+    free(list);
+    return sw->values && sw->nvalues > 0 && !empty ? 0 : -1;
+}
+
+/* Replaces every {NAME} in s by value; malloc'd. */
+static char *substitute(const char *s, const char *name, const char *value)
+{
+    char key[72];
+    snprintf(key, sizeof(key), "{%s}", name);
+    size_t kl = strlen(key), vl = strlen(value), n = 0;
+    for (const char *p = strstr(s, key); p; p = strstr(p + kl, key))
+        n++;
+    char *out = malloc(strlen(s) + n * vl + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (const char *p = s;;) {
+        const char *q = strstr(p, key);
+        if (!q) {
+            strcpy(o, p);
+            break;
+        }
+        memcpy(o, p, (size_t)(q - p));
+        o += q - p;
+        memcpy(o, value, vl);
+        o += vl;
+        p = q + kl;
+    }
+    return out;
+}
+
+static double count_of(const struct wp_phase_summary *p, const char *key)
+{
+    for (int i = 0; i < p->ncounts; i++)
+        if (strcmp(p->counts[i].key, key) == 0)
+            return p->counts[i].value;
+    return NAN;
+}
+
+struct run_row {
+    const char *value;
+    bool done;
+    int exit_code;
+    double duration_s, energy_j, mean_w, peak_w;
+    double samples, tokens; /* from the job's own phases inside the run; NAN if none */
+};
+
+/* Sums a count over the job's outermost phases inside [t0, t1]. */
+static double job_count(const struct wp_summary *s, int64_t t0, int64_t t1, const char *key)
+{
+    int depth = -1;
+    for (size_t i = 0; i < s->nphases; i++) {
+        const struct wp_phase_summary *p = &s->phases[i];
+        if (strncmp(p->name, "sweep/", 6) == 0 || p->t0_us < t0 || p->t1_us > t1)
+            continue;
+        if (!isnan(count_of(p, key)) && (depth < 0 || p->depth < depth))
+            depth = p->depth;
+    }
+    if (depth < 0)
+        return NAN;
+    double sum = 0;
+    for (size_t i = 0; i < s->nphases; i++) {
+        const struct wp_phase_summary *p = &s->phases[i];
+        if (strncmp(p->name, "sweep/", 6) == 0 || p->t0_us < t0 || p->t1_us > t1 ||
+            p->depth != depth)
+            continue;
+        double c = count_of(p, key);
+        if (!isnan(c))
+            sum += c;
+    }
+    return sum;
+}
+
+static void num(FILE *f, double v, int prec)
+{
+    if (isfinite(v))
+        fprintf(f, "%.*f", prec, v);
+    else
+        fputs("null", f);
+}
+
+struct json_out {
+    const struct sweep *sw;
+    const struct run_row *rows;
+    bool interrupted;
+};
+
+static void json_str(FILE *f, const char *s)
+{
+    fputc('"', f);
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\')
+            fprintf(f, "\\%c", *c);
+        else if (*c < 0x20 || *c == 0x7f)
+            fprintf(f, "\\u%04x", *c);
+        else
+            fputc(*c, f);
+    }
+    fputc('"', f);
+}
+
+static int write_json(FILE *f, void *arg)
+{
+    const struct json_out *j = arg;
+    fprintf(f, "{\"param\":");
+    json_str(f, j->sw->name);
+    fprintf(f, ",\"interrupted\":%s,\"runs\":[", j->interrupted ? "true" : "false");
+    const struct run_row *first = &j->rows[0];
+    bool any = false;
+    for (size_t i = 0; i < j->sw->nvalues; i++) {
+        const struct run_row *r = &j->rows[i];
+        if (!r->done)
+            continue;
+        fprintf(f, "%s\n {\"value\":", any ? "," : "");
+        any = true;
+        json_str(f, r->value);
+        fprintf(f, ",\"exit_code\":%d,\"duration_s\":", r->exit_code);
+        num(f, r->duration_s, 3);
+        fprintf(f, ",\"energy_j\":");
+        num(f, r->energy_j, 3);
+        fprintf(f, ",\"mean_w\":");
+        num(f, r->mean_w, 2);
+        fprintf(f, ",\"peak_w\":");
+        num(f, r->peak_w, 2);
+        fprintf(f, ",\"samples\":");
+        num(f, r->samples, 0);
+        fprintf(f, ",\"tokens\":");
+        num(f, r->tokens, 0);
+        fprintf(f, ",\"j_per_sample\":");
+        num(f, r->energy_j / r->samples, 6);
+        fprintf(f, ",\"j_per_token\":");
+        num(f, r->energy_j / r->tokens, 9);
+        fprintf(f, ",\"energy_rel\":");
+        num(f, first->done ? r->energy_j / first->energy_j : NAN, 4);
+        fprintf(f, ",\"duration_rel\":");
+        num(f, first->done ? r->duration_s / first->duration_s : NAN, 4);
+        fprintf(f, "}");
+    }
+    fprintf(f, "\n]}\n");
+    return ferror(f) ? -1 : 0;
+}
+
+static void print_table(FILE *f, const struct sweep *sw, const struct run_row *rows)
+{
+    fprintf(f, "\n %-12s %5s %9s %11s %8s %8s %12s %9s %8s\n", sw->name, "exit", "time s",
+            "GPU energy J", "mean W", "peak W", "J/sample|tok", "energy x", "time x");
+    const struct run_row *first = &rows[0];
+    for (size_t i = 0; i < sw->nvalues; i++) {
+        const struct run_row *r = &rows[i];
+        if (!r->done) {
+            fprintf(f, " %-12s %5s   (not run)\n", r->value, "-");
+            continue;
+        }
+        char per[32] = "-";
+        if (isfinite(r->samples) && r->samples > 0)
+            snprintf(per, sizeof(per), "%.4g/s", r->energy_j / r->samples);
+        else if (isfinite(r->tokens) && r->tokens > 0)
+            snprintf(per, sizeof(per), "%.4g/t", r->energy_j / r->tokens);
+        fprintf(f, " %-12s %5d %9.2f %11.1f %8.1f %8.1f %12s %9.3f %8.3f\n", r->value,
+                r->exit_code, r->duration_s, r->energy_j, r->mean_w, r->peak_w, per,
+                first->done ? r->energy_j / first->energy_j : NAN,
+                first->done ? r->duration_s / first->duration_s : NAN);
+    }
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"param", required_argument, NULL, 'p'},  {"output", required_argument, NULL, 'o'},
+        {"json", required_argument, NULL, 'j'},   {"force", no_argument, NULL, 'f'},
+        {"cooldown", required_argument, NULL, 'c'}, {"stop-on-error", no_argument, NULL, 'e'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    struct sweep sw = {0};
+    const char *out = NULL, *json = NULL;
+    bool force = false, stop_on_error = false, have_param = false;
+    double cooldown_s = 0;
+    int c, rc = 0;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "+p:o:fh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'p':
+            if (have_param) {
+                cli_error("sweep", "one --param at a time (sweep one parameter per trace)");
+                return WP_EXIT_USAGE;
+            }
+            if (parse_param(optarg, &sw) < 0) {
+                cli_error("sweep", "--param wants NAME=V1,V2,... (NAME of letters, digits and "
+                                   "_; no empty values), not '%s'",
+                          optarg);
+                return WP_EXIT_USAGE;
+            }
+            have_param = true;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'j':
+            json = optarg;
+            break;
+        case 'f':
+            force = true;
+            break;
+        case 'c':
+            if (cli_parse_seconds(optarg, &cooldown_s) < 0) {
+                cli_error("sweep", "--cooldown wants a positive number of seconds");
+                return WP_EXIT_USAGE;
+            }
+            break;
+        case 'e':
+            stop_on_error = true;
+            break;
+        case 'h':
+            fputs(sweep_usage, stdout);
+            return 0;
+        default:
+            fprintf(stderr, "Try 'wattprof sweep --help'.\n");
+            return WP_EXIT_USAGE;
+        }
+    }
+    if (!have_param) {
+        cli_error("sweep", "no --param NAME=V1,V2,... given");
+        return WP_EXIT_USAGE;
+    }
+    if (optind >= argc) {
+        cli_error("sweep", "no command given; usage: wattprof sweep --param N=1,2 -- CMD {N}");
+        return WP_EXIT_USAGE;
+    }
+    char **tmpl = argv + optind;
+    int ntmpl = argc - optind;
+    char key[72];
+    snprintf(key, sizeof(key), "{%s}", sw.name);
+    bool used = false;
+    for (int i = 0; i < ntmpl; i++)
+        used |= strstr(tmpl[i], key) != NULL;
+    if (!used) {
+        cli_error("sweep", "the command never uses %s; put it where the value goes, e.g. "
+                           "--batch %s",
+                  key, key);
+        return WP_EXIT_USAGE;
+    }
+    if ((out && (rc = cli_check_output("sweep", out, force))) ||
+        (json && (rc = cli_check_output("sweep", json, force))))
+        return rc;
+
+    char tmpdir[2048], tmptrace[2100];
+    if (!out) {
+        const char *td = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof(tmpdir), "%s/wattprof-sweep-XXXXXX", td && *td ? td : "/tmp");
+        if (!mkdtemp(tmpdir)) {
+            cli_error("sweep", "cannot create a temporary directory; pass -o TRACE");
+            return WP_EXIT_CANTCREAT;
+        }
+        snprintf(tmptrace, sizeof(tmptrace), "%s/sweep.wptrace", tmpdir);
+    }
+    const char *trace = out ? out : tmptrace;
+
+    struct wp_meta meta = {0};
+    char *cmdline = cli_join_argv(tmpl);
+    wp_meta_set(&meta, "command", cmdline ? cmdline : tmpl[0]);
+    free(cmdline);
+    wp_meta_set(&meta, "mode", "sweep");
+    wp_meta_set(&meta, "sweep.param", sw.name);
+    wp_meta_setf(&meta, "sweep.count", "%zu", sw.nvalues);
+    for (size_t i = 0; i < sw.nvalues; i++) {
+        char k[48];
+        snprintf(k, sizeof(k), "sweep.%zu.value", i);
+        wp_meta_set(&meta, k, sw.values[i]);
+    }
+    struct wp_recorder_opts ro = {.trace_path = trace, .force = force, .marks = true,
+                                  .meta = &meta, .on_event = cli_print_event};
+    struct wp_err err = {0};
+    struct wp_recorder *r = NULL;
+    rc = wp_recorder_start(&r, &ro, true, &err);
+    wp_meta_free(&meta);
+    if (rc < 0) {
+        cli_error("sweep", "%s", err.msg);
+        if (!out)
+            rmdir(tmpdir);
+        return cli_exit_for_create(rc);
+    }
+    if (wp_recorder_nsensors(r) == 0)
+        cli_warn("sweep", "no power sensor found (see `wattprof list`); the runs are timed only");
+
+    struct run_row *rows = calloc(sw.nvalues, sizeof(*rows));
+    char **argv_i = calloc((size_t)ntmpl + 1, sizeof(*argv_i));
+    if (!rows || !argv_i) {
+        cli_error("sweep", "out of memory");
+        return WP_EXIT_SOFTWARE;
+    }
+    cli_forward_signals(true);
+    bool failed = false, interrupted = false;
+    for (size_t i = 0; i < sw.nvalues; i++) {
+        rows[i].value = sw.values[i];
+        for (int a = 0; a < ntmpl; a++)
+            argv_i[a] = substitute(tmpl[a], sw.name, sw.values[i]);
+        argv_i[ntmpl] = NULL;
+        char *shown = cli_join_argv(argv_i);
+        fprintf(stderr, "wattprof sweep: [%zu/%zu] %s=%s: %s\n", i + 1, sw.nvalues, sw.name,
+                sw.values[i], shown ? shown : argv_i[0]);
+        free(shown);
+        struct wp_mark m = {.t_us = wp_wall_us(), .kind = WP_MARK_BEGIN, .ncounts = 1};
+        snprintf(m.name, sizeof(m.name), "sweep/%zu", i);
+        snprintf(m.counts[0].key, sizeof(m.counts[0].key), "index");
+        m.counts[0].value = (double)i;
+        wp_recorder_mark(r, &m);
+        int64_t t0 = wp_mono_us();
+        int code = cli_run_child(argv_i, wp_recorder_socket(r), "sweep");
+        double secs = (double)(wp_mono_us() - t0) / 1e6;
+        m.t_us = wp_wall_us();
+        m.kind = WP_MARK_END;
+        snprintf(m.counts[0].key, sizeof(m.counts[0].key), "exit_code");
+        m.counts[0].value = code;
+        wp_recorder_mark(r, &m);
+        for (int a = 0; a < ntmpl; a++)
+            free(argv_i[a]);
+        rows[i].done = true;
+        rows[i].exit_code = code;
+        fprintf(stderr, "wattprof sweep: [%zu/%zu] %s=%s: exit %d after %.1f s\n", i + 1,
+                sw.nvalues, sw.name, sw.values[i], code, secs);
+        failed |= code != 0;
+        if (cli_signal_seen()) {
+            interrupted = true;
+            cli_warn("sweep", "interrupted: keeping the %zu finished run(s)", i + 1);
+            break;
+        }
+        if (code != 0 && stop_on_error)
+            break;
+        if (cooldown_s > 0 && i + 1 < sw.nvalues)
+            usleep((useconds_t)(cooldown_s * 1e6));
+    }
+    free(argv_i);
+    rc = wp_recorder_stop(r, &err);
+    cli_forward_signals(false);
+    int status = interrupted ? 130 : failed ? WP_EXIT_FAIL : 0;
+    if (rc < 0) {
+        cli_error("sweep", "the recording could not be saved: %s", err.msg);
+        status = WP_EXIT_IOERR;
+        goto done;
+    }
+    struct wp_trace *t = NULL;
+    if (wp_trace_open(&t, trace, &err) < 0) {
+        cli_error("sweep", "%s", err.msg);
+        status = WP_EXIT_IOERR;
+        goto done;
+    }
+    struct wp_summary s;
+    memset(&s, 0, sizeof(s));
+    if (wp_summary_compute(t, &s, &err) < 0 || wp_summary_add_phases(t, &s, &err) < 0) {
+        cli_error("sweep", "cannot summarise the sweep: %s", err.msg);
+        status = WP_EXIT_DATAERR;
+    } else {
+        for (size_t i = 0; i < s.nphases; i++) {
+            const struct wp_phase_summary *p = &s.phases[i];
+            char *end;
+            if (strncmp(p->name, "sweep/", 6) != 0)
+                continue;
+            unsigned long k = strtoul(p->name + 6, &end, 10);
+            if (*end || k >= sw.nvalues)
+                continue;
+            rows[k].duration_s = p->duration_s;
+            rows[k].energy_j = p->energy_j;
+            rows[k].mean_w = p->mean_w;
+            rows[k].peak_w = p->peak_w;
+            rows[k].samples = job_count(&s, p->t0_us, p->t1_us, "samples");
+            rows[k].tokens = job_count(&s, p->t0_us, p->t1_us, "tokens");
+        }
+        if (s.replay[0])
+            fprintf(stderr, "\nREPLAY: %s\n", s.replay);
+        print_table(stderr, &sw, rows);
+        if (json) {
+            struct json_out jo = {.sw = &sw, .rows = rows, .interrupted = interrupted};
+            int jrc = cli_write_output("sweep", json, force, write_json, &jo);
+            if (jrc)
+                status = jrc;
+        }
+    }
+    wp_summary_free(&s);
+    wp_trace_free(t);
+done:
+    if (!out) {
+        unlink(tmptrace);
+        rmdir(tmpdir);
+    }
+    for (size_t i = 0; i < sw.nvalues; i++)
+        free(sw.values[i]);
+    free(sw.values);
+    free(rows);
+    return status;
+}

@@ -1,0 +1,142 @@
+#define _POSIX_C_SOURCE 200809L
+#include "core/sensor.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+    const char *name, *unit;
+} quantities[] = {
+    [WP_Q_POWER] = {"power", "mW"}, [WP_Q_ENERGY] = {"energy", "mJ"}, [WP_Q_UTIL] = {"util", "%"},
+    [WP_Q_CLOCK] = {"clock", "MHz"}, [WP_Q_TEMP] = {"temp", "C"},
+};
+
+const char *wp_quantity_name(enum wp_quantity q)
+{
+    return (unsigned)q < sizeof(quantities) / sizeof(quantities[0]) ? quantities[q].name : "?";
+}
+
+const char *wp_quantity_unit(enum wp_quantity q)
+{
+    return (unsigned)q < sizeof(quantities) / sizeof(quantities[0]) ? quantities[q].unit : "?";
+}
+
+int wp_quantity_parse(const char *s, enum wp_quantity *q)
+{
+    for (size_t i = 0; i < sizeof(quantities) / sizeof(quantities[0]); i++) {
+        if (strcmp(s, quantities[i].name) == 0) {
+            *q = (enum wp_quantity)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+static int grow(void **v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    while (ncap < need)
+        ncap *= 2;
+    void *nv = realloc(*v, ncap * elem);
+    if (!nv)
+        return -ENOMEM;
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}
+
+int wp_sensors_add(struct wp_sensors *tab, const struct wp_sensor *s)
+{
+    if (grow((void **)&tab->v, &tab->cap, tab->n + 1, sizeof(*tab->v)) < 0)
+        return -ENOMEM;
+    tab->v[tab->n] = *s;
+    tab->v[tab->n].id = (int)tab->n;
+    return (int)tab->n++;
+}
+
+void wp_sensors_free(struct wp_sensors *tab)
+{
+    free(tab->v);
+    memset(tab, 0, sizeof(*tab));
+}
+
+const struct wp_sensor *wp_sensors_find(const struct wp_sensors *tab, const char *source,
+                                        int device, const char *name)
+{
+    for (size_t i = 0; i < tab->n; i++) {
+        const struct wp_sensor *s = &tab->v[i];
+        if (s->device == device && strcmp(s->source, source) == 0 && strcmp(s->name, name) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+int wp_meta_set(struct wp_meta *m, const char *key, const char *value)
+{
+    char *nv = strdup(value);
+    if (!nv)
+        return -ENOMEM;
+    for (size_t i = 0; i < m->n; i++) {
+        if (strcmp(m->v[i].key, key) == 0) {
+            free(m->v[i].value);
+            m->v[i].value = nv;
+            return 0;
+        }
+    }
+    char *nk = strdup(key);
+    if (!nk || grow((void **)&m->v, &m->cap, m->n + 1, sizeof(*m->v)) < 0) {
+        free(nk);
+        free(nv);
+        return -ENOMEM;
+    }
+    m->v[m->n].key = nk;
+    m->v[m->n].value = nv;
+    m->n++;
+    return 0;
+}
+
+int wp_meta_setf(struct wp_meta *m, const char *key, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    return wp_meta_set(m, key, buf);
+}
+
+const char *wp_meta_get(const struct wp_meta *m, const char *key)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (strcmp(m->v[i].key, key) == 0)
+            return m->v[i].value;
+    return NULL;
+}
+
+void wp_meta_free(struct wp_meta *m)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        free(m->v[i].key);
+        free(m->v[i].value);
+    }
+    free(m->v);
+    memset(m, 0, sizeof(*m));
+}
+
+const char *wp_mark_kind_name(enum wp_mark_kind k)
+{
+    switch (k) {
+    case WP_MARK_BEGIN:
+        return "begin";
+    case WP_MARK_END:
+        return "end";
+    case WP_MARK_POINT:
+        return "mark";
+    }
+    return "?";
+}

@@ -1,0 +1,657 @@
+/* NVIDIA GPUs through NVML, loaded with dlopen (no nvml.h, no link-time dependency).
+ *
+ * What is read, and how often (facts measured on H200, see docs/validation.md):
+ * - the driver's power sample buffer (nvmlDeviceGetSamples, 20 ms samples, ~120 kept, i.e.
+ *   ~2.4 s of history): polled every 500 ms with lastSeen, so nothing falls out of it;
+ * - instant power (field 186), 1 s average (field 185) and memory power (185, scope 2): the
+ *   driver updates them every 100 ms, so they are polled at 10 Hz and stored only when the
+ *   field's own timestamp moves;
+ * - the hardware energy counter: ~4 ms per call in VMs, so it is read at start, at the end,
+ *   at marks (at most once a second) and every 5 s, never in a fast loop;
+ * - utilisation, SM clock, temperature: once a second.
+ * A reading found unsupported at discovery is noted once and never polled. */
+#include "sources/source.h"
+
+#include <dlfcn.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "sources/nvml_abi.h"
+
+#define BUFFER_PERIOD_US 500000
+#define FIELDS_PERIOD_US 100000
+#define SLOW_PERIOD_US 1000000
+#define COUNTER_PERIOD_US 5000000
+#define SAMPLE_CAP 512
+/* Power beyond this many times the enforced limit cannot be real (H200 transients reach
+ * ~1.2x the 700 W limit at 20 ms); such samples are a driver fault and are dropped. */
+#define ABSURD_FACTOR 4
+#define ABSURD_NO_LIMIT_MW 5000000 /* 5 kW, for GPUs whose limit is unknown */
+
+struct nvml_fns {
+    nvmlInit_v2_fn init;
+    nvmlShutdown_fn shutdown;
+    nvmlErrorString_fn error_string;
+    nvmlSystemGetDriverVersion_fn driver_version;
+    nvmlDeviceGetCount_v2_fn count;
+    nvmlDeviceGetHandleByIndex_v2_fn handle;
+    nvmlDeviceGetName_fn name;
+    nvmlDeviceGetUUID_fn uuid;
+    nvmlDeviceGetTotalEnergyConsumption_fn energy;
+    nvmlDeviceGetFieldValues_fn fields;
+    nvmlDeviceGetSamples_fn samples;
+    nvmlDeviceGetUtilizationRates_fn util;
+    nvmlDeviceGetClockInfo_fn clock;
+    nvmlDeviceGetTemperature_fn temp;
+    nvmlDeviceGetEnforcedPowerLimit_fn enforced_limit;
+    nvmlDeviceGetPowerManagementDefaultLimit_fn default_limit;
+    fakeNvmlReplayDescription_fn replay;
+};
+
+/* Which field each slot of the 10 Hz FieldValues request reads. */
+enum { F_INSTANT, F_AVG, F_MEM, F_COUNT };
+
+struct gpu {
+    unsigned index;
+    nvmlDevice_t dev;
+    bool lost;
+    char name[NVML_DEVICE_NAME_V2_BUFFER_SIZE];
+    char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
+    int64_t limit_mw, default_limit_mw;
+    /* sensor ids, -1 when the reading is not supported */
+    int s_power, s_field[F_COUNT], s_energy, s_util, s_clock, s_temp;
+    bool energy_by_field; /* field 83 carries a timestamp; the plain call does not */
+    unsigned long long last_seen_us;
+    long long field_ts[F_COUNT];
+    bool warned_absurd, warned_backwards, warned_counter;
+    int64_t last_energy_mj;
+};
+
+struct nvml {
+    void *lib;
+    struct nvml_fns f;
+    unsigned ngpus;
+    struct gpu *gpus;
+    nvmlSample_t buf[SAMPLE_CAP];
+    int64_t next_buffer_us, next_fields_us, next_slow_us, next_counter_us;
+};
+
+static const unsigned field_ids[F_COUNT] = {NVML_FI_DEV_POWER_INSTANT, NVML_FI_DEV_POWER_AVERAGE,
+                                            NVML_FI_DEV_POWER_AVERAGE};
+static const unsigned field_scopes[F_COUNT] = {NVML_POWER_SCOPE_GPU, NVML_POWER_SCOPE_GPU,
+                                               NVML_POWER_SCOPE_MEMORY};
+static const char *const field_sensor_names[F_COUNT] = {"power_instant", "power_avg",
+                                                        "power_memory"};
+static const char *const field_help[F_COUNT] = {
+    "instantaneous GPU power (NVML field 186, updated every 100 ms)",
+    "1 s average GPU power (NVML field 185; what nvidia-smi power.draw shows)",
+    "GPU memory power (NVML field 185, memory scope)"};
+
+static const char *nvml_strerror(const struct nvml *n, nvmlReturn_t r)
+{
+    if (n->f.error_string) {
+        const char *s = n->f.error_string(r);
+        if (s)
+            return s;
+    }
+    return "unknown NVML error";
+}
+
+static const char *lib_path(void)
+{
+    const char *p = getenv("WATTPROF_NVML_LIB");
+    return p && *p ? p : "libnvidia-ml.so.1";
+}
+
+static void *sym(void *lib, const char *name)
+{
+    return dlsym(lib, name);
+}
+
+static int nvml_open(void **state, struct wp_err *err)
+{
+    struct nvml *n = calloc(1, sizeof(*n));
+    if (!n)
+        return wp_errf(err, -ENOMEM, "out of memory");
+    const char *path = lib_path();
+    n->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!n->lib) {
+        const char *why = dlerror();
+        wp_errf(err, -ENOENT,
+                "cannot load %s (%s): no NVIDIA driver here; if it is installed elsewhere, set "
+                "WATTPROF_NVML_LIB to the library's path",
+                path, why ? why : "?");
+        free(n);
+        return err ? err->code : -ENOENT;
+    }
+    struct {
+        void **slot;
+        const char *name;
+        bool required;
+    } syms[] = {
+        {(void **)&n->f.init, "nvmlInit_v2", true},
+        {(void **)&n->f.shutdown, "nvmlShutdown", true},
+        {(void **)&n->f.count, "nvmlDeviceGetCount_v2", true},
+        {(void **)&n->f.handle, "nvmlDeviceGetHandleByIndex_v2", true},
+        {(void **)&n->f.error_string, "nvmlErrorString", false},
+        {(void **)&n->f.driver_version, "nvmlSystemGetDriverVersion", false},
+        {(void **)&n->f.name, "nvmlDeviceGetName", false},
+        {(void **)&n->f.uuid, "nvmlDeviceGetUUID", false},
+        {(void **)&n->f.energy, "nvmlDeviceGetTotalEnergyConsumption", false},
+        {(void **)&n->f.fields, "nvmlDeviceGetFieldValues", false},
+        {(void **)&n->f.samples, "nvmlDeviceGetSamples", false},
+        {(void **)&n->f.util, "nvmlDeviceGetUtilizationRates", false},
+        {(void **)&n->f.clock, "nvmlDeviceGetClockInfo", false},
+        {(void **)&n->f.temp, "nvmlDeviceGetTemperature", false},
+        {(void **)&n->f.enforced_limit, "nvmlDeviceGetEnforcedPowerLimit", false},
+        {(void **)&n->f.default_limit, "nvmlDeviceGetPowerManagementDefaultLimit", false},
+        {(void **)&n->f.replay, "fakeNvmlReplayDescription", false},
+    };
+    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+        *syms[i].slot = sym(n->lib, syms[i].name);
+        if (!*syms[i].slot && syms[i].required) {
+            wp_errf(err, -ENOSYS,
+                    "%s has no %s: the NVIDIA driver is too old (wattprof needs R450 or newer)",
+                    path, syms[i].name);
+            goto fail;
+        }
+    }
+    nvmlReturn_t r = n->f.init();
+    if (r != NVML_SUCCESS) {
+        const char *hint = "check that `nvidia-smi` works";
+        int code = -EIO;
+        if (r == NVML_ERROR_DRIVER_NOT_LOADED) {
+            hint = "the NVIDIA kernel driver is not loaded (no GPU, or the driver is not "
+                   "installed)";
+            code = -ENODEV;
+        } else if (r == NVML_ERROR_NO_PERMISSION) {
+            hint = "no permission to open /dev/nvidia*; run as a user in the video group";
+            code = -EACCES;
+        }
+        wp_errf(err, code, "NVML could not start: %s (NVML error %d); %s", nvml_strerror(n, r),
+                r, hint);
+        goto fail;
+    }
+    *state = n;
+    return 0;
+fail:
+    dlclose(n->lib);
+    free(n);
+    return err ? err->code : -EIO;
+}
+
+static void gpu_lost(struct nvml *n, struct gpu *g, struct wp_sink *sink, nvmlReturn_t r,
+                     const char *what)
+{
+    if (g->lost)
+        return;
+    g->lost = true;
+    wp_sink_event(sink, wp_wall_us(), -1, "nvml", (int)g->index,
+                  "GPU %u (%s) stopped answering while reading %s: %s (NVML error %d); its "
+                  "recording stops here, the other GPUs go on",
+                  g->index, g->uuid, what, nvml_strerror(n, r), r);
+}
+
+static bool fatal_for_gpu(nvmlReturn_t r)
+{
+    return r == NVML_ERROR_GPU_IS_LOST;
+}
+
+static void note_missing(struct wp_meta *meta, unsigned gpu, const char *reading, const char *why)
+{
+    char key[96];
+    snprintf(key, sizeof(key), "missing.nvml.%u.%s", gpu, reading);
+    wp_meta_set(meta, key, why);
+}
+
+static void note_missing_rc(struct nvml *n, struct wp_meta *meta, unsigned gpu,
+                            const char *reading, nvmlReturn_t r)
+{
+    char why[160];
+    snprintf(why, sizeof(why), "%s (NVML error %d)", nvml_strerror(n, r), r);
+    note_missing(meta, gpu, reading, why);
+}
+
+static int add_sensor(struct wp_sensors *tab, const struct gpu *g, const char *name,
+                      enum wp_quantity q, enum wp_kind kind, int64_t cadence_us,
+                      const char *help)
+{
+    struct wp_sensor s;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.source, sizeof(s.source), "nvml");
+    s.device = (int)g->index;
+    snprintf(s.uuid, sizeof(s.uuid), "%s", g->uuid);
+    snprintf(s.device_name, sizeof(s.device_name), "%s", g->name);
+    snprintf(s.name, sizeof(s.name), "%s", name);
+    s.quantity = q;
+    s.kind = kind;
+    s.cadence_us = cadence_us;
+    s.limit = q == WP_Q_POWER && strcmp(name, "power_memory") != 0 ? g->limit_mw : WP_NO_LIMIT;
+    s.default_limit =
+        q == WP_Q_POWER && strcmp(name, "power_memory") != 0 ? g->default_limit_mw : WP_NO_LIMIT;
+    snprintf(s.help, sizeof(s.help), "%s", help);
+    return wp_sensors_add(tab, &s);
+}
+
+static void discover_gpu(struct nvml *n, struct gpu *g, struct wp_sensors *tab,
+                         struct wp_meta *meta)
+{
+    nvmlReturn_t r = NVML_ERROR_NOT_SUPPORTED;
+    unsigned v;
+    g->s_power = g->s_energy = g->s_util = g->s_clock = g->s_temp = -1;
+    for (int i = 0; i < F_COUNT; i++)
+        g->s_field[i] = -1;
+    g->limit_mw = g->default_limit_mw = WP_NO_LIMIT;
+
+    snprintf(g->name, sizeof(g->name), "GPU %u", g->index);
+    if (n->f.name && n->f.name(g->dev, g->name, sizeof(g->name)) != NVML_SUCCESS)
+        snprintf(g->name, sizeof(g->name), "GPU %u", g->index);
+    if (!n->f.uuid || n->f.uuid(g->dev, g->uuid, sizeof(g->uuid)) != NVML_SUCCESS)
+        g->uuid[0] = 0;
+    if (n->f.enforced_limit && n->f.enforced_limit(g->dev, &v) == NVML_SUCCESS)
+        g->limit_mw = v;
+    if (n->f.default_limit && n->f.default_limit(g->dev, &v) == NVML_SUCCESS)
+        g->default_limit_mw = v;
+
+    if (!n->f.samples) {
+        note_missing(meta, g->index, "power",
+                     "nvmlDeviceGetSamples is missing from the driver library (old driver)");
+    } else {
+        int type;
+        unsigned count = 0;
+        r = n->f.samples(g->dev, NVML_TOTAL_POWER_SAMPLES, 0, &type, &count, NULL);
+        if (r == NVML_SUCCESS || r == NVML_ERROR_NOT_FOUND)
+            g->s_power = add_sensor(tab, g, "power", WP_Q_POWER, WP_GAUGE, 20000,
+                                    "GPU power, the driver's 20 ms sample buffer");
+        else
+            note_missing_rc(n, meta, g->index, "power", r);
+    }
+
+    if (!n->f.fields) {
+        for (int i = 0; i < F_COUNT; i++)
+            note_missing(meta, g->index, field_sensor_names[i],
+                         "nvmlDeviceGetFieldValues is missing from the driver library");
+    } else {
+        nvmlFieldValue_t fv[F_COUNT + 1];
+        memset(fv, 0, sizeof(fv));
+        for (int i = 0; i < F_COUNT; i++) {
+            fv[i].fieldId = field_ids[i];
+            fv[i].scopeId = field_scopes[i];
+        }
+        fv[F_COUNT].fieldId = NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION;
+        r = n->f.fields(g->dev, F_COUNT + 1, fv);
+        for (int i = 0; i < F_COUNT + 1; i++) {
+            nvmlReturn_t ri = r == NVML_SUCCESS ? fv[i].nvmlReturn : r;
+            if (i == F_COUNT) {
+                g->energy_by_field = ri == NVML_SUCCESS;
+                break;
+            }
+            if (ri == NVML_SUCCESS)
+                g->s_field[i] = add_sensor(tab, g, field_sensor_names[i], WP_Q_POWER, WP_GAUGE,
+                                           FIELDS_PERIOD_US, field_help[i]);
+            else
+                note_missing_rc(n, meta, g->index, field_sensor_names[i], ri);
+        }
+    }
+
+    unsigned long long e;
+    if (g->energy_by_field || (n->f.energy && n->f.energy(g->dev, &e) == NVML_SUCCESS))
+        g->s_energy = add_sensor(tab, g, "energy", WP_Q_ENERGY, WP_COUNTER, COUNTER_PERIOD_US,
+                                 "GPU energy counter since the driver loaded (read at start, "
+                                 "end, marks and every 5 s)");
+    else if (!n->f.energy)
+        note_missing(meta, g->index, "energy",
+                     "nvmlDeviceGetTotalEnergyConsumption is missing (pre-Volta GPU or old driver)");
+    else
+        note_missing_rc(n, meta, g->index, "energy", n->f.energy(g->dev, &e));
+
+    nvmlUtilization_t u;
+    if (n->f.util && (r = n->f.util(g->dev, &u)) == NVML_SUCCESS)
+        g->s_util = add_sensor(tab, g, "util_gpu", WP_Q_UTIL, WP_GAUGE, SLOW_PERIOD_US,
+                               "share of time a kernel was running");
+    else
+        note_missing_rc(n, meta, g->index, "util_gpu", n->f.util ? r : NVML_ERROR_NOT_SUPPORTED);
+    if (n->f.clock && (r = n->f.clock(g->dev, NVML_CLOCK_SM, &v)) == NVML_SUCCESS)
+        g->s_clock = add_sensor(tab, g, "clock_sm", WP_Q_CLOCK, WP_GAUGE, SLOW_PERIOD_US,
+                                "streaming multiprocessor clock");
+    else
+        note_missing_rc(n, meta, g->index, "clock_sm", n->f.clock ? r : NVML_ERROR_NOT_SUPPORTED);
+    if (n->f.temp && (r = n->f.temp(g->dev, NVML_TEMPERATURE_GPU, &v)) == NVML_SUCCESS)
+        g->s_temp = add_sensor(tab, g, "temp", WP_Q_TEMP, WP_GAUGE, SLOW_PERIOD_US,
+                               "GPU die temperature");
+    else
+        note_missing_rc(n, meta, g->index, "temp", n->f.temp ? r : NVML_ERROR_NOT_SUPPORTED);
+
+    char key[64];
+    snprintf(key, sizeof(key), "nvml.gpu.%u.name", g->index);
+    wp_meta_set(meta, key, g->name);
+    snprintf(key, sizeof(key), "nvml.gpu.%u.uuid", g->index);
+    wp_meta_set(meta, key, g->uuid);
+    if (g->limit_mw != WP_NO_LIMIT) {
+        snprintf(key, sizeof(key), "nvml.gpu.%u.limit_mw", g->index);
+        wp_meta_setf(meta, key, "%lld", (long long)g->limit_mw);
+    }
+    if (g->default_limit_mw != WP_NO_LIMIT) {
+        snprintf(key, sizeof(key), "nvml.gpu.%u.default_limit_mw", g->index);
+        wp_meta_setf(meta, key, "%lld", (long long)g->default_limit_mw);
+    }
+}
+
+static int nvml_discover(void *state, struct wp_sensors *tab, struct wp_meta *meta,
+                         struct wp_err *err)
+{
+    struct nvml *n = state;
+    unsigned count = 0;
+    nvmlReturn_t r = n->f.count(&count);
+    if (r != NVML_SUCCESS)
+        return wp_errf(err, -EIO, "NVML could not count GPUs: %s (NVML error %d)",
+                       nvml_strerror(n, r), r);
+    if (count == 0)
+        return wp_errf(err, -ENODEV, "the NVIDIA driver is loaded but reports no GPU");
+    n->gpus = calloc(count, sizeof(*n->gpus));
+    if (!n->gpus)
+        return wp_errf(err, -ENOMEM, "out of memory");
+    n->ngpus = count;
+    char ver[NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE];
+    if (n->f.driver_version && n->f.driver_version(ver, sizeof(ver)) == NVML_SUCCESS)
+        wp_meta_set(meta, "nvml.driver", ver);
+    if (n->f.replay) {
+        const char *d = n->f.replay();
+        wp_meta_set(meta, "replay", d && *d ? d : "replay by a fake NVML library");
+    }
+    size_t before = tab->n;
+    for (unsigned i = 0; i < count; i++) {
+        struct gpu *g = &n->gpus[i];
+        g->index = i;
+        r = n->f.handle(i, &g->dev);
+        if (r != NVML_SUCCESS) {
+            g->lost = true;
+            note_missing_rc(n, meta, i, "device", r);
+            continue;
+        }
+        discover_gpu(n, g, tab, meta);
+    }
+    return (int)(tab->n - before);
+}
+
+/* Values the driver reports that no GPU can draw mean a broken driver or library; storing
+ * them would poison every statistic, so they are dropped with one event per GPU. */
+static bool absurd_power(const struct gpu *g, int64_t mw)
+{
+    int64_t max = g->limit_mw != WP_NO_LIMIT ? g->limit_mw * ABSURD_FACTOR : ABSURD_NO_LIMIT_MW;
+    return mw < 0 || mw > max;
+}
+
+static void warn_absurd(struct gpu *g, struct wp_sink *sink, int sensor, int64_t mw)
+{
+    if (g->warned_absurd)
+        return;
+    g->warned_absurd = true;
+    wp_sink_event(sink, wp_wall_us(), sensor, "nvml", (int)g->index,
+                  "GPU %u reported %lld mW, impossible for this GPU; such readings are dropped "
+                  "(driver or library fault)",
+                  g->index, (long long)mw);
+}
+
+static void poll_buffer(struct nvml *n, struct gpu *g, struct wp_sink *sink)
+{
+    for (int round = 0; round < 4; round++) {
+        int type = -1;
+        unsigned count = SAMPLE_CAP;
+        nvmlReturn_t r = n->f.samples(g->dev, NVML_TOTAL_POWER_SAMPLES, g->last_seen_us, &type,
+                                      &count, n->buf);
+        if (r == NVML_ERROR_NOT_FOUND)
+            return; /* nothing new since last_seen */
+        if (r != NVML_SUCCESS) {
+            if (fatal_for_gpu(r))
+                gpu_lost(n, g, sink, r, "the power sample buffer");
+            return;
+        }
+        for (unsigned i = 0; i < count && i < SAMPLE_CAP; i++) {
+            const nvmlSample_t *s = &n->buf[i];
+            if (s->timeStamp <= g->last_seen_us) {
+                if (!g->warned_backwards) {
+                    g->warned_backwards = true;
+                    wp_sink_event(sink, wp_wall_us(), g->s_power, "nvml", (int)g->index,
+                                  "GPU %u's power buffer went back in time; out-of-order "
+                                  "samples are dropped",
+                                  g->index);
+                }
+                continue;
+            }
+            int64_t mw;
+            switch (type) {
+            case NVML_VALUE_TYPE_UNSIGNED_INT:
+                mw = s->sampleValue.uiVal;
+                break;
+            case NVML_VALUE_TYPE_UNSIGNED_LONG_LONG:
+            case NVML_VALUE_TYPE_UNSIGNED_LONG:
+                mw = s->sampleValue.ullVal > INT64_MAX ? -1 : (int64_t)s->sampleValue.ullVal;
+                break;
+            case NVML_VALUE_TYPE_DOUBLE:
+                mw = (int64_t)s->sampleValue.dVal;
+                break;
+            default:
+                mw = -1;
+            }
+            g->last_seen_us = s->timeStamp;
+            if (absurd_power(g, mw)) {
+                warn_absurd(g, sink, g->s_power, mw);
+                continue;
+            }
+            wp_sink_push(sink, g->s_power, (int64_t)s->timeStamp, mw);
+        }
+        if (count < SAMPLE_CAP)
+            return; /* drained; otherwise ask again for the rest */
+    }
+}
+
+static int64_t field_value(const nvmlFieldValue_t *f)
+{
+    switch (f->valueType) {
+    case NVML_VALUE_TYPE_DOUBLE:
+        return (int64_t)f->value.dVal;
+    case NVML_VALUE_TYPE_UNSIGNED_INT:
+        return f->value.uiVal;
+    case NVML_VALUE_TYPE_SIGNED_INT:
+        return f->value.siVal;
+    case NVML_VALUE_TYPE_UNSIGNED_LONG:
+    case NVML_VALUE_TYPE_UNSIGNED_LONG_LONG:
+        return f->value.ullVal > INT64_MAX ? -1 : (int64_t)f->value.ullVal;
+    case NVML_VALUE_TYPE_SIGNED_LONG_LONG:
+        return f->value.sllVal;
+    }
+    return -1;
+}
+
+static void poll_fields(struct nvml *n, struct gpu *g, struct wp_sink *sink)
+{
+    nvmlFieldValue_t fv[F_COUNT];
+    int slot[F_COUNT];
+    int k = 0;
+    memset(fv, 0, sizeof(fv));
+    for (int i = 0; i < F_COUNT; i++) {
+        if (g->s_field[i] < 0)
+            continue;
+        fv[k].fieldId = field_ids[i];
+        fv[k].scopeId = field_scopes[i];
+        slot[k++] = i;
+    }
+    if (k == 0)
+        return;
+    nvmlReturn_t r = n->f.fields(g->dev, k, fv);
+    if (r != NVML_SUCCESS) {
+        if (fatal_for_gpu(r))
+            gpu_lost(n, g, sink, r, "power fields");
+        return;
+    }
+    int64_t now = wp_wall_us();
+    for (int j = 0; j < k; j++) {
+        int i = slot[j];
+        if (fv[j].nvmlReturn != NVML_SUCCESS) {
+            if (fatal_for_gpu(fv[j].nvmlReturn))
+                gpu_lost(n, g, sink, fv[j].nvmlReturn, field_sensor_names[i]);
+            continue;
+        }
+        /* The driver refreshes these every 100 ms; the field timestamp tells a new value
+         * from the one already stored. */
+        long long ts = fv[j].timestamp > 0 ? fv[j].timestamp : now;
+        if (ts == g->field_ts[i])
+            continue;
+        g->field_ts[i] = ts;
+        int64_t mw = field_value(&fv[j]);
+        if (absurd_power(g, mw)) {
+            warn_absurd(g, sink, g->s_field[i], mw);
+            continue;
+        }
+        wp_sink_push(sink, g->s_field[i], ts, mw);
+    }
+}
+
+static void poll_counter(struct nvml *n, struct gpu *g, struct wp_sink *sink)
+{
+    int64_t now = wp_wall_us();
+    int64_t t = now, mj;
+    nvmlReturn_t r;
+    if (g->energy_by_field) {
+        nvmlFieldValue_t fv;
+        memset(&fv, 0, sizeof(fv));
+        fv.fieldId = NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION;
+        r = n->f.fields(g->dev, 1, &fv);
+        if (r == NVML_SUCCESS)
+            r = fv.nvmlReturn;
+        if (r != NVML_SUCCESS)
+            goto fail;
+        mj = field_value(&fv);
+        /* Use the driver's own timestamp of the value when it is plausible: the counter moves
+         * in 100 ms steps, so the time of the step is closer to the truth than ours. */
+        if (fv.timestamp > now - 2000000 && fv.timestamp <= now + 100000)
+            t = fv.timestamp;
+    } else {
+        unsigned long long e;
+        r = n->f.energy(g->dev, &e);
+        if (r != NVML_SUCCESS)
+            goto fail;
+        mj = e > INT64_MAX ? -1 : (int64_t)e;
+    }
+    if (mj < 0)
+        return;
+    if (g->last_energy_mj > 0 && mj < g->last_energy_mj && !g->warned_counter) {
+        g->warned_counter = true;
+        wp_sink_event(sink, now, g->s_energy, "nvml", (int)g->index,
+                      "GPU %u's energy counter went backwards (%lld -> %lld mJ); counter "
+                      "energy for this GPU is not trustworthy",
+                      g->index, (long long)g->last_energy_mj, (long long)mj);
+    }
+    g->last_energy_mj = mj;
+    wp_sink_push(sink, g->s_energy, t, mj);
+    return;
+fail:
+    if (fatal_for_gpu(r))
+        gpu_lost(n, g, sink, r, "the energy counter");
+}
+
+static void poll_slow(struct nvml *n, struct gpu *g, struct wp_sink *sink)
+{
+    int64_t now = wp_wall_us();
+    nvmlReturn_t r;
+    unsigned v;
+    if (g->s_util >= 0) {
+        nvmlUtilization_t u;
+        r = n->f.util(g->dev, &u);
+        if (r == NVML_SUCCESS && u.gpu <= 100)
+            wp_sink_push(sink, g->s_util, now, u.gpu);
+        else if (fatal_for_gpu(r))
+            return gpu_lost(n, g, sink, r, "utilisation");
+    }
+    if (g->s_clock >= 0) {
+        r = n->f.clock(g->dev, NVML_CLOCK_SM, &v);
+        if (r == NVML_SUCCESS)
+            wp_sink_push(sink, g->s_clock, now, v);
+        else if (fatal_for_gpu(r))
+            return gpu_lost(n, g, sink, r, "the SM clock");
+    }
+    if (g->s_temp >= 0) {
+        r = n->f.temp(g->dev, NVML_TEMPERATURE_GPU, &v);
+        if (r == NVML_SUCCESS)
+            wp_sink_push(sink, g->s_temp, now, v);
+        else if (fatal_for_gpu(r))
+            return gpu_lost(n, g, sink, r, "the temperature");
+    }
+}
+
+static int nvml_poll(void *state, int64_t now, unsigned flags, struct wp_sink *sink,
+                     int64_t *next, struct wp_err *err)
+{
+    struct nvml *n = state;
+    bool all = flags & WP_POLL_ALL;
+    bool buffer = all || now >= n->next_buffer_us, fields = all || now >= n->next_fields_us;
+    bool slow = all || now >= n->next_slow_us;
+    bool counter = all || (flags & WP_POLL_COUNTERS) || now >= n->next_counter_us;
+    unsigned alive = 0;
+    for (unsigned i = 0; i < n->ngpus; i++) {
+        struct gpu *g = &n->gpus[i];
+        if (g->lost)
+            continue;
+        if (buffer && g->s_power >= 0)
+            poll_buffer(n, g, sink);
+        if (fields && !g->lost)
+            poll_fields(n, g, sink);
+        if (counter && !g->lost && g->s_energy >= 0)
+            poll_counter(n, g, sink);
+        if (slow && !g->lost)
+            poll_slow(n, g, sink);
+        alive += !g->lost;
+    }
+    /* Keep each schedule on its own grid so a late round does not drift the cadence. */
+    if (buffer)
+        n->next_buffer_us = n->next_buffer_us ? n->next_buffer_us + BUFFER_PERIOD_US : now + BUFFER_PERIOD_US;
+    if (fields)
+        n->next_fields_us = n->next_fields_us ? n->next_fields_us + FIELDS_PERIOD_US : now + FIELDS_PERIOD_US;
+    if (slow)
+        n->next_slow_us = n->next_slow_us ? n->next_slow_us + SLOW_PERIOD_US : now + SLOW_PERIOD_US;
+    if (counter)
+        n->next_counter_us = now + COUNTER_PERIOD_US;
+    /* After a long stall, skip missed slots instead of polling in a burst. */
+    if (n->next_buffer_us < now)
+        n->next_buffer_us = now + BUFFER_PERIOD_US;
+    if (n->next_fields_us < now)
+        n->next_fields_us = now + FIELDS_PERIOD_US;
+    if (n->next_slow_us < now)
+        n->next_slow_us = now + SLOW_PERIOD_US;
+    int64_t nx = n->next_buffer_us;
+    if (n->next_fields_us < nx)
+        nx = n->next_fields_us;
+    if (n->next_slow_us < nx)
+        nx = n->next_slow_us;
+    if (n->next_counter_us < nx)
+        nx = n->next_counter_us;
+    *next = nx;
+    if (alive == 0 && n->ngpus > 0)
+        return wp_errf(err, -ENODEV, "every GPU has stopped answering");
+    return 0;
+}
+
+static void nvml_close(void *state)
+{
+    struct nvml *n = state;
+    if (!n)
+        return;
+    if (n->f.shutdown)
+        n->f.shutdown();
+    if (n->lib)
+        dlclose(n->lib);
+    free(n->gpus);
+    free(n);
+}
+
+const struct wp_source_ops wp_source_nvml = {
+    .name = "nvml",
+    .open = nvml_open,
+    .discover = nvml_discover,
+    .poll = nvml_poll,
+    .close = nvml_close,
+};

@@ -1,0 +1,63 @@
+# Each fault the fake NVML injects yields a clear message while the other GPUs keep being
+# recorded (issue 2, done-when 5).
+. "$(dirname "$0")/lib.sh"
+FAKE_DIR=$(dirname "$FAKE_NVML_LIB")
+
+# No driver library at all.
+WATTPROF_NVML_LIB=/nonexistent/libnvidia-ml.so.1 expect_status 69 "$WATTPROF" list
+expect_in out.txt "cannot load"
+expect_in out.txt "WATTPROF_NVML_LIB"
+WATTPROF_NVML_LIB=/nonexistent/libnvidia-ml.so.1 expect_status 69 "$WATTPROF" record -o x.wptrace --duration 1
+expect_in err.txt "no power sensor"
+[ ! -e x.wptrace ] || fail "a failed record left a trace behind"
+# `run` still runs the job, and says it measured nothing.
+WATTPROF_NVML_LIB=/nonexistent/libnvidia-ml.so.1 expect_status 0 "$WATTPROF" run -- true
+expect_in err.txt "without measurements"
+
+# Driver not loaded (init fails).
+FAKE_NVML_FAIL_INIT=9 expect_status 69 "$WATTPROF" list
+expect_in out.txt "driver is not loaded"
+
+# A driver library without the sample buffer: recording falls back to the 100 ms fields.
+WATTPROF_NVML_LIB="$FAKE_DIR/no-nvmlDeviceGetSamples/libnvidia-ml.so.1" expect_status 0 "$WATTPROF" list
+expect_in out.txt "nvmlDeviceGetSamples is missing"
+WATTPROF_NVML_LIB="$FAKE_DIR/no-nvmlDeviceGetSamples/libnvidia-ml.so.1" \
+    expect_status 0 "$WATTPROF" run --json nosamples.json -- sleep 2
+check 'len(j["gpus"]) == 2 and all(g["power_sensor"] == "power_instant" and g["samples"] >= 10 for g in j["gpus"])' nosamples.json
+
+# Readings not supported: noted once, not polled, absent (null) in the summary.
+FAKE_NVML_NOT_SUPPORTED=energy,average expect_status 0 "$WATTPROF" list
+expect_in out.txt "energy"
+expect_in out.txt "Not Supported"
+FAKE_NVML_NOT_SUPPORTED=energy FAKE_NVML_STATS="$T/stats.txt" \
+    expect_status 0 "$WATTPROF" run --json nocounter.json -- sleep 2
+check 'all(g["counter_energy_j"] is None and g["energy_j"] > 0 for g in j["gpus"])' nocounter.json
+check 'j["total"]["counter_energy_j"] is None' nocounter.json
+
+# The expensive energy counter is not read in a fast loop: a 6 s run reads it a handful of
+# times per GPU (start, every 5 s, end), not at the 10 Hz of the power fields.
+FAKE_NVML_STATS="$T/calls.txt" expect_status 0 "$WATTPROF" run -q -- sleep 6
+calls=$(awk '$1=="nvmlDeviceGetFieldValues"{print $2}' calls.txt)
+energy=$(awk '$1=="nvmlDeviceGetTotalEnergyConsumption"{print $2}' calls.txt)
+note "FieldValues calls: $calls, GetTotalEnergyConsumption calls: ${energy:-0}"
+[ "${energy:-0}" -le 8 ] || fail "energy counter read ${energy} times in 6 s"
+
+# One GPU lost part-way: a warning names it, the other GPU keeps being recorded.
+FAKE_NVML_LOSE_GPU=1:1.5 expect_status 0 "$WATTPROF" run --json lost.json -- sleep 4
+expect_in err.txt "GPU 1"
+expect_in err.txt "stopped answering"
+check 'j["gpus"][0]["samples"] >= 190 and j["gpus"][1]["samples"] < j["gpus"][0]["samples"] * 0.7' lost.json
+
+# A library that lies: absurd power is dropped with a warning; the other GPU is unaffected.
+FAKE_NVML_LIE=0:absurd expect_status 0 "$WATTPROF" run --json absurd.json -- sleep 2
+expect_in err.txt "impossible"
+check 'j["gpus"][0]["peak_w"] is None or j["gpus"][0]["peak_w"] < 2000' absurd.json
+check 'j["gpus"][1]["samples"] >= 90' absurd.json
+FAKE_NVML_LIE=1:negative expect_status 0 "$WATTPROF" run --json neg.json -- sleep 2
+expect_in err.txt "impossible"
+check 'j["gpus"][0]["samples"] >= 90' neg.json
+FAKE_NVML_LIE=0:backwards expect_status 0 "$WATTPROF" run --json back.json -- sleep 3
+expect_in err.txt "back in time"
+check 'j["gpus"][0]["samples"] >= 100' back.json
+FAKE_NVML_LIE=0:counter-backwards expect_status 0 "$WATTPROF" run --json cb.json -- sleep 7
+expect_in err.txt "energy counter went backwards"

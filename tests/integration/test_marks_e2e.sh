@@ -1,0 +1,22 @@
+# A job under `wattprof run` sends phase marks from Python; they land in the trace.
+. "$(dirname "$0")/lib.sh"
+cat > job.py <<'PY'
+import time, wattprof
+assert wattprof.enabled()
+with wattprof.phase("warmup"):
+    time.sleep(0.3)
+for epoch in range(2):
+    with wattprof.phase("epoch", samples=512, epoch=epoch):
+        time.sleep(0.5)
+wattprof.mark("done", tokens=1e6)
+PY
+expect_status 0 "$WATTPROF" run -o m.wptrace --json m.json -- python3 job.py
+python3 - <<'PY' || fail "marks not stored as sent"
+import sqlite3, json
+c = sqlite3.connect("file:m.wptrace?mode=ro", uri=True)
+rows = c.execute("select kind, name, counts from marks order by t_us, id").fetchall()
+kinds = [(k, n) for k, n, _ in rows]
+assert kinds == [("begin","warmup"),("end","warmup"),("begin","epoch"),("end","epoch"),
+                 ("begin","epoch"),("end","epoch"),("mark","done")], kinds
+assert json.loads(rows[2][2])["samples"] == 512, rows[2]
+PY

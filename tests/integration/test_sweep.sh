@@ -1,0 +1,50 @@
+# `wattprof sweep` runs the command once per value, each run a phase of one trace; the table
+# compares them (issue 3, done-when 2); a killed sweep keeps its finished runs.
+. "$(dirname "$0")/lib.sh"
+# Replay the recording's steady idle stretch (~125 W per GPU) so energy follows duration.
+export FAKE_NVML_OFFSET_S=24
+
+expect_status 0 "$WATTPROF" sweep --param n=1,2 -o s.wptrace --json s.json -- sleep '{n}'
+expect_in err.txt "[1/2] n=1"
+expect_in err.txt "[2/2] n=2"
+expect_in err.txt "replay"
+check 'len(j["runs"]) == 2 and [r["value"] for r in j["runs"]] == ["1", "2"]' s.json
+check 'all(r["exit_code"] == 0 for r in j["runs"])' s.json
+check '1.7 <= j["runs"][1]["duration_s"] / j["runs"][0]["duration_s"] <= 2.3' s.json
+check '1.7 <= j["runs"][1]["energy_j"] / j["runs"][0]["energy_j"] <= 2.3' s.json
+check 'abs(j["runs"][1]["energy_rel"] - j["runs"][1]["energy_j"] / j["runs"][0]["energy_j"]) < 1e-3' s.json
+check 'all(200 < r["mean_w"] < 300 for r in j["runs"])' s.json
+note "runs: $(json s.json '[(r["value"], round(r["duration_s"],2), round(r["energy_j"],1)) for r in j["runs"]]')"
+
+# The value is substituted into argv, never through a shell.
+expect_status 0 "$WATTPROF" sweep --param w='a b;touch pwned' --json w.json -- sh -c 'test "$1" = "a b;touch pwned"' sh '{w}'
+[ ! -e pwned ] || fail "a value was interpreted by a shell"
+
+# A failing run is reported and the sweep carries on; exit status 1.
+expect_status 1 "$WATTPROF" sweep --param c=0,3,0 --json c.json -- sh -c 'exit $1' sh '{c}'
+check '[r["exit_code"] for r in j["runs"]] == [0, 3, 0]' c.json
+
+# Bad usage.
+expect_status 64 "$WATTPROF" sweep -- sleep 1
+expect_status 64 "$WATTPROF" sweep --param n=1,,2 -- sleep '{n}'
+expect_status 64 "$WATTPROF" sweep --param n=1,2 -- sleep 1
+expect_in err.txt "{n}"
+
+# Killed midway (SIGKILL): the finished runs are in the trace.
+"$WATTPROF" sweep --param n=0.5,0.5,60 -o k.wptrace -- sleep '{n}' 2>/dev/null &
+pid=$!
+for _ in $(seq 1 100); do
+    python3 - <<'PY' 2>/dev/null && break
+import sqlite3, sys
+c = sqlite3.connect("file:k.wptrace?mode=ro", uri=True)
+n = c.execute("select count(*) from marks where kind='end' and name like 'sweep/%'").fetchone()[0]
+sys.exit(0 if n >= 2 else 1)
+PY
+    sleep 0.2
+done
+sleep 1.2  # let the writer commit a second of the third run too
+kill -KILL $pid
+wait $pid 2>/dev/null || true
+expect_status 0 "$WATTPROF" report k.wptrace --json k.json
+check '[p["name"] for p in j["phases"]][:2] == ["sweep/0", "sweep/1"]' k.json
+check 'all(p["energy_j"] > 0 for p in j["phases"][:2])' k.json
