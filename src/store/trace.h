@@ -1,0 +1,88 @@
+/* The trace file: SQLite in WAL mode, one file per recording. Samples are stored as
+ * per-sensor chunks (about a second each) of delta/zigzag/varint-encoded (t_us, value)
+ * pairs, so 8 GPUs at 50 Hz stay small; `wattprof export` gives rows back.
+ *
+ * Crash safety: the writer commits once per wp_trace_commit (the recorder calls it every
+ * second); a process killed with SIGKILL leaves a file that opens and holds every committed
+ * chunk. A clean close checkpoints and leaves a single file. */
+#ifndef WP_TRACE_H
+#define WP_TRACE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "core/sensor.h"
+
+#define WP_TRACE_FORMAT  "wattprof-trace"
+#define WP_TRACE_VERSION 1
+
+/* ---- writing ---- */
+struct wp_trace_writer;
+
+/* Creates a new trace at path. Refuses an existing file (-EEXIST, message names --force)
+ * unless force is set; never truncates an existing file in place. With force, the old file and
+ * its -wal/-shm are removed first. A missing or unwritable directory is -ENOENT / -EACCES. If
+ * creation fails after the name was claimed, nothing is left behind. A writer belongs to one
+ * thread. */
+int wp_trace_create(struct wp_trace_writer **out, const char *path, bool force, struct wp_err *err);
+/* Upserts every key, written at once (call it at start and again at the end of a run); the
+ * keys "format" and "format_version" are reserved. */
+int wp_trace_put_meta(struct wp_trace_writer *w, const struct wp_meta *meta, struct wp_err *err);
+/* Written at once; may be called again to add or update sensors (by id). */
+int wp_trace_put_sensors(struct wp_trace_writer *w, const struct wp_sensors *tab,
+                         struct wp_err *err);
+/* Buffers samples (any order of sensors; per sensor in time order). Samples of a sensor that
+ * was not declared with wp_trace_put_sensors are refused (-EINVAL) and nothing is buffered. */
+int wp_trace_append(struct wp_trace_writer *w, const struct wp_sample *s, size_t n,
+                    struct wp_err *err);
+/* Marks and events are buffered like samples and written by the next commit. */
+int wp_trace_put_mark(struct wp_trace_writer *w, const struct wp_mark *m, struct wp_err *err);
+int wp_trace_put_event(struct wp_trace_writer *w, const struct wp_event *e, struct wp_err *err);
+/* Encodes buffered samples into chunks and commits everything so far in one transaction. On
+ * failure (-ENOSPC, -EIO, ...) nothing is lost from memory: the next commit retries. */
+int wp_trace_commit(struct wp_trace_writer *w, struct wp_err *err);
+/* Commits, checkpoints the WAL and closes. Frees w even on error. Returns -EBUSY (message says
+ * every sample is saved) when another process kept the WAL from being merged into the file: the
+ * trace is complete but its -wal must travel with it. */
+int wp_trace_close(struct wp_trace_writer *w, struct wp_err *err);
+
+/* ---- reading ---- */
+struct wp_trace;
+
+struct wp_series {
+    size_t n;
+    int64_t *t_us; /* sorted ascending */
+    int64_t *value;
+};
+
+/* Opens read-only and checks it is a wattprof trace of a known version; a file that is not
+ * SQLite, not a trace, or damaged gets a message that says so (-EINVAL / -EIO). Works on a
+ * trace whose writer was killed (WAL still present). Also: -ENOENT missing file, -EISDIR,
+ * -EACCES, -ENOTSUP written by a newer wattprof (format_version above WP_TRACE_VERSION). */
+int wp_trace_open(struct wp_trace **out, const char *path, struct wp_err *err);
+void wp_trace_free(struct wp_trace *t);
+const struct wp_sensors *wp_trace_sensors(const struct wp_trace *t);
+const struct wp_meta *wp_trace_meta(const struct wp_trace *t);
+/* All samples of one sensor, decoded, sorted by time (stable: samples with equal times keep
+ * the order they were written in). Caller frees with wp_series_free. -ENOENT for a sensor the
+ * trace does not have; -EIO naming the sensor and chunk when a chunk does not decode. */
+int wp_trace_series(const struct wp_trace *t, int sensor, struct wp_series *out,
+                    struct wp_err *err);
+void wp_series_free(struct wp_series *s);
+/* Marks and events in time order. Pointers stay valid until wp_trace_free. */
+int wp_trace_marks(const struct wp_trace *t, const struct wp_mark **v, size_t *n,
+                   struct wp_err *err);
+int wp_trace_events(const struct wp_trace *t, const struct wp_event **v, size_t *n,
+                    struct wp_err *err);
+
+/* ---- chunk codec (pure, exposed for tests and fuzzing) ---- */
+/* Encodes n (t_us, value) pairs; *out is malloc'd. Returns 0 or -ENOMEM. */
+int wp_chunk_encode(const int64_t *t_us, const int64_t *value, size_t n, uint8_t **out,
+                    size_t *out_len);
+/* Decodes exactly n pairs from buf; returns 0 or -EINVAL on any malformed input (never reads
+ * past len). t_us and value must hold n entries; on error their contents are unspecified. */
+int wp_chunk_decode(const uint8_t *buf, size_t len, size_t n, int64_t *t_us, int64_t *value);
+
+#endif

@@ -1,0 +1,612 @@
+/* Trace writer. One thread owns a writer. Samples, marks and events wait in memory until
+ * wp_trace_commit writes them in one transaction; meta and sensors are written at once since
+ * they are few and everything else refers to them. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/trace.h"
+#include "store/trace_int.h"
+
+struct sbuf {
+    int64_t *t, *v;
+    size_t n, cap;
+    size_t adding; /* scratch for wp_trace_append */
+    bool declared;
+};
+
+struct wp_trace_writer {
+    sqlite3 *db;
+    char *path;
+    sqlite3_stmt *st_chunk, *st_mark, *st_event, *st_meta, *st_sensor;
+    struct sbuf *bufs; /* indexed by sensor id */
+    size_t nbufs;
+    struct wp_mark *marks;
+    size_t nmarks, capmarks;
+    struct wp_event *events;
+    size_t nevents, capevents;
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE sensors(id INTEGER PRIMARY KEY, source TEXT NOT NULL, device INTEGER NOT NULL,"
+    " uuid TEXT NOT NULL, device_name TEXT NOT NULL, name TEXT NOT NULL, quantity TEXT NOT NULL,"
+    " unit TEXT NOT NULL, kind TEXT NOT NULL, cadence_us INTEGER NOT NULL, limit_value INTEGER,"
+    " default_limit INTEGER, wrap_at INTEGER NOT NULL, help TEXT NOT NULL);"
+    "CREATE TABLE chunks(sensor INTEGER NOT NULL, t0_us INTEGER NOT NULL, t1_us INTEGER NOT NULL,"
+    " n INTEGER NOT NULL, data BLOB NOT NULL);"
+    "CREATE INDEX chunks_sensor_t0 ON chunks(sensor, t0_us);"
+    "CREATE TABLE marks(id INTEGER PRIMARY KEY, t_us INTEGER NOT NULL, kind TEXT NOT NULL,"
+    " name TEXT NOT NULL, counts TEXT NOT NULL);"
+    "CREATE TABLE events(id INTEGER PRIMARY KEY, t_us INTEGER NOT NULL, sensor INTEGER,"
+    " source TEXT NOT NULL, device INTEGER NOT NULL, message TEXT NOT NULL);";
+
+static int sql_errno(int rc)
+{
+    switch (rc & 0xFF) {
+    case SQLITE_FULL:
+        return -ENOSPC;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EBUSY;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+        return -EACCES;
+    default:
+        return -EIO;
+    }
+}
+
+static int db_err(struct wp_trace_writer *w, int rc, struct wp_err *err, const char *what)
+{
+    const char *hint = (rc & 0xFF) == SQLITE_FULL ? "; free space on its disk"
+                       : (rc & 0xFF) == SQLITE_BUSY
+                           ? "; another process holds a lock on it, stop it or write elsewhere"
+                           : "";
+    return wp_errf(err, sql_errno(rc), "%s trace %s failed: %s%s", what, w->path,
+                   sqlite3_errmsg(w->db), hint);
+}
+
+static int exec(struct wp_trace_writer *w, const char *sql, struct wp_err *err, const char *what)
+{
+    int rc = sqlite3_exec(w->db, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : db_err(w, rc, err, what);
+}
+
+static void rollback(struct wp_trace_writer *w)
+{
+    if (!sqlite3_get_autocommit(w->db))
+        sqlite3_exec(w->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* Runs a prepared statement that returns no rows and resets it for the next use. */
+static int run(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+static const char *const sidecars[] = {"-wal", "-shm", "-journal"};
+
+static void unlink_sidecars(const char *path)
+{
+    char p[4096];
+    for (size_t i = 0; i < sizeof(sidecars) / sizeof(sidecars[0]); i++)
+        if (snprintf(p, sizeof(p), "%s%s", path, sidecars[i]) < (int)sizeof(p))
+            unlink(p);
+}
+
+static int remove_sidecars(const char *path, struct wp_err *err)
+{
+    char p[4096];
+    for (size_t i = 0; i < sizeof(sidecars) / sizeof(sidecars[0]); i++) {
+        if (snprintf(p, sizeof(p), "%s%s", path, sidecars[i]) >= (int)sizeof(p))
+            return wp_errf(err, -ENAMETOOLONG, "trace path %s is too long", path);
+        if (unlink(p) < 0 && errno != ENOENT) {
+            int e = errno;
+            return wp_errf(err, -e,
+                           "cannot remove %s: %s; remove it by hand or choose another name "
+                           "with -o",
+                           p, strerror(e));
+        }
+    }
+    return 0;
+}
+
+static int create_error(const char *path, int e, bool force, struct wp_err *err)
+{
+    char dir[4096];
+    snprintf(dir, sizeof(dir), "%s", path);
+    const char *d = dirname(dir);
+    switch (e) {
+    case EEXIST:
+        if (force)
+            return wp_errf(err, -EEXIST,
+                           "%s appeared again while it was being replaced (another process is "
+                           "writing it?); try again or choose another name with -o",
+                           path);
+        return wp_errf(err, -EEXIST,
+                       "%s already exists; choose another name with -o, or pass --force to "
+                       "replace it",
+                       path);
+    case ENOENT:
+        return wp_errf(err, -ENOENT,
+                       "cannot create trace %s: directory %s does not exist; create it or choose "
+                       "another path with -o",
+                       path, d);
+    case EACCES:
+    case EPERM:
+        return wp_errf(err, -EACCES,
+                       "cannot create trace %s: no permission to write in %s; choose a directory "
+                       "you can write to with -o",
+                       path, d);
+    case EROFS:
+        return wp_errf(err, -EROFS,
+                       "cannot create trace %s: %s is on a read-only file system; choose another "
+                       "path with -o",
+                       path, d);
+    default:
+        return wp_errf(err, -e, "cannot create trace %s: %s", path, strerror(e));
+    }
+}
+
+static void writer_free(struct wp_trace_writer *w)
+{
+    sqlite3_finalize(w->st_chunk);
+    sqlite3_finalize(w->st_mark);
+    sqlite3_finalize(w->st_event);
+    sqlite3_finalize(w->st_meta);
+    sqlite3_finalize(w->st_sensor);
+    sqlite3_close(w->db);
+    for (size_t i = 0; i < w->nbufs; i++) {
+        free(w->bufs[i].t);
+        free(w->bufs[i].v);
+    }
+    free(w->bufs);
+    free(w->marks);
+    free(w->events);
+    free(w->path);
+    free(w);
+}
+
+static int prepare(struct wp_trace_writer *w, const char *sql, sqlite3_stmt **st,
+                   struct wp_err *err)
+{
+    int rc = sqlite3_prepare_v3(w->db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
+    return rc == SQLITE_OK ? 0 : db_err(w, rc, err, "preparing");
+}
+
+static int setup(struct wp_trace_writer *w, struct wp_err *err)
+{
+    int rc = sqlite3_open_v2(w->path, &w->db, SQLITE_OPEN_READWRITE, NULL);
+    if (rc != SQLITE_OK) {
+        if (!w->db)
+            return wp_errf(err, -ENOMEM, "out of memory opening %s", w->path);
+        return db_err(w, rc, err, "opening");
+    }
+    sqlite3_extended_result_codes(w->db, 1);
+    /* A reader (wattprof report on a live trace) may hold a lock for a moment. */
+    sqlite3_busy_timeout(w->db, 5000);
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA application_id=%d;",
+             WP_TRACE_APP_ID);
+    if ((rc = exec(w, sql, err, "setting up")) < 0 || (rc = exec(w, "BEGIN", err, "creating")) < 0)
+        return rc;
+    if ((rc = exec(w, schema_sql, err, "creating")) < 0) {
+        rollback(w);
+        return rc;
+    }
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO meta(key, value) VALUES('format', '%s'), ('format_version', '%d')",
+             WP_TRACE_FORMAT, WP_TRACE_VERSION);
+    if ((rc = exec(w, sql, err, "creating")) < 0 || (rc = exec(w, "COMMIT", err, "creating")) < 0) {
+        rollback(w);
+        return rc;
+    }
+    if ((rc = prepare(w, "INSERT INTO chunks(sensor, t0_us, t1_us, n, data) VALUES(?,?,?,?,?)",
+                      &w->st_chunk, err)) < 0 ||
+        (rc = prepare(w, "INSERT INTO marks(t_us, kind, name, counts) VALUES(?,?,?,?)", &w->st_mark,
+                      err)) < 0 ||
+        (rc = prepare(w,
+                      "INSERT INTO events(t_us, sensor, source, device, message) "
+                      "VALUES(?,?,?,?,?)",
+                      &w->st_event, err)) < 0 ||
+        (rc = prepare(w, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", &w->st_meta, err)) <
+            0 ||
+        (rc = prepare(w,
+                      "INSERT OR REPLACE INTO sensors(id, source, device, uuid, device_name, "
+                      "name, quantity, unit, kind, cadence_us, limit_value, default_limit, "
+                      "wrap_at, help) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      &w->st_sensor, err)) < 0)
+        return rc;
+    return 0;
+}
+
+int wp_trace_create(struct wp_trace_writer **out, const char *path, bool force, struct wp_err *err)
+{
+    *out = NULL;
+    if (!path || !*path)
+        return wp_errf(err, -EINVAL, "no trace path given; name one with -o");
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return wp_errf(err, -EISDIR, "%s is a directory; give the trace a file name with -o", path);
+    int rc;
+    if (force) {
+        if (unlink(path) < 0 && errno != ENOENT)
+            return create_error(path, errno, force, err);
+        if ((rc = remove_sidecars(path, err)) < 0)
+            return rc;
+    }
+    /* O_EXCL claims the name atomically: two recorders started with the same -o cannot both
+     * get it, and an existing trace is never opened for writing. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return create_error(path, errno, force, err);
+    close(fd);
+
+    struct wp_trace_writer *w = calloc(1, sizeof(*w));
+    if (!w || !(w->path = strdup(path))) {
+        free(w);
+        unlink(path);
+        return wp_errf(err, -ENOMEM, "out of memory creating trace %s", path);
+    }
+    if ((rc = setup(w, err)) < 0) {
+        writer_free(w);
+        unlink(path);
+        unlink_sidecars(path);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+static int put_meta_rows(struct wp_trace_writer *w, const struct wp_meta *meta, struct wp_err *err)
+{
+    for (size_t i = 0; i < meta->n; i++) {
+        sqlite3_bind_text(w->st_meta, 1, meta->v[i].key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(w->st_meta, 2, meta->v[i].value, -1, SQLITE_STATIC);
+        int rc = run(w->st_meta);
+        if (rc != SQLITE_OK)
+            return db_err(w, rc, err, "writing meta to");
+    }
+    return 0;
+}
+
+int wp_trace_put_meta(struct wp_trace_writer *w, const struct wp_meta *meta, struct wp_err *err)
+{
+    for (size_t i = 0; i < meta->n; i++) {
+        const char *k = meta->v[i].key;
+        if (!k || !meta->v[i].value)
+            return wp_errf(err, -EINVAL, "meta entry %zu has no key or no value", i);
+        if (strcmp(k, "format") == 0 || strcmp(k, "format_version") == 0)
+            return wp_errf(err, -EINVAL, "meta key '%s' is reserved for the trace format", k);
+    }
+    int rc = exec(w, "BEGIN", err, "writing meta to");
+    if (rc < 0)
+        return rc;
+    if ((rc = put_meta_rows(w, meta, err)) < 0 || (rc = exec(w, "COMMIT", err, "writing to")) < 0)
+        rollback(w);
+    return rc;
+}
+
+static const char *kind_name(enum wp_kind k)
+{
+    return k == WP_COUNTER ? "counter" : "gauge";
+}
+
+static void bind_limit(sqlite3_stmt *st, int col, int64_t v)
+{
+    if (v == WP_NO_LIMIT)
+        sqlite3_bind_null(st, col);
+    else
+        sqlite3_bind_int64(st, col, v);
+}
+
+static int grow_bufs(struct wp_trace_writer *w, size_t need)
+{
+    if (need <= w->nbufs)
+        return 0;
+    struct sbuf *nb = realloc(w->bufs, need * sizeof(*nb));
+    if (!nb)
+        return -ENOMEM;
+    memset(nb + w->nbufs, 0, (need - w->nbufs) * sizeof(*nb));
+    w->bufs = nb;
+    w->nbufs = need;
+    return 0;
+}
+
+static int put_sensor_rows(struct wp_trace_writer *w, const struct wp_sensors *tab,
+                           struct wp_err *err)
+{
+    sqlite3_stmt *st = w->st_sensor;
+    for (size_t i = 0; i < tab->n; i++) {
+        const struct wp_sensor *s = &tab->v[i];
+        /* The fixed-size names may fill their arrays; %.*s never reads past them. */
+        char src[sizeof(s->source) + 1], uuid[sizeof(s->uuid) + 1],
+            dname[sizeof(s->device_name) + 1], name[sizeof(s->name) + 1], help[sizeof(s->help) + 1];
+        snprintf(src, sizeof(src), "%.*s", (int)sizeof(s->source), s->source);
+        snprintf(uuid, sizeof(uuid), "%.*s", (int)sizeof(s->uuid), s->uuid);
+        snprintf(dname, sizeof(dname), "%.*s", (int)sizeof(s->device_name), s->device_name);
+        snprintf(name, sizeof(name), "%.*s", (int)sizeof(s->name), s->name);
+        snprintf(help, sizeof(help), "%.*s", (int)sizeof(s->help), s->help);
+        sqlite3_bind_int(st, 1, s->id);
+        sqlite3_bind_text(st, 2, src, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int(st, 3, s->device);
+        sqlite3_bind_text(st, 4, uuid, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 5, dname, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 6, name, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 7, wp_quantity_name(s->quantity), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 8, wp_quantity_unit(s->quantity), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 9, kind_name(s->kind), -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 10, s->cadence_us);
+        bind_limit(st, 11, s->limit);
+        bind_limit(st, 12, s->default_limit);
+        sqlite3_bind_int64(st, 13, s->wrap_at);
+        sqlite3_bind_text(st, 14, help, -1, SQLITE_TRANSIENT);
+        int rc = run(st);
+        if (rc != SQLITE_OK)
+            return db_err(w, rc, err, "writing sensors to");
+    }
+    return 0;
+}
+
+int wp_trace_put_sensors(struct wp_trace_writer *w, const struct wp_sensors *tab,
+                         struct wp_err *err)
+{
+    int maxid = -1;
+    for (size_t i = 0; i < tab->n; i++) {
+        const struct wp_sensor *s = &tab->v[i];
+        if (s->id < 0 || s->id > WP_TRACE_MAX_SENSOR_ID)
+            return wp_errf(err, -EINVAL, "sensor id %d is out of range 0..%d", s->id,
+                           WP_TRACE_MAX_SENSOR_ID);
+        if (s->quantity < WP_Q_POWER || s->quantity > WP_Q_TEMP ||
+            (s->kind != WP_GAUGE && s->kind != WP_COUNTER))
+            return wp_errf(err, -EINVAL, "sensor %d has an unknown quantity or kind", s->id);
+        if (s->id > maxid)
+            maxid = s->id;
+    }
+    if (grow_bufs(w, (size_t)(maxid + 1)) < 0)
+        return wp_errf(err, -ENOMEM, "out of memory");
+    int rc = exec(w, "BEGIN", err, "writing sensors to");
+    if (rc < 0)
+        return rc;
+    if ((rc = put_sensor_rows(w, tab, err)) < 0 ||
+        (rc = exec(w, "COMMIT", err, "writing to")) < 0) {
+        rollback(w);
+        return rc;
+    }
+    for (size_t i = 0; i < tab->n; i++)
+        w->bufs[tab->v[i].id].declared = true;
+    return 0;
+}
+
+static int reserve(struct sbuf *b, size_t need)
+{
+    if (need <= b->cap)
+        return 0;
+    size_t ncap = b->cap ? b->cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    int64_t *nt = realloc(b->t, ncap * sizeof(*nt));
+    if (!nt)
+        return -ENOMEM;
+    b->t = nt;
+    int64_t *nv = realloc(b->v, ncap * sizeof(*nv));
+    if (!nv)
+        return -ENOMEM;
+    b->v = nv;
+    b->cap = ncap;
+    return 0;
+}
+
+int wp_trace_append(struct wp_trace_writer *w, const struct wp_sample *s, size_t n,
+                    struct wp_err *err)
+{
+    /* Check and reserve everything first so a failed call leaves the buffers unchanged. */
+    for (size_t i = 0; i < n; i++) {
+        int32_t id = s[i].sensor;
+        if (id < 0 || (size_t)id >= w->nbufs || !w->bufs[id].declared)
+            return wp_errf(err, -EINVAL,
+                           "sample for sensor %d, which was not declared with "
+                           "wp_trace_put_sensors",
+                           (int)id);
+    }
+    for (size_t i = 0; i < n; i++)
+        w->bufs[s[i].sensor].adding++;
+    int rc = 0;
+    for (size_t i = 0; i < w->nbufs; i++) {
+        struct sbuf *b = &w->bufs[i];
+        if (b->adding && rc == 0)
+            rc = reserve(b, b->n + b->adding);
+        b->adding = 0;
+    }
+    if (rc < 0)
+        return wp_errf(err, -ENOMEM, "out of memory buffering samples for %s", w->path);
+    for (size_t i = 0; i < n; i++) {
+        struct sbuf *b = &w->bufs[s[i].sensor];
+        b->t[b->n] = s[i].t_us;
+        b->v[b->n] = s[i].value;
+        b->n++;
+    }
+    return 0;
+}
+
+int wp_trace_put_mark(struct wp_trace_writer *w, const struct wp_mark *m, struct wp_err *err)
+{
+    if (m->kind != WP_MARK_BEGIN && m->kind != WP_MARK_END && m->kind != WP_MARK_POINT)
+        return wp_errf(err, -EINVAL, "mark has an unknown kind %d", (int)m->kind);
+    if (m->ncounts < 0 || m->ncounts > WP_MARK_MAX_COUNTS)
+        return wp_errf(err, -EINVAL, "mark has %d counts, at most %d are allowed", m->ncounts,
+                       WP_MARK_MAX_COUNTS);
+    if (memchr(m->name, '\0', sizeof(m->name)) == NULL)
+        return wp_errf(err, -EINVAL, "mark name is not terminated");
+    for (int i = 0; i < m->ncounts; i++)
+        if (memchr(m->counts[i].key, '\0', sizeof(m->counts[i].key)) == NULL)
+            return wp_errf(err, -EINVAL, "mark count key is longer than %zu characters",
+                           sizeof(m->counts[i].key) - 1);
+    if (w->nmarks == w->capmarks) {
+        size_t ncap = w->capmarks ? w->capmarks * 2 : 16;
+        struct wp_mark *nm = realloc(w->marks, ncap * sizeof(*nm));
+        if (!nm)
+            return wp_errf(err, -ENOMEM, "out of memory");
+        w->marks = nm;
+        w->capmarks = ncap;
+    }
+    w->marks[w->nmarks++] = *m;
+    return 0;
+}
+
+int wp_trace_put_event(struct wp_trace_writer *w, const struct wp_event *e, struct wp_err *err)
+{
+    if (w->nevents == w->capevents) {
+        size_t ncap = w->capevents ? w->capevents * 2 : 16;
+        struct wp_event *ne = realloc(w->events, ncap * sizeof(*ne));
+        if (!ne)
+            return wp_errf(err, -ENOMEM, "out of memory");
+        w->events = ne;
+        w->capevents = ncap;
+    }
+    struct wp_event *d = &w->events[w->nevents++];
+    *d = *e;
+    d->source[sizeof(d->source) - 1] = '\0';
+    d->message[sizeof(d->message) - 1] = '\0';
+    return 0;
+}
+
+static int write_chunk(struct wp_trace_writer *w, int sensor, const int64_t *t, const int64_t *v,
+                       size_t n, struct wp_err *err)
+{
+    uint8_t *blob;
+    size_t len;
+    if (wp_chunk_encode(t, v, n, &blob, &len) < 0)
+        return wp_errf(err, -ENOMEM, "out of memory encoding samples for %s", w->path);
+    int64_t t0 = t[0], t1 = t[0];
+    for (size_t i = 1; i < n; i++) {
+        if (t[i] < t0)
+            t0 = t[i];
+        if (t[i] > t1)
+            t1 = t[i];
+    }
+    sqlite3_stmt *st = w->st_chunk;
+    sqlite3_bind_int(st, 1, sensor);
+    sqlite3_bind_int64(st, 2, t0);
+    sqlite3_bind_int64(st, 3, t1);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)n);
+    sqlite3_bind_blob64(st, 5, blob, len, free);
+    int rc = run(st);
+    return rc == SQLITE_OK ? 0 : db_err(w, rc, err, "writing samples to");
+}
+
+static int write_pending(struct wp_trace_writer *w, struct wp_err *err)
+{
+    int rc;
+    for (size_t id = 0; id < w->nbufs; id++) {
+        struct sbuf *b = &w->bufs[id];
+        if (b->n == 0)
+            continue;
+        /* Split evenly rather than leaving a runt chunk at the end. */
+        size_t pieces = (b->n + WP_TRACE_CHUNK_MAX - 1) / WP_TRACE_CHUNK_MAX;
+        size_t per = (b->n + pieces - 1) / pieces;
+        for (size_t off = 0; off < b->n; off += per) {
+            size_t k = b->n - off < per ? b->n - off : per;
+            if ((rc = write_chunk(w, (int)id, b->t + off, b->v + off, k, err)) < 0)
+                return rc;
+        }
+    }
+    for (size_t i = 0; i < w->nmarks; i++) {
+        const struct wp_mark *m = &w->marks[i];
+        char counts[2048];
+        if (wp_store_counts_to_json(m, counts, sizeof(counts)) < 0)
+            return wp_errf(err, -EINVAL, "mark %s has counts too long to store", m->name);
+        sqlite3_stmt *st = w->st_mark;
+        sqlite3_bind_int64(st, 1, m->t_us);
+        sqlite3_bind_text(st, 2, wp_mark_kind_name(m->kind), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, m->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, counts, -1, SQLITE_STATIC);
+        if ((rc = run(st)) != SQLITE_OK)
+            return db_err(w, rc, err, "writing marks to");
+    }
+    for (size_t i = 0; i < w->nevents; i++) {
+        const struct wp_event *e = &w->events[i];
+        sqlite3_stmt *st = w->st_event;
+        sqlite3_bind_int64(st, 1, e->t_us);
+        if (e->sensor < 0)
+            sqlite3_bind_null(st, 2);
+        else
+            sqlite3_bind_int(st, 2, e->sensor);
+        sqlite3_bind_text(st, 3, e->source, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, e->device);
+        sqlite3_bind_text(st, 5, e->message, -1, SQLITE_STATIC);
+        if ((rc = run(st)) != SQLITE_OK)
+            return db_err(w, rc, err, "writing events to");
+    }
+    return 0;
+}
+
+static size_t pending_samples(const struct wp_trace_writer *w)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < w->nbufs; i++)
+        n += w->bufs[i].n;
+    return n;
+}
+
+int wp_trace_commit(struct wp_trace_writer *w, struct wp_err *err)
+{
+    if (pending_samples(w) == 0 && w->nmarks == 0 && w->nevents == 0)
+        return 0;
+    int rc = exec(w, "BEGIN", err, "writing to");
+    if (rc < 0)
+        return rc;
+    if ((rc = write_pending(w, err)) < 0 || (rc = exec(w, "COMMIT", err, "writing to")) < 0) {
+        /* Keep the buffers: the next commit retries (e.g. once the disk has room again). */
+        rollback(w);
+        return rc;
+    }
+    for (size_t i = 0; i < w->nbufs; i++)
+        w->bufs[i].n = 0;
+    w->nmarks = 0;
+    w->nevents = 0;
+    return 0;
+}
+
+int wp_trace_close(struct wp_trace_writer *w, struct wp_err *err)
+{
+    if (!w)
+        return 0;
+    size_t lost = pending_samples(w);
+    int rc = wp_trace_commit(w, err);
+    if (rc < 0)
+        wp_err_prefix(err, "%zu samples were not saved: ", lost);
+    sqlite3_finalize(w->st_chunk);
+    sqlite3_finalize(w->st_mark);
+    sqlite3_finalize(w->st_event);
+    sqlite3_finalize(w->st_meta);
+    sqlite3_finalize(w->st_sensor);
+    w->st_chunk = w->st_mark = w->st_event = w->st_meta = w->st_sensor = NULL;
+    int ck = sqlite3_wal_checkpoint_v2(w->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+    if (ck == SQLITE_OK) {
+        /* With the WAL empty, leaving WAL mode makes the trace one self-contained file that
+         * also opens read-only where no -shm can be created. If a reader still has it open
+         * this fails, which is harmless: every page is already in the main file. */
+        sqlite3_exec(w->db, "PRAGMA journal_mode=DELETE", NULL, NULL, NULL);
+    } else if (rc == 0) {
+        rc = wp_errf(err, sql_errno(ck),
+                     "every sample of %s is saved, but its -wal file could not be merged "
+                     "(%s); keep %s-wal next to it when you copy it",
+                     w->path, sqlite3_errmsg(w->db), w->path);
+    }
+    writer_free(w);
+    return rc;
+}

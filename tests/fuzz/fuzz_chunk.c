@@ -1,0 +1,68 @@
+// clang-format off
+// clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc tests/fuzz/fuzz_chunk.c src/store/chunk.c -pthread -o build/fuzz_chunk && build/fuzz_chunk -max_total_time=60
+// clang-format on
+/* libFuzzer target for the chunk codec. Input: 2 bytes (little endian) of sample count, then
+ * the buffer to decode, which ends exactly where libFuzzer's allocation ends, so ASan sees any
+ * read past len. Two properties are checked on every input:
+ *  - decode: a buffer that decodes must be the one canonical encoding of what it decoded to;
+ *  - encode: the same bytes read as (t_us, value) pairs must encode and decode back exactly. */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/trace.h"
+
+#define MAX_N 4096
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static int64_t t_buf[MAX_N], v_buf[MAX_N], t2[MAX_N], v2[MAX_N];
+
+static void check_decode(const uint8_t *data, size_t size)
+{
+    size_t n = (size_t)(data[0] | data[1] << 8) % (MAX_N + 1);
+    const uint8_t *buf = data + 2;
+    size_t len = size - 2;
+    if (wp_chunk_decode(buf, len, n, t_buf, v_buf) != 0)
+        return;
+    uint8_t *enc;
+    size_t elen;
+    if (wp_chunk_encode(t_buf, v_buf, n, &enc, &elen) != 0)
+        abort();
+    if (elen != len || memcmp(enc, buf, len) != 0)
+        abort(); /* two encodings of one series: the decoder accepts a non-canonical form */
+    free(enc);
+}
+
+static void check_encode(const uint8_t *data, size_t size)
+{
+    size_t n = size / 16;
+    if (n > MAX_N)
+        n = MAX_N;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(&t_buf[i], data + 16 * i, 8);
+        memcpy(&v_buf[i], data + 16 * i + 8, 8);
+    }
+    uint8_t *enc;
+    size_t elen;
+    if (wp_chunk_encode(t_buf, v_buf, n, &enc, &elen) != 0)
+        abort();
+    if (wp_chunk_decode(enc, elen, n, t2, v2) != 0)
+        abort();
+    for (size_t i = 0; i < n; i++)
+        if (t2[i] != t_buf[i] || v2[i] != v_buf[i])
+            abort();
+    /* Any shorter prefix of a valid buffer must be refused. */
+    if (elen > 0 && wp_chunk_decode(enc, elen - 1, n, t2, v2) == 0)
+        abort();
+    free(enc);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size >= 2)
+        check_decode(data, size);
+    check_encode(data, size);
+    return 0;
+}
