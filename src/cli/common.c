@@ -211,6 +211,8 @@ int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const cha
     struct wp_summary s;
     memset(&s, 0, sizeof(s));
     rc = wp_summary_compute(t, &s, &err);
+    if (rc >= 0)
+        rc = wp_summary_add_phases(t, &s, &err);
     if (rc < 0) {
         cli_error(cmd, "cannot summarise %s: %s", trace_path, err.msg);
         wp_trace_free(t);

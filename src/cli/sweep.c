@@ -231,7 +231,7 @@ static void print_table(FILE *f, const struct sweep *sw, const struct run_row *r
     }
 }
 
-int cmd_sweep(int argc, char **argv)
+static int sweep_main(int argc, char **argv, struct sweep *swp)
 {
     static const struct option opts[] = {
         {"param", required_argument, NULL, 'p'},  {"output", required_argument, NULL, 'o'},
@@ -241,6 +241,7 @@ int cmd_sweep(int argc, char **argv)
     };
     struct sweep sw = {0};
     const char *out = NULL, *json = NULL;
+    *swp = sw;
     bool force = false, stop_on_error = false, have_param = false;
     double cooldown_s = 0;
     int c, rc = 0;
@@ -252,13 +253,14 @@ int cmd_sweep(int argc, char **argv)
                 cli_error("sweep", "one --param at a time (sweep one parameter per trace)");
                 return WP_EXIT_USAGE;
             }
-            if (parse_param(optarg, &sw) < 0) {
+            if (parse_param(optarg, swp) < 0) {
                 cli_error("sweep", "--param wants NAME=V1,V2,... (NAME of letters, digits and "
                                    "_; no empty values), not '%s'",
                           optarg);
                 return WP_EXIT_USAGE;
             }
             have_param = true;
+            sw = *swp;
             break;
         case 'o':
             out = optarg;
@@ -450,9 +452,16 @@ done:
         unlink(tmptrace);
         rmdir(tmpdir);
     }
+    free(rows);
+    return status;
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    struct sweep sw;
+    int rc = sweep_main(argc, argv, &sw);
     for (size_t i = 0; i < sw.nvalues; i++)
         free(sw.values[i]);
     free(sw.values);
-    free(rows);
-    return status;
+    return rc;
 }

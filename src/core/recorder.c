@@ -82,7 +82,9 @@ static void queue_take(struct wp_recorder *r, struct wp_sink *sink)
 {
     struct queue *q = &r->q;
     size_t n = sink->n;
-    if (q->n + n > QUEUE_MAX_SAMPLES || grow((void **)&q->samples, &q->cap, q->n + n,
+    if (n == 0) {
+        /* nothing to copy (sink->samples may still be NULL) */
+    } else if (q->n + n > QUEUE_MAX_SAMPLES || grow((void **)&q->samples, &q->cap, q->n + n,
                                              sizeof(*q->samples)) < 0) {
         r->dropped += n;
     } else {

@@ -596,12 +596,14 @@ static int nvml_poll(void *state, int64_t now, unsigned flags, struct wp_sink *s
         struct gpu *g = &n->gpus[i];
         if (g->lost)
             continue;
-        if (buffer && g->s_power >= 0)
+        /* Counter before buffer: the buffer then covers the counter's whole window, even
+         * in the last round of a run. */
+        if (counter && g->s_energy >= 0)
+            poll_counter(n, g, sink);
+        if (buffer && !g->lost && g->s_power >= 0)
             poll_buffer(n, g, sink);
         if (fields && !g->lost)
             poll_fields(n, g, sink);
-        if (counter && !g->lost && g->s_energy >= 0)
-            poll_counter(n, g, sink);
         if (slow && !g->lost)
             poll_slow(n, g, sink);
         alive += !g->lost;

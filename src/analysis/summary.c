@@ -1,0 +1,694 @@
+/* The summary: run window from the trace metadata, per-GPU numbers from each GPU's finest
+ * power series and its energy counter, and the GPUs together.
+ *
+ * JSON written by wp_summary_write_json (missing values are null, never 0):
+ *   {"command", "duration_s", "start_us", "end_us", "exit_code", "replay",
+ *    "gpus": [{"index", "uuid", "name", "power_sensor", "limit_w", "energy_j", "covered_s",
+ *              "counter_energy_j", "counter_diff_pct", "counter_fault", "mean_w", "peak_w",
+ *              "peak_1s_w", "p99_w", "peak_pct_limit", "samples", "median_interval_ms",
+ *              "gaps"}],
+ *    "total": {"energy_j", "counter_energy_j", "counter_diff_pct", "mean_w", "peak_w"},
+ *    "phases": [{"name", "t0_us", "t1_us", "depth", "open_ended", "duration_s", "energy_j",
+ *                "mean_w", "peak_w", "counts": {KEY: number}}]}
+ * "phases" is empty unless wp_summary_add_phases (phases.c) filled it. */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/energy.h"
+#include "analysis/summary.h"
+#include "core/json.h"
+
+/* Finest first: the 20 ms driver buffer, then the 100 ms instant field, then the 1 s average
+ * (which on Hopper lags a load step by about a second and flattens short peaks). */
+static const char *const power_pref[] = {"power", "power_instant", "power_avg"};
+
+#define ROLLING_WINDOW_US 1000000
+
+/* How far outside the run window a counter reading may lie and still stand for the run's
+ * start or end. The recorder reads the counters just before it stamps start_us (179 us
+ * before in a replayed run) and around end_us, and one read costs ~4.3 ms per GPU on H200
+ * (REFERENCE.md), so eight GPUs read in turn straddle the stamp by tens of ms. */
+#define COUNTER_SLACK_US 100000
+
+/* Per-GPU working state that the totals need after the per-GPU pass. */
+struct gpu_work {
+    const struct wp_sensor *power;
+    struct wp_series series;
+    int64_t cadence_us;
+    double counter_trace_j; /* trace energy over the counter's read window */
+};
+
+static void copy_str(char *dst, size_t cap, const char *src)
+{
+    snprintf(dst, cap, "%s", src ? src : "");
+}
+
+/* Strict decimal int64: the whole string, no blanks. */
+static int parse_i64(const char *s, int64_t *v)
+{
+    if (!s || !*s)
+        return -EINVAL;
+    char *end;
+    errno = 0;
+    long long x = strtoll(s, &end, 10);
+    if (errno || *end || end == s || (*s != '-' && (*s < '0' || *s > '9')))
+        return -EINVAL;
+    *v = x;
+    return 0;
+}
+
+static int meta_i64(const struct wp_meta *m, const char *key, bool *present, int64_t *v,
+                    struct wp_err *err)
+{
+    const char *s = wp_meta_get(m, key);
+    *present = s && *s;
+    if (!*present)
+        return 0;
+    if (parse_i64(s, v))
+        return wp_errf(err, -EINVAL,
+                       "the trace's run metadata %s is \"%.64s\", not a whole number; the trace is "
+                       "damaged or was written by another tool (re-record it, or fix the meta "
+                       "table with sqlite3)",
+                       key, s);
+    return 0;
+}
+
+/* First index with t >= x. */
+static size_t lower_bound(const int64_t *t, size_t n, int64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t[mid] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* First index with t > x. */
+static size_t upper_bound(const int64_t *t, size_t n, int64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t[mid] <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static int cmp_int(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorted, distinct GPU indices of the nvml sensors. *out is malloc'd (NULL when none). */
+static int gpu_indices(const struct wp_sensors *tab, int **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    if (tab->n == 0)
+        return 0;
+    int *v = malloc(tab->n * sizeof(*v));
+    if (!v)
+        return -ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < tab->n; i++)
+        if (strcmp(tab->v[i].source, "nvml") == 0 && tab->v[i].device >= 0)
+            v[k++] = tab->v[i].device;
+    qsort(v, k, sizeof(*v), cmp_int);
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++)
+        if (m == 0 || v[m - 1] != v[i])
+            v[m++] = v[i];
+    if (m == 0) {
+        free(v);
+        return 0;
+    }
+    *out = v;
+    *n = m;
+    return 0;
+}
+
+static const struct wp_sensor *any_sensor(const struct wp_sensors *tab, int device)
+{
+    for (size_t i = 0; i < tab->n; i++)
+        if (strcmp(tab->v[i].source, "nvml") == 0 && tab->v[i].device == device)
+            return &tab->v[i];
+    return NULL;
+}
+
+static int nomem(struct wp_err *err)
+{
+    return wp_errf(err, -ENOMEM,
+                   "out of memory while summarising the trace; free memory or "
+                   "summarise on a larger machine");
+}
+
+/* Counter fields of g over the run [from_us, to_us]: the delta between the readings that
+ * bracket it, and the trace's energy over exactly those readings' window to compare with. */
+static int gpu_counter(const struct wp_trace *t, int device, struct gpu_work *w,
+                       struct wp_gpu_summary *g, int64_t from_us, int64_t to_us, struct wp_err *err)
+{
+    const struct wp_sensor *c = wp_sensors_find(wp_trace_sensors(t), "nvml", device, "energy");
+    if (!c || c->kind != WP_COUNTER)
+        return 0;
+    struct wp_series cs = {0};
+    int rc = wp_trace_series(t, c->id, &cs, err);
+    if (rc < 0)
+        return rc;
+    /* The readings that bracket the run most tightly: the last one at or before the start if
+     * it is within the slack, else the first inside; likewise at the end. */
+    size_t i0 = lower_bound(cs.t_us, cs.n, from_us), i1 = upper_bound(cs.t_us, cs.n, to_us);
+    if (i0 > 0 && (i0 == cs.n || cs.t_us[i0] > from_us) &&
+        from_us - cs.t_us[i0 - 1] <= COUNTER_SLACK_US)
+        i0--;
+    if (i1 < cs.n && (i1 == 0 || cs.t_us[i1 - 1] < to_us) &&
+        cs.t_us[i1] - to_us <= COUNTER_SLACK_US)
+        i1++;
+    if (i1 > i0 + 1) {
+        int64_t delta_mj;
+        rc = wp_counter_delta(cs.value + i0, i1 - i0, c->wrap_at, &delta_mj);
+        if (rc == 0) {
+            g->counter_energy_j = (double)delta_mj / 1000.0;
+            int64_t c0 = cs.t_us[i0], c1 = cs.t_us[i1 - 1];
+            struct wp_energy e;
+            /* The trace side is its mean power over the covered part of the counter's window
+             * times the window: the last buffer sample usually precedes the final counter read
+             * by up to a cadence (15 ms in a replayed 3 s run, which alone read as -0.5 %).
+             * Below 90 % coverage the comparison says more about the hole than the sensor. */
+            if (w->series.n && c1 > c0 &&
+                wp_energy_window(w->series.t_us, w->series.value, w->series.n, c0, c1,
+                                 w->cadence_us, 2 * w->cadence_us, &e) == 0 &&
+                e.covered_us >= (c1 - c0) * 9 / 10) {
+                w->counter_trace_j =
+                    e.energy_mj / 1000.0 * (double)(c1 - c0) / (double)e.covered_us;
+                if (delta_mj > 0)
+                    g->counter_diff_pct =
+                        (w->counter_trace_j - g->counter_energy_j) / g->counter_energy_j * 100.0;
+            }
+        } else {
+            /* went backwards, or a reading outside the counter's range: either way the delta
+             * would be garbage */
+            g->counter_fault = true;
+        }
+    }
+    wp_series_free(&cs);
+    return 0;
+}
+
+static int gpu_power(struct gpu_work *w, struct wp_gpu_summary *g, int64_t from_us, int64_t to_us,
+                     double duration_s)
+{
+    const int64_t *t = w->series.t_us, *v = w->series.value;
+    size_t n = w->series.n;
+    struct wp_energy e;
+    if (wp_energy_window(t, v, n, from_us, to_us, w->cadence_us, 2 * w->cadence_us, &e) < 0)
+        return -EINVAL;
+    g->covered_s = (double)e.covered_us / 1e6;
+    g->gaps = e.gaps;
+    if (e.covered_us > 0) {
+        g->energy_j = e.energy_mj / 1000.0;
+        if (duration_s > 0)
+            g->mean_w = g->energy_j / duration_s;
+    }
+    double roll_mw;
+    if (wp_rolling_mean_max(t, v, n, from_us, to_us, w->cadence_us, ROLLING_WINDOW_US, &roll_mw) <
+        0)
+        return -EINVAL;
+    g->peak_1s_w = roll_mw / 1000.0;
+
+    /* Sample statistics use the samples stamped inside the closed run window. */
+    size_t i0 = lower_bound(t, n, from_us), i1 = upper_bound(t, n, to_us);
+    g->samples = i1 > i0 ? i1 - i0 : 0;
+    if (g->samples == 0)
+        return 0;
+    int64_t *sorted = malloc(g->samples * sizeof(*sorted));
+    if (!sorted)
+        return -ENOMEM;
+    memcpy(sorted, v + i0, g->samples * sizeof(*sorted));
+    wp_sort_i64(sorted, g->samples);
+    g->peak_w = (double)sorted[g->samples - 1] / 1000.0;
+    g->p99_w = wp_percentile_sorted(sorted, g->samples, 99.0) / 1000.0;
+    free(sorted);
+    if (wp_median_interval_ms(t + i0, g->samples, &g->median_interval_ms) < 0)
+        return -ENOMEM;
+    if (isfinite(g->limit_w) && g->limit_w > 0)
+        g->peak_pct_limit = g->peak_w / g->limit_w * 100.0;
+    return 0;
+}
+
+static void gpu_init(struct wp_gpu_summary *g, int index)
+{
+    memset(g, 0, sizeof(*g));
+    g->index = index;
+    g->limit_w = g->energy_j = g->counter_energy_j = g->counter_diff_pct = NAN;
+    g->mean_w = g->peak_w = g->peak_1s_w = g->p99_w = g->peak_pct_limit = NAN;
+    g->median_interval_ms = g->covered_s = NAN;
+}
+
+static void totals(struct wp_summary *s, struct gpu_work *w)
+{
+    struct wp_total_summary *tot = &s->total;
+    tot->energy_j = tot->counter_energy_j = tot->mean_w = tot->peak_w = NAN;
+    tot->counter_diff_pct = NAN;
+    if (s->ngpus == 0)
+        return;
+    double e = 0, c = 0, ct = 0;
+    for (size_t i = 0; i < s->ngpus; i++) {
+        e += s->gpus[i].energy_j; /* NAN in any GPU makes the total NAN: no partial sums */
+        c += s->gpus[i].counter_energy_j;
+        ct += w[i].counter_trace_j;
+    }
+    tot->energy_j = e;
+    tot->counter_energy_j = c;
+    if (s->duration_s > 0)
+        tot->mean_w = e / s->duration_s;
+    if (c > 0 && isfinite(ct))
+        tot->counter_diff_pct = (ct - c) / c * 100.0;
+}
+
+static int total_peak(struct wp_summary *s, struct gpu_work *w)
+{
+    struct wp_series_ref *refs = calloc(s->ngpus, sizeof(*refs));
+    if (!refs)
+        return -ENOMEM;
+    int64_t step = 0;
+    bool all = true;
+    for (size_t i = 0; i < s->ngpus; i++) {
+        if (!w[i].power || w[i].series.n == 0 || w[i].cadence_us <= 0) {
+            all = false;
+            break;
+        }
+        refs[i] = (struct wp_series_ref){w[i].series.t_us, w[i].series.value, w[i].series.n,
+                                         w[i].cadence_us};
+        if (step == 0 || w[i].cadence_us < step)
+            step = w[i].cadence_us;
+    }
+    int rc = 0;
+    double peak_mw = NAN;
+    if (all)
+        rc = wp_sum_peak(refs, s->ngpus, s->start_us, s->end_us, step, &peak_mw);
+    free(refs);
+    s->total.peak_w = peak_mw / 1000.0;
+    return rc;
+}
+
+int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct wp_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    const struct wp_meta *meta = wp_trace_meta(t);
+    const struct wp_sensors *tab = wp_trace_sensors(t);
+    int rc;
+    copy_str(out->command, sizeof(out->command), wp_meta_get(meta, "command"));
+    copy_str(out->replay, sizeof(out->replay), wp_meta_get(meta, "replay"));
+    int64_t v;
+    bool has_start, has_end, has_exit;
+    int64_t start_us = 0, end_us = 0;
+    if ((rc = meta_i64(meta, "start_us", &has_start, &start_us, err)) ||
+        (rc = meta_i64(meta, "end_us", &has_end, &end_us, err)) ||
+        (rc = meta_i64(meta, "exit_code", &has_exit, &v, err)))
+        return rc;
+    if (has_exit) {
+        if (v < INT32_MIN || v > INT32_MAX)
+            return wp_errf(err, -EINVAL,
+                           "the trace's exit_code %" PRId64 " is out of range; the trace is "
+                           "damaged (re-record it)",
+                           v);
+        out->has_exit_code = true;
+        out->exit_code = (int)v;
+    }
+
+    int *idx = NULL;
+    size_t ngpus = 0;
+    if (gpu_indices(tab, &idx, &ngpus) < 0)
+        return nomem(err);
+    struct gpu_work *w = ngpus ? calloc(ngpus, sizeof(*w)) : NULL;
+    out->gpus = ngpus ? calloc(ngpus, sizeof(*out->gpus)) : NULL;
+    if (ngpus && (!w || !out->gpus)) {
+        free(idx);
+        free(w);
+        free(out->gpus);
+        out->gpus = NULL;
+        return nomem(err);
+    }
+    out->ngpus = ngpus;
+
+    /* Load every GPU's power series first: without start_us/end_us the run window is the
+     * span of the data. */
+    int64_t data_lo = INT64_MAX, data_hi = INT64_MIN;
+    for (size_t i = 0; i < ngpus; i++) {
+        struct wp_gpu_summary *g = &out->gpus[i];
+        gpu_init(g, idx[i]);
+        for (size_t k = 0; k < sizeof(power_pref) / sizeof(power_pref[0]) && !w[i].power; k++)
+            w[i].power = wp_sensors_find(tab, "nvml", idx[i], power_pref[k]);
+        const struct wp_sensor *row = w[i].power ? w[i].power : any_sensor(tab, idx[i]);
+        copy_str(g->uuid, sizeof(g->uuid), row->uuid);
+        copy_str(g->name, sizeof(g->name), row->device_name);
+        if (!w[i].power)
+            continue;
+        copy_str(g->power_sensor, sizeof(g->power_sensor), w[i].power->name);
+        if (w[i].power->limit != WP_NO_LIMIT)
+            g->limit_w = (double)w[i].power->limit / 1000.0;
+        if ((rc = wp_trace_series(t, w[i].power->id, &w[i].series, err)) < 0)
+            goto fail;
+        struct wp_series *ps = &w[i].series;
+        w[i].cadence_us = w[i].power->cadence_us;
+        if (w[i].cadence_us <= 0) {
+            /* No nominal cadence in the row: the typical spacing is the best stand-in. */
+            double med_ms;
+            if (wp_median_interval_ms(ps->t_us, ps->n, &med_ms) < 0) {
+                rc = nomem(err);
+                goto fail;
+            }
+            w[i].cadence_us = isnan(med_ms) ? 0 : llround(med_ms * 1000.0);
+        }
+        if (ps->n) {
+            if (ps->t_us[0] < data_lo)
+                data_lo = ps->t_us[0];
+            if (ps->t_us[ps->n - 1] > data_hi)
+                data_hi = ps->t_us[ps->n - 1];
+        }
+    }
+    bool have_data = data_lo <= data_hi;
+    out->start_us = has_start ? start_us : have_data ? data_lo : 0;
+    out->end_us = has_end ? end_us : have_data ? data_hi : out->start_us;
+    if (!has_end && out->end_us < out->start_us)
+        out->end_us = out->start_us; /* killed before any sample after start */
+    if (out->end_us < out->start_us) {
+        rc = wp_errf(err, -EINVAL,
+                     "the trace's end_us (%" PRId64 ") is before its start_us (%" PRId64
+                     "); the trace is damaged (re-record it)",
+                     out->end_us, out->start_us);
+        goto fail;
+    }
+    out->duration_s = (double)(out->end_us - out->start_us) / 1e6;
+
+    for (size_t i = 0; i < ngpus; i++) {
+        struct wp_gpu_summary *g = &out->gpus[i];
+        w[i].counter_trace_j = NAN;
+        if (w[i].power) {
+            rc = gpu_power(&w[i], g, out->start_us, out->end_us, out->duration_s);
+            if (rc == -EINVAL) {
+                rc = wp_errf(err, -EINVAL,
+                             "GPU %d's %s samples are not in time order; the trace is damaged "
+                             "(re-record it)",
+                             g->index, g->power_sensor);
+                goto fail;
+            } else if (rc < 0) {
+                rc = nomem(err);
+                goto fail;
+            }
+        }
+        if ((rc = gpu_counter(t, idx[i], &w[i], g, out->start_us, out->end_us, err)) < 0)
+            goto fail;
+    }
+    totals(out, w);
+    if (ngpus && total_peak(out, w) < 0) {
+        rc = nomem(err);
+        goto fail;
+    }
+    rc = 0;
+fail:
+    for (size_t i = 0; i < ngpus; i++)
+        wp_series_free(&w[i].series);
+    free(w);
+    free(idx);
+    if (rc < 0)
+        wp_summary_free(out);
+    return rc;
+}
+
+void wp_summary_free(struct wp_summary *s)
+{
+    if (!s)
+        return;
+    free(s->gpus);
+    s->gpus = NULL;
+    s->ngpus = 0;
+    free(s->phases);
+    s->phases = NULL;
+    s->nphases = 0;
+}
+
+/* ---- text ---- */
+
+/* Terminal output must not carry the job's control characters (a command line can hold
+ * anything), so those become '?'; long strings are cut with "...". */
+static void put_clean(FILE *f, const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    for (size_t i = 0; i < n && i < max; i++) {
+        unsigned char c = (unsigned char)s[i];
+        putc(c < 0x20 || c == 0x7f ? '?' : c, f);
+    }
+    if (n > max)
+        fputs("...", f);
+}
+
+static const char *num(char *buf, size_t cap, const char *fmt, double v)
+{
+    if (!isfinite(v))
+        snprintf(buf, cap, "-");
+    else
+        snprintf(buf, cap, fmt, v);
+    return buf;
+}
+
+/* column widths, each including one leading space; total 97 */
+#define ROW_FMT "%4s %10s %10s %7s %7s %7s %7s %7s %7s %8s %7s %5s"
+
+static void put_row(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put_row(FILE *f, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    size_t n = strlen(line);
+    while (n > 0 && line[n - 1] == ' ')
+        line[--n] = '\0';
+    fputs(line, f);
+    fputc('\n', f);
+}
+
+static void print_row(FILE *f, const char *label, const struct wp_gpu_summary *g)
+{
+    char b[11][32];
+    char samples[24], gaps[24];
+    snprintf(samples, sizeof(samples), "%zu", g->samples);
+    snprintf(gaps, sizeof(gaps), "%zu", g->gaps);
+    bool has_series = g->power_sensor[0] != '\0';
+    put_row(f, ROW_FMT, label, num(b[0], 32, "%.1f", g->energy_j),
+            num(b[1], 32, "%.1f", g->counter_energy_j), num(b[2], 32, "%+.2f", g->counter_diff_pct),
+            num(b[3], 32, "%.1f", g->mean_w), num(b[4], 32, "%.1f", g->peak_w),
+            num(b[5], 32, "%.1f", g->peak_1s_w), num(b[6], 32, "%.1f", g->p99_w),
+            num(b[7], 32, "%.1f", g->peak_pct_limit), has_series ? samples : "-",
+            num(b[8], 32, "%.1f", g->median_interval_ms), has_series ? gaps : "-");
+}
+
+static void print_phases(FILE *f, const struct wp_summary *s);
+
+void wp_summary_print_text(FILE *f, const struct wp_summary *s)
+{
+    fputs("wattprof: '", f);
+    put_clean(f, s->command[0] ? s->command : "(no command)", 60);
+    fprintf(f, "' ran %.3f s", s->duration_s);
+    if (s->has_exit_code)
+        fprintf(f, ", exit code %d\n", s->exit_code);
+    else
+        fputs(", exit code unknown\n", f);
+    if (s->replay[0]) {
+        fputs("REPLAY, NOT A MEASUREMENT of this machine:\n  ", f);
+        put_clean(f, s->replay, 94);
+        fputc('\n', f);
+    }
+    if (s->ngpus == 0) {
+        fputs("no GPU power sensors in this trace: nothing to summarise.\n", f);
+        return;
+    }
+    fputc('\n', f);
+    put_row(f, ROW_FMT, "gpu", "energy J", "counter J", "diff %", "mean W", "peak W", "1s W",
+            "p99 W", "%limit", "samples", "ival ms", "gaps");
+    for (size_t i = 0; i < s->ngpus; i++) {
+        char label[16];
+        snprintf(label, sizeof(label), "%d", s->gpus[i].index);
+        print_row(f, label, &s->gpus[i]);
+    }
+    const struct wp_total_summary *t = &s->total;
+    char b[6][32];
+    put_row(f, ROW_FMT, "all", num(b[0], 32, "%.1f", t->energy_j),
+            num(b[1], 32, "%.1f", t->counter_energy_j), num(b[2], 32, "%+.2f", t->counter_diff_pct),
+            num(b[3], 32, "%.1f", t->mean_w), num(b[4], 32, "%.1f", t->peak_w), "", "", "", "", "",
+            "");
+    fprintf(f, "%4s %10s Wh\n", "", num(b[5], 32, "%.4f", t->energy_j / 3600.0));
+
+    fputc('\n', f);
+    fputs("peak W: highest single sample; 1s W: highest 1 s mean; all: GPUs summed on a common "
+          "grid.\n",
+          f);
+    fputs("diff %: trace vs energy counter over the counter's read window; gaps: intervals > 2x "
+          "cadence.\n",
+          f);
+    for (size_t i = 0; i < s->ngpus; i++) {
+        const struct wp_gpu_summary *g = &s->gpus[i];
+        if (!g->power_sensor[0]) {
+            fprintf(f, "gpu %d: no power series in the trace; only its counter is shown.\n",
+                    g->index);
+            continue;
+        }
+        if (strcmp(g->power_sensor, "power") != 0)
+            fprintf(f,
+                    "gpu %d: numbers come from '%s', not the 20 ms driver buffer: short peaks "
+                    "can be missed.\n",
+                    g->index, g->power_sensor);
+        if (s->duration_s > 0 && isfinite(g->covered_s) && g->covered_s < 0.99 * s->duration_s)
+            fprintf(f,
+                    "gpu %d: power samples cover only %.1f %% of the run; energy and mean miss "
+                    "the rest.\n",
+                    g->index, g->covered_s / s->duration_s * 100.0);
+        if (g->counter_fault)
+            fprintf(f,
+                    "gpu %d: energy counter went backwards (driver reload or GPU reset?); "
+                    "counter columns empty.\n",
+                    g->index);
+    }
+    print_phases(f, s);
+}
+
+/* Phases beyond this many are left to the JSON output: the block is for a terminal. */
+#define TEXT_MAX_PHASES 20
+
+static void print_phases(FILE *f, const struct wp_summary *s)
+{
+    if (s->nphases == 0)
+        return;
+    fputc('\n', f);
+    fprintf(f, "%-30s %10s %10s %8s %8s  %s\n", "phase", "time s", "energy J", "mean W", "peak W",
+            "counts");
+    for (size_t i = 0; i < s->nphases && i < TEXT_MAX_PHASES; i++) {
+        const struct wp_phase_summary *p = &s->phases[i];
+        char name[64], b[4][32];
+        int indent = p->depth > 0 ? (p->depth < 5 ? p->depth : 5) * 2 : 0;
+        snprintf(name, sizeof(name), "%*s%.*s%s", indent, "", 28 - indent, p->name,
+                 p->open_ended ? "+" : "");
+        for (char *c = name; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
+        char line[160];
+        int n = snprintf(line, sizeof(line), "%-30s %10s %10s %8s %8s ", name,
+                         num(b[0], 32, "%.3f", p->duration_s), num(b[1], 32, "%.1f", p->energy_j),
+                         num(b[2], 32, "%.1f", p->mean_w), num(b[3], 32, "%.1f", p->peak_w));
+        for (int k = 0; k < p->ncounts && n > 0 && (size_t)n < sizeof(line); k++) {
+            char kv[64];
+            snprintf(kv, sizeof(kv), " %.20s=%g", p->counts[k].key, p->counts[k].value);
+            if ((size_t)n + strlen(kv) > 100)
+                break;
+            n += snprintf(line + n, sizeof(line) - (size_t)n, "%s", kv);
+        }
+        for (char *c = line; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
+        put_row(f, "%s", line);
+    }
+    if (s->nphases > TEXT_MAX_PHASES)
+        fprintf(f, "... and %zu more phases (see --json)\n", s->nphases - TEXT_MAX_PHASES);
+    fputs("phase energy is all GPUs together; + marks a phase that never ended.\n", f);
+}
+
+/* ---- JSON ---- */
+
+static void kstr_or_null(struct wp_json *j, const char *key, const char *s)
+{
+    wp_json_kstr(j, key, s[0] ? s : NULL);
+}
+
+int wp_summary_write_json(FILE *f, const struct wp_summary *s)
+{
+    struct wp_json j;
+    wp_json_init(&j, f, 2);
+    wp_json_obj_begin(&j);
+    wp_json_kstr(&j, "command", s->command);
+    wp_json_kdouble(&j, "duration_s", s->duration_s);
+    wp_json_kint(&j, "start_us", s->start_us);
+    wp_json_kint(&j, "end_us", s->end_us);
+    if (s->has_exit_code)
+        wp_json_kint(&j, "exit_code", s->exit_code);
+    else
+        wp_json_knull(&j, "exit_code");
+    kstr_or_null(&j, "replay", s->replay);
+    wp_json_key(&j, "gpus");
+    wp_json_arr_begin(&j);
+    for (size_t i = 0; i < s->ngpus; i++) {
+        const struct wp_gpu_summary *g = &s->gpus[i];
+        wp_json_obj_begin(&j);
+        wp_json_kint(&j, "index", g->index);
+        kstr_or_null(&j, "uuid", g->uuid);
+        kstr_or_null(&j, "name", g->name);
+        kstr_or_null(&j, "power_sensor", g->power_sensor);
+        wp_json_kdouble(&j, "limit_w", g->limit_w);
+        wp_json_kdouble(&j, "energy_j", g->energy_j);
+        wp_json_kdouble(&j, "covered_s", g->covered_s);
+        wp_json_kdouble(&j, "counter_energy_j", g->counter_energy_j);
+        wp_json_kdouble(&j, "counter_diff_pct", g->counter_diff_pct);
+        wp_json_kbool(&j, "counter_fault", g->counter_fault);
+        wp_json_kdouble(&j, "mean_w", g->mean_w);
+        wp_json_kdouble(&j, "peak_w", g->peak_w);
+        wp_json_kdouble(&j, "peak_1s_w", g->peak_1s_w);
+        wp_json_kdouble(&j, "p99_w", g->p99_w);
+        wp_json_kdouble(&j, "peak_pct_limit", g->peak_pct_limit);
+        if (g->power_sensor[0]) {
+            wp_json_kuint(&j, "samples", g->samples);
+            wp_json_kuint(&j, "gaps", g->gaps);
+        } else {
+            wp_json_knull(&j, "samples");
+            wp_json_knull(&j, "gaps");
+        }
+        wp_json_kdouble(&j, "median_interval_ms", g->median_interval_ms);
+        wp_json_obj_end(&j);
+    }
+    wp_json_arr_end(&j);
+    wp_json_key(&j, "total");
+    wp_json_obj_begin(&j);
+    wp_json_kdouble(&j, "energy_j", s->total.energy_j);
+    wp_json_kdouble(&j, "counter_energy_j", s->total.counter_energy_j);
+    wp_json_kdouble(&j, "counter_diff_pct", s->total.counter_diff_pct);
+    wp_json_kdouble(&j, "mean_w", s->total.mean_w);
+    wp_json_kdouble(&j, "peak_w", s->total.peak_w);
+    wp_json_obj_end(&j);
+    wp_json_key(&j, "phases");
+    wp_json_arr_begin(&j);
+    for (size_t i = 0; i < s->nphases; i++) {
+        const struct wp_phase_summary *p = &s->phases[i];
+        wp_json_obj_begin(&j);
+        wp_json_kstr(&j, "name", p->name);
+        wp_json_kint(&j, "t0_us", p->t0_us);
+        wp_json_kint(&j, "t1_us", p->t1_us);
+        wp_json_kint(&j, "depth", p->depth);
+        wp_json_kbool(&j, "open_ended", p->open_ended);
+        wp_json_kdouble(&j, "duration_s", p->duration_s);
+        wp_json_kdouble(&j, "energy_j", p->energy_j);
+        wp_json_kdouble(&j, "mean_w", p->mean_w);
+        wp_json_kdouble(&j, "peak_w", p->peak_w);
+        wp_json_key(&j, "counts");
+        wp_json_obj_begin(&j);
+        for (int k = 0; k < p->ncounts; k++)
+            wp_json_kdouble(&j, p->counts[k].key, p->counts[k].value);
+        wp_json_obj_end(&j);
+        wp_json_obj_end(&j);
+    }
+    wp_json_arr_end(&j);
+    wp_json_obj_end(&j);
+    int rc = wp_json_end(&j);
+    return rc == -EIO ? -EIO : rc < 0 ? -EINVAL : 0;
+}

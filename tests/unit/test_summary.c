@@ -1,0 +1,744 @@
+/* The summary: numbers from a trace written with the store writer (synthetic power whose
+ * energy, mean, peaks and counter difference are worked out by hand), the text block, and
+ * the JSON, which python3 parses back (strict UTF-8, strict JSON) to check values and nulls. */
+#include <errno.h>
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "analysis/summary.h"
+#include "core/json.h"
+#include "store/trace.h"
+
+#define MS 1000
+#define S  1000000
+#define T0 1764340000000000 /* a wall-clock start in 2025, us */
+
+#define assert_near(a, b, eps)                                                                     \
+    do {                                                                                           \
+        double a_ = (a), b_ = (b);                                                                 \
+        if (!(fabs(a_ - b_) <= (eps)))                                                             \
+            fail_msg("%s = %.17g, expected %.17g (+-%g)", #a, a_, b_, (double)(eps));              \
+    } while (0)
+
+static char tmpdir[64];
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof(tmpdir), "/tmp/wp-test-summary-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    char cmd[128];
+    if (getenv("KEEP")) /* KEEP=1 leaves the traces for inspection */
+        return 0;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static int add_sensor(struct wp_sensors *tab, const char *source, int device, const char *name,
+                      enum wp_quantity q, enum wp_kind kind, int64_t cadence_us, int64_t limit,
+                      int64_t wrap_at)
+{
+    struct wp_sensor s = {0};
+    snprintf(s.source, sizeof(s.source), "%s", source);
+    s.device = device;
+    snprintf(s.uuid, sizeof(s.uuid), "GPU-%d-uuid", device);
+    snprintf(s.device_name, sizeof(s.device_name), "NVIDIA H200");
+    snprintf(s.name, sizeof(s.name), "%s", name);
+    s.quantity = q;
+    s.kind = kind;
+    s.cadence_us = cadence_us;
+    s.limit = limit;
+    s.default_limit = limit;
+    s.wrap_at = wrap_at;
+    snprintf(s.help, sizeof(s.help), "test sensor");
+    int id = wp_sensors_add(tab, &s);
+    assert_true(id >= 0);
+    return id;
+}
+
+static void put(struct wp_trace_writer *w, int sensor, int64_t t, int64_t v)
+{
+    struct wp_err err = {0};
+    struct wp_sample s = {sensor, t, v};
+    assert_int_equal(wp_trace_append(w, &s, 1, &err), 0);
+}
+
+#define WRAP1 4294967296LL /* GPU 1's counter wraps at 2^32 mJ in this synthetic trace */
+
+/* Two GPUs over the run [T0, T0 + 10 s]:
+ *   GPU 0, "power" (20 ms): 100 W, with five single 700 W samples at 1, 3, 5, 7, 9 s, and
+ *     800 W outside the run (1 s of buffer history before, 1 s after) that must not count.
+ *     Also "power_avg" at a constant 999 W, which must be ignored for the finer series.
+ *     Limit 700 W. Counter read at -2 s (too early to stand for the start), -179 us (as the
+ *     recorder does, just before stamping start_us), +5.001 s, +9.999 s: 1060 J apart.
+ *   GPU 1, "power_instant" only (20 ms): 300 W, with samples 100..104 missing (one 120 ms
+ *     gap). Limit 600 W. Counter read at +2 ms, +5 s, +9.998 s, +10.003 s (just after the
+ *     end), +10.5 s (too late): 3003 J between the first and the +10.003 s reading, wrapping
+ *     at 2^32 mJ in between.
+ * Plus sensors that are not GPUs: a rapl power sensor and an nvml sensor without a device. */
+static void write_two_gpu_trace(const char *path, bool with_window, bool counter_backwards)
+{
+    struct wp_err err = {0};
+    struct wp_trace_writer *w;
+    assert_int_equal(wp_trace_create(&w, path, true, &err), 0);
+    struct wp_meta meta = {0};
+    wp_meta_set(&meta, "command", "python3 train.py --lr 0.1");
+    if (with_window) {
+        wp_meta_setf(&meta, "start_us", "%lld", (long long)T0);
+        wp_meta_setf(&meta, "end_us", "%lld", (long long)(T0 + 10 * S));
+        wp_meta_set(&meta, "exit_code", "3");
+    }
+    assert_int_equal(wp_trace_put_meta(w, &meta, &err), 0);
+    wp_meta_free(&meta);
+
+    struct wp_sensors tab = {0};
+    int rapl = add_sensor(&tab, "rapl", 0, "package", WP_Q_POWER, WP_GAUGE, 20 * MS, 0, 0);
+    int p0 = add_sensor(&tab, "nvml", 0, "power", WP_Q_POWER, WP_GAUGE, 20 * MS, 700000, 0);
+    int a0 = add_sensor(&tab, "nvml", 0, "power_avg", WP_Q_POWER, WP_GAUGE, 100 * MS, 700000, 0);
+    int e0 = add_sensor(&tab, "nvml", 0, "energy", WP_Q_ENERGY, WP_COUNTER, 5 * S, WP_NO_LIMIT, 0);
+    int p1 = add_sensor(&tab, "nvml", 1, "power_instant", WP_Q_POWER, WP_GAUGE, 20 * MS, 600000, 0);
+    int e1 =
+        add_sensor(&tab, "nvml", 1, "energy", WP_Q_ENERGY, WP_COUNTER, 5 * S, WP_NO_LIMIT, WRAP1);
+    int sys = add_sensor(&tab, "nvml", -1, "power", WP_Q_POWER, WP_GAUGE, 20 * MS, 0, 0);
+    assert_int_equal(wp_trace_put_sensors(w, &tab, &err), 0);
+    wp_sensors_free(&tab);
+
+    for (int k = -50; k <= 550; k++) {
+        int64_t t = T0 + (int64_t)k * 20 * MS;
+        int64_t v0 = k < 0 || k > 500 ? 800000 : k % 100 == 50 ? 700000 : 100000;
+        put(w, p0, t, v0);
+        if (!(k >= 100 && k <= 104))
+            put(w, p1, t, k < 0 || k > 500 ? 800000 : 300000);
+        put(w, rapl, t, 5000000);
+        put(w, sys, t, 5000000);
+        if (k % 5 == 0)
+            put(w, a0, t, 999000);
+    }
+    int64_t base0 = 123456789000;
+    put(w, e0, T0 - 2 * S, base0 - 50000);
+    put(w, e0, T0 - 179, base0);
+    put(w, e0, T0 + 5001 * MS, counter_backwards ? base0 - 1000 : base0 + 530000);
+    put(w, e0, T0 + 9999 * MS, base0 + 1060000);
+    put(w, e1, T0 + 2 * MS, WRAP1 - 1000000);
+    put(w, e1, T0 + 5 * S, 500000);
+    put(w, e1, T0 + 9998 * MS, 2000000);
+    put(w, e1, T0 + 10003 * MS, 2003000);
+    put(w, e1, T0 + 10500 * MS, 5003000);
+    assert_int_equal(wp_trace_commit(w, &err), 0);
+    assert_int_equal(wp_trace_close(w, &err), 0);
+}
+
+static void compute(const char *path, struct wp_summary *s)
+{
+    struct wp_err err = {0};
+    struct wp_trace *t;
+    if (wp_trace_open(&t, path, &err) != 0)
+        fail_msg("opening %s: %s", path, err.msg);
+    if (wp_summary_compute(t, s, &err) != 0)
+        fail_msg("summary of %s: %s", path, err.msg);
+    wp_trace_free(t);
+}
+
+static void test_summary_from_trace(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/two.wptrace", tmpdir);
+    write_two_gpu_trace(path, true, false);
+    struct wp_summary s;
+    compute(path, &s);
+
+    assert_string_equal(s.command, "python3 train.py --lr 0.1");
+    assert_true(s.has_exit_code);
+    assert_int_equal(s.exit_code, 3);
+    assert_string_equal(s.replay, "");
+    assert_int_equal(s.start_us, T0);
+    assert_int_equal(s.end_us, T0 + 10 * S);
+    assert_near(s.duration_s, 10.0, 1e-12);
+    assert_int_equal(s.ngpus, 2); /* rapl and the device-less nvml sensor are not GPUs */
+
+    const struct wp_gpu_summary *g = &s.gpus[0];
+    assert_int_equal(g->index, 0);
+    assert_string_equal(g->power_sensor, "power");
+    assert_string_equal(g->uuid, "GPU-0-uuid");
+    assert_string_equal(g->name, "NVIDIA H200");
+    assert_near(g->limit_w, 700.0, 1e-12);
+    /* 100 W x 10 s + 5 spikes x 600 W extra x 20 ms */
+    assert_near(g->energy_j, 1060.0, 1e-6);
+    assert_near(g->mean_w, 106.0, 1e-6);
+    assert_near(g->covered_s, 10.0, 1e-12);
+    assert_near(g->peak_w, 700.0, 1e-12); /* the 800 W outside the run must not show */
+    assert_near(g->peak_1s_w, 100.0 + 600.0 * 0.02, 1e-6); /* spikes are 2 s apart */
+    /* 501 samples in [T0, T0+10 s], 5 of them 700 W: rank 495 of 0..500 is still 100 W */
+    assert_near(g->p99_w, 100.0, 1e-9);
+    assert_near(g->peak_pct_limit, 100.0, 1e-9);
+    assert_int_equal(g->samples, 501);
+    assert_near(g->median_interval_ms, 20.0, 1e-12);
+    assert_int_equal(g->gaps, 0);
+    /* Counter window [T0-179 us, T0+9.999 s]: 9.999179 s at 100 W (sample 0 covers the
+     * 179 us before T0) + the 5 spikes in the trace, against 1060 J on the counter. */
+    assert_false(g->counter_fault);
+    assert_near(g->counter_energy_j, 1060.0, 1e-9);
+    const double trace0 = 100.0 * 9.999179 + 60.0;
+    assert_near(g->counter_diff_pct, (trace0 - 1060.0) / 1060.0 * 100.0, 1e-9);
+
+    g = &s.gpus[1];
+    assert_int_equal(g->index, 1);
+    assert_string_equal(g->power_sensor, "power_instant");
+    assert_string_equal(g->uuid, "GPU-1-uuid");
+    assert_near(g->limit_w, 600.0, 1e-12);
+    assert_near(g->energy_j, 3000.0, 1e-6); /* the gap is held at 300 W */
+    assert_near(g->mean_w, 300.0, 1e-6);
+    assert_near(g->peak_w, 300.0, 1e-12);
+    assert_near(g->peak_1s_w, 300.0, 1e-6);
+    assert_near(g->p99_w, 300.0, 1e-9);
+    assert_near(g->peak_pct_limit, 50.0, 1e-9);
+    assert_int_equal(g->samples, 496);
+    assert_near(g->median_interval_ms, 20.0, 1e-12);
+    assert_int_equal(g->gaps, 1);
+    /* Wraps at 2^32: 1000 J up to the wrap, then 2003 J. The trace over [T0+2 ms,
+     * T0+10.003 s]: 9.998 s at 300 W, then 3 ms of the 800 W sample that follows the run. */
+    assert_near(g->counter_energy_j, 3003.0, 1e-9);
+    const double trace1 = 300.0 * 9.998 + 800.0 * 0.003;
+    assert_near(g->counter_diff_pct, (trace1 - 3003.0) / 3003.0 * 100.0, 1e-9);
+
+    assert_near(s.total.energy_j, 4060.0, 1e-6);
+    assert_near(s.total.counter_energy_j, 4063.0, 1e-9);
+    assert_near(s.total.counter_diff_pct, (trace0 + trace1 - 4063.0) / 4063.0 * 100.0, 1e-9);
+    assert_near(s.total.mean_w, 406.0, 1e-6);
+    assert_near(s.total.peak_w, 1000.0, 1e-9); /* a 700 W spike on GPU 0 + 300 W on GPU 1 */
+    wp_summary_free(&s);
+}
+
+/* Without start_us/end_us (a recorder killed before writing them) the window is the data's
+ * span; a counter that goes backwards is a fault, not a number. */
+static void test_summary_data_span_and_counter_fault(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/span.wptrace", tmpdir);
+    write_two_gpu_trace(path, false, true);
+    struct wp_summary s;
+    compute(path, &s);
+    assert_false(s.has_exit_code);
+    /* span of the power data: k = -50 .. 550 */
+    assert_int_equal(s.start_us, T0 - 1 * S);
+    assert_int_equal(s.end_us, T0 + 11 * S);
+    assert_near(s.duration_s, 12.0, 1e-12);
+    /* GPU 0: the first sample covers nothing, samples -49..-1 cover 0.98 s at 800 W, sample
+     * 0 covers 20 ms at 100 W, then the run's 1060 J, then 1 s at 800 W */
+    assert_near(s.gpus[0].energy_j, 0.98 * 800.0 + 0.02 * 100.0 + 1060.0 + 800.0, 1e-6);
+    assert_near(s.gpus[0].peak_w, 800.0, 1e-12);
+    assert_int_equal(s.gpus[0].samples, 601);
+    assert_true(s.gpus[0].counter_fault);
+    assert_true(isnan(s.gpus[0].counter_energy_j));
+    assert_true(isnan(s.gpus[0].counter_diff_pct));
+    /* GPU 1's counter is fine, but the total needs every GPU's */
+    assert_false(s.gpus[1].counter_fault);
+    assert_near(s.gpus[1].counter_energy_j, 6003.0, 1e-9); /* now +10.5 s is inside */
+    assert_true(isnan(s.total.counter_energy_j));
+    assert_true(isnan(s.total.counter_diff_pct));
+    assert_false(isnan(s.total.energy_j));
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    wp_summary_print_text(f, &s);
+    fclose(f);
+    assert_non_null(strstr(text, "exit code unknown"));
+    assert_non_null(strstr(text, "gpu 0: energy counter went backwards"));
+    assert_null(strstr(text, "gpu 1: energy counter went backwards"));
+    free(text);
+    wp_summary_free(&s);
+}
+
+/* One GPU at 200 W every 20 ms from T0 to T0 + 2.98 s, counter read at T0 and at
+ * T0 + counter_end_ms, 200 W x that long apart. Run window [T0, T0 + run_ms]. */
+static void write_short_trace(const char *path, int run_ms, int counter_end_ms)
+{
+    struct wp_err err = {0};
+    struct wp_trace_writer *w;
+    assert_int_equal(wp_trace_create(&w, path, true, &err), 0);
+    struct wp_meta meta = {0};
+    wp_meta_setf(&meta, "start_us", "%lld", (long long)T0);
+    wp_meta_setf(&meta, "end_us", "%lld", (long long)(T0 + run_ms * MS));
+    assert_int_equal(wp_trace_put_meta(w, &meta, &err), 0);
+    wp_meta_free(&meta);
+    struct wp_sensors tab = {0};
+    int p = add_sensor(&tab, "nvml", 0, "power", WP_Q_POWER, WP_GAUGE, 20 * MS, 700000, 0);
+    int e = add_sensor(&tab, "nvml", 0, "energy", WP_Q_ENERGY, WP_COUNTER, 5 * S, WP_NO_LIMIT, 0);
+    assert_int_equal(wp_trace_put_sensors(w, &tab, &err), 0);
+    wp_sensors_free(&tab);
+    for (int k = 0; k <= 149; k++)
+        put(w, p, T0 + (int64_t)k * 20 * MS, 200000);
+    put(w, e, T0, 1000000);
+    put(w, e, T0 + counter_end_ms * MS, 1000000 + 200 * (int64_t)counter_end_ms);
+    assert_int_equal(wp_trace_close(w, &err), 0);
+}
+
+/* The driver buffer's last sample usually comes a little before the final counter read; the
+ * comparison must not read that missing tail as a sensor difference. */
+static void test_counter_diff_uses_covered_mean(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/short.wptrace", tmpdir);
+    /* power covers [T0, T0+2.98 s] of the counter's [T0, T0+3 s]: 596 J of 600 J if the
+     * missing 20 ms counted as zero (-0.67 %), 0 % with the covered mean */
+    write_short_trace(path, 3000, 3000);
+    struct wp_summary s;
+    compute(path, &s);
+    assert_near(s.gpus[0].counter_energy_j, 600.0, 1e-9);
+    assert_near(s.gpus[0].counter_diff_pct, 0.0, 1e-9);
+    assert_near(s.gpus[0].energy_j, 596.0, 1e-6); /* the run's energy is not extrapolated */
+    assert_near(s.gpus[0].covered_s, 2.98, 1e-12);
+    wp_summary_free(&s);
+
+    /* A counter window that the series covers for less than 90 %: no comparison. */
+    write_short_trace(path, 4000, 4000);
+    compute(path, &s);
+    assert_near(s.gpus[0].counter_energy_j, 800.0, 1e-9);
+    assert_true(isnan(s.gpus[0].counter_diff_pct));
+    assert_true(isnan(s.total.counter_diff_pct));
+    /* the text says the run is not fully covered */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    wp_summary_print_text(f, &s);
+    fclose(f);
+    assert_non_null(strstr(text, "gpu 0: power samples cover only 74.5 % of the run"));
+    free(text);
+    wp_summary_free(&s);
+}
+
+static void test_summary_rejects_bad_meta(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/badmeta.wptrace", tmpdir);
+    struct wp_err err = {0};
+    struct wp_trace_writer *w;
+    assert_int_equal(wp_trace_create(&w, path, true, &err), 0);
+    struct wp_meta meta = {0};
+    wp_meta_set(&meta, "start_us", "12abc");
+    assert_int_equal(wp_trace_put_meta(w, &meta, &err), 0);
+    wp_meta_free(&meta);
+    assert_int_equal(wp_trace_close(w, &err), 0);
+
+    struct wp_trace *t;
+    assert_int_equal(wp_trace_open(&t, path, &err), 0);
+    struct wp_summary s;
+    assert_int_equal(wp_summary_compute(t, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "start_us"));
+    assert_null(s.gpus);
+    wp_trace_free(t);
+}
+
+/* ---- JSON through python3 ---- */
+
+/* Pipes json into python3, which decodes it as strict UTF-8, parses it as strict JSON (no
+ * control characters in strings, no NaN) and evaluates check with d = the document and
+ * raw = bytes.fromhex(hex). Returns python's exit status; quiet hides its traceback (for
+ * checks that are meant to fail). */
+static int python_check(const char *json, const char *check, const char *hex, bool quiet)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof(cmd),
+             "python3 -c '"
+             "import json, sys\n"
+             "def nan(x): raise ValueError(\"non-JSON constant \" + x)\n"
+             "d = json.loads(sys.stdin.buffer.read().decode(\"utf-8\"), parse_constant=nan)\n"
+             "raw = bytes.fromhex(sys.argv[1])\n"
+             "assert %s, d\n"
+             "' '%s' %s",
+             check, hex ? hex : "", quiet ? "2>/dev/null" : "");
+    FILE *p = popen(cmd, "w");
+    assert_non_null(p);
+    fputs(json, p);
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static char *json_of(const struct wp_summary *s)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    assert_int_equal(wp_summary_write_json(f, s), 0);
+    fclose(f);
+    return buf;
+}
+
+static void test_json_normal(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/json.wptrace", tmpdir);
+    write_two_gpu_trace(path, true, false);
+    struct wp_summary s;
+    compute(path, &s);
+    char *json = json_of(&s);
+    assert_int_equal(python_check(json,
+                                  "d[\"command\"] == \"python3 train.py --lr 0.1\" and "
+                                  "d[\"exit_code\"] == 3 and d[\"replay\"] is None and "
+                                  "d[\"duration_s\"] == 10 and len(d[\"gpus\"]) == 2 and "
+                                  "abs(d[\"gpus\"][0][\"energy_j\"] - 1060) < 1e-6 and "
+                                  "d[\"gpus\"][0][\"samples\"] == 501 and "
+                                  "d[\"gpus\"][1][\"gaps\"] == 1 and "
+                                  "d[\"gpus\"][1][\"power_sensor\"] == \"power_instant\" and "
+                                  "d[\"gpus\"][0][\"uuid\"] == \"GPU-0-uuid\" and "
+                                  "d[\"gpus\"][0][\"limit_w\"] == 700 and "
+                                  "d[\"gpus\"][0][\"counter_fault\"] is False and "
+                                  "abs(d[\"total\"][\"peak_w\"] - 1000) < 1e-9 and "
+                                  "abs(d[\"total\"][\"counter_energy_j\"] - 4063) < 1e-9 and "
+                                  "set(d[\"gpus\"][0]) >= {\"index\", \"uuid\", \"name\", "
+                                  "\"limit_w\", \"energy_j\", \"counter_energy_j\", "
+                                  "\"counter_diff_pct\", \"mean_w\", \"peak_w\", \"peak_1s_w\", "
+                                  "\"p99_w\", \"peak_pct_limit\", \"samples\", "
+                                  "\"median_interval_ms\", \"gaps\", \"power_sensor\"}",
+                                  NULL, false),
+                     0);
+    /* the check itself must be able to fail */
+    assert_int_not_equal(python_check(json, "d[\"exit_code\"] == 4", NULL, true), 0);
+    free(json);
+    wp_summary_free(&s);
+}
+
+static void test_json_nan_laden(void **state)
+{
+    (void)state;
+    struct wp_gpu_summary g;
+    memset(&g, 0, sizeof(g));
+    g.index = 7;
+    g.limit_w = g.energy_j = g.counter_energy_j = g.counter_diff_pct = NAN;
+    g.mean_w = g.peak_w = g.peak_1s_w = g.p99_w = g.peak_pct_limit = NAN;
+    g.median_interval_ms = g.covered_s = NAN;
+    g.energy_j = INFINITY; /* must not leak out as Infinity either */
+    g.mean_w = -INFINITY;
+    struct wp_summary s;
+    memset(&s, 0, sizeof(s));
+    s.duration_s = 0;
+    s.ngpus = 1;
+    s.gpus = &g;
+    s.total.energy_j = s.total.counter_energy_j = s.total.mean_w = NAN;
+    s.total.peak_w = s.total.counter_diff_pct = NAN;
+    char *json = json_of(&s);
+    assert_int_equal(python_check(json,
+                                  "d[\"exit_code\"] is None and d[\"replay\"] is None and "
+                                  "d[\"gpus\"][0][\"index\"] == 7 and "
+                                  "all(d[\"gpus\"][0][k] is None for k in (\"uuid\", \"name\", "
+                                  "\"power_sensor\", \"limit_w\", \"energy_j\", "
+                                  "\"counter_energy_j\", \"counter_diff_pct\", \"mean_w\", "
+                                  "\"peak_w\", \"peak_1s_w\", \"p99_w\", \"peak_pct_limit\", "
+                                  "\"samples\", \"median_interval_ms\", \"gaps\", "
+                                  "\"covered_s\")) and "
+                                  "all(v is None for v in d[\"total\"].values())",
+                                  NULL, false),
+                     0);
+    free(json);
+
+    /* and the text block shows "-" for all of them */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    wp_summary_print_text(f, &s);
+    fclose(f);
+    const char *row = strstr(text, "\n   7 ");
+    assert_non_null(row);
+    int dashes = 0;
+    for (const char *c = row + 1; *c && *c != '\n'; c++)
+        dashes += *c == '-';
+    assert_int_equal(dashes, 11);
+    free(text);
+}
+
+static void hexify(const char *s, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p && k + 3 < cap; p++)
+        k += (size_t)snprintf(out + k, cap - k, "%02x", *p);
+    out[k] = '\0';
+}
+
+static void test_json_nasty_strings(void **state)
+{
+    (void)state;
+    /* quotes, backslash, controls, DEL, a lone 0xFF, a truncated 3-byte sequence, an
+     * overlong '/', a UTF-16 surrogate, above U+10FFFF, a stray continuation byte, valid
+     * 2/3/4-byte characters, U+2028, and a truncated sequence at the very end */
+    static const char nasty[] = "a\"b\\c\nd\te\x01\x1f\x7f g\xff h\xe2\x82 i\xc0\xaf j\xed\xa0\x80"
+                                " k\xf4\x90\x80\x80 l\x80 m\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"
+                                " n\xe2\x80\xa8 '$(x)`\xe2\x82";
+    struct wp_gpu_summary g;
+    memset(&g, 0, sizeof(g));
+    snprintf(g.uuid, sizeof(g.uuid), "%s", nasty);
+    snprintf(g.name, sizeof(g.name), "%s", "\"}],{\"x\":1");
+    snprintf(g.power_sensor, sizeof(g.power_sensor), "power");
+    g.energy_j = 12.5;
+    struct wp_summary s;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.command, sizeof(s.command), "%s", nasty);
+    snprintf(s.replay, sizeof(s.replay), "%s", "\\\\server\\share\"\n");
+    s.has_exit_code = true;
+    s.exit_code = -9;
+    s.ngpus = 1;
+    s.gpus = &g;
+    char hex[512];
+    hexify(nasty, hex, sizeof(hex));
+    char *json = json_of(&s);
+    assert_int_equal(python_check(json,
+                                  "d[\"command\"] == raw.decode(\"utf-8\", \"replace\") and "
+                                  "d[\"gpus\"][0][\"uuid\"] == raw.decode(\"utf-8\", "
+                                  "\"replace\") and "
+                                  "d[\"gpus\"][0][\"name\"] == \"\\\"}],{\\\"x\\\":1\" and "
+                                  "d[\"replay\"] == \"\\\\\\\\server\\\\share\\\"\\n\" and "
+                                  "d[\"exit_code\"] == -9 and "
+                                  "d[\"command\"].count(\"\\ufffd\") == 13",
+                                  hex, false),
+                     0);
+    /* U+2028 is escaped, not raw, so the output is also safe as JavaScript */
+    assert_null(strstr(json, "\xe2\x80\xa8"));
+    assert_non_null(strstr(json, "\\u2028"));
+    free(json);
+
+    /* the text block replaces control characters instead of sending them to the terminal */
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    wp_summary_print_text(f, &s);
+    fclose(f);
+    for (const char *c = text; *c; c++)
+        assert_true(*c == '\n' || (unsigned char)*c >= 0x20);
+    assert_null(strstr(text, "\x1b"));
+    free(text);
+}
+
+/* Phases (filled by phases.c) appear in the JSON and the text block and are freed with the
+ * summary. */
+static void test_phases_output(void **state)
+{
+    (void)state;
+    struct wp_summary s;
+    memset(&s, 0, sizeof(s));
+    s.ngpus = 1;
+    s.gpus = calloc(1, sizeof(*s.gpus));
+    s.nphases = 2;
+    s.phases = calloc(2, sizeof(*s.phases));
+    assert_non_null(s.gpus);
+    assert_non_null(s.phases);
+    snprintf(s.gpus[0].power_sensor, sizeof(s.gpus[0].power_sensor), "power");
+    s.total.energy_j = s.total.counter_energy_j = s.total.counter_diff_pct = NAN;
+    s.total.mean_w = s.total.peak_w = NAN;
+    struct wp_phase_summary *p = &s.phases[0];
+    snprintf(p->name, sizeof(p->name), "epoch/1");
+    p->t0_us = T0;
+    p->t1_us = T0 + 2 * S;
+    p->duration_s = 2.0;
+    p->energy_j = 1200.0;
+    p->mean_w = 600.0;
+    p->peak_w = 1400.0;
+    p->ncounts = 2;
+    snprintf(p->counts[0].key, sizeof(p->counts[0].key), "samples");
+    p->counts[0].value = 512;
+    snprintf(p->counts[1].key, sizeof(p->counts[1].key), "tokens");
+    p->counts[1].value = NAN;
+    p = &s.phases[1];
+    snprintf(p->name, sizeof(p->name), "eval\x1b[2J");
+    p->depth = 1;
+    p->open_ended = true;
+    p->t0_us = T0 + 2 * S;
+    p->t1_us = T0 + 3 * S;
+    p->duration_s = 1.0;
+    p->energy_j = p->mean_w = p->peak_w = NAN;
+
+    char *json = json_of(&s);
+    assert_int_equal(python_check(json,
+                                  "len(d[\"phases\"]) == 2 and "
+                                  "d[\"phases\"][0][\"name\"] == \"epoch/1\" and "
+                                  "d[\"phases\"][0][\"energy_j\"] == 1200 and "
+                                  "d[\"phases\"][0][\"counts\"] == {\"samples\": 512, "
+                                  "\"tokens\": None} and "
+                                  "d[\"phases\"][1][\"open_ended\"] is True and "
+                                  "d[\"phases\"][1][\"depth\"] == 1 and "
+                                  "d[\"phases\"][1][\"energy_j\"] is None and "
+                                  "d[\"phases\"][1][\"name\"] == \"eval\\x1b[2J\"",
+                                  NULL, false),
+                     0);
+    free(json);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    wp_summary_print_text(f, &s);
+    fclose(f);
+    assert_non_null(strstr(text, "epoch/1"));
+    assert_non_null(strstr(text, "samples=512"));
+    assert_non_null(strstr(text, "  eval?[2J+")); /* indented, escaped, marked open */
+    assert_null(strstr(text, "\x1b"));
+    free(text);
+    wp_summary_free(&s);
+    assert_null(s.phases);
+    assert_int_equal(s.nphases, 0);
+}
+
+static void test_json_write_errors(void **state)
+{
+    (void)state;
+    struct wp_summary s;
+    memset(&s, 0, sizeof(s));
+    s.total.energy_j = NAN;
+    /* A full disk shows up at the flush. */
+    FILE *f = fopen("/dev/full", "w");
+    if (f) {
+        assert_int_equal(wp_summary_write_json(f, &s), -EIO);
+        fclose(f);
+    }
+    /* A stream that cannot be written at all. */
+    f = fopen("/dev/null", "r");
+    assert_non_null(f);
+    assert_int_equal(wp_summary_write_json(f, &s), -EIO);
+    fclose(f);
+}
+
+static void test_json_emitter_misuse(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    struct wp_json j;
+
+    wp_json_init(&j, f, 0); /* value without key in an object */
+    wp_json_obj_begin(&j);
+    wp_json_int(&j, 1);
+    wp_json_obj_end(&j);
+    assert_int_equal(wp_json_end(&j), -EINVAL);
+
+    wp_json_init(&j, f, 0); /* unbalanced */
+    wp_json_arr_begin(&j);
+    assert_int_equal(wp_json_end(&j), -EINVAL);
+
+    wp_json_init(&j, f, 0); /* mismatched close */
+    wp_json_arr_begin(&j);
+    wp_json_obj_end(&j);
+    assert_int_equal(wp_json_end(&j), -EINVAL);
+
+    wp_json_init(&j, f, 0); /* two top-level values */
+    wp_json_int(&j, 1);
+    wp_json_int(&j, 2);
+    assert_int_equal(wp_json_end(&j), -EINVAL);
+
+    wp_json_init(&j, f, 0); /* nothing at all */
+    assert_int_equal(wp_json_end(&j), -EINVAL);
+    fclose(f);
+    free(buf);
+
+    /* compact output of a small document, byte for byte */
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    wp_json_init(&j, f, 0);
+    wp_json_obj_begin(&j);
+    wp_json_kdouble(&j, "a", 0.1);
+    wp_json_kdouble(&j, "b", NAN);
+    wp_json_key(&j, "c");
+    wp_json_arr_begin(&j);
+    wp_json_int(&j, INT64_MIN);
+    wp_json_uint(&j, UINT64_MAX);
+    wp_json_bool(&j, true);
+    wp_json_str(&j, NULL);
+    wp_json_arr_end(&j);
+    wp_json_key(&j, "e");
+    wp_json_obj_begin(&j);
+    wp_json_obj_end(&j);
+    wp_json_kdouble(&j, "f", 1.0 / 3.0);
+    wp_json_obj_end(&j);
+    assert_int_equal(wp_json_end(&j), 0);
+    fclose(f);
+    assert_string_equal(buf, "{\"a\":0.1,\"b\":null,\"c\":[-9223372036854775808,"
+                             "18446744073709551615,true,null],\"e\":{},"
+                             "\"f\":0.33333333333333331}");
+    free(buf);
+}
+
+static void test_text_layout(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/text.wptrace", tmpdir);
+    write_two_gpu_trace(path, true, false);
+    struct wp_summary s;
+    compute(path, &s);
+    snprintf(s.replay, sizeof(s.replay), "shared/data/h200/buffer-2gpu.csv.gz");
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    wp_summary_print_text(f, &s);
+    fclose(f);
+    assert_non_null(strstr(text, "python3 train.py --lr 0.1"));
+    assert_non_null(strstr(text, "exit code 3"));
+    assert_non_null(strstr(text, "REPLAY"));
+    assert_non_null(strstr(text, "REPLAY, NOT A MEASUREMENT"));
+    assert_non_null(strstr(text, "shared/data/h200/buffer-2gpu.csv.gz"));
+    assert_non_null(strstr(text, "gpu 1: numbers come from 'power_instant'"));
+    /* every line fits a 100-column terminal */
+    size_t col = 0;
+    for (const char *c = text; *c; c++) {
+        col = *c == '\n' ? 0 : col + 1;
+        assert_true(col <= 100);
+    }
+    /* header, GPU rows and the all row are right-aligned to the same columns: the energy
+     * column ends at the same offset on each */
+    const char *hdr = strstr(text, "\n gpu");
+    const char *r0 = strstr(text, "\n   0 ");
+    const char *r1 = strstr(text, "\n   1 ");
+    const char *all = strstr(text, "\n all ");
+    assert_non_null(hdr);
+    assert_non_null(r0);
+    assert_non_null(r1);
+    assert_non_null(all);
+    const char *e_hdr = strstr(hdr, "energy J") + strlen("energy J");
+    const char *e0 = strstr(r0, "1060.0") + strlen("1060.0");
+    const char *e1 = strstr(r1, "3000.0") + strlen("3000.0");
+    const char *ea = strstr(all, "4060.0") + strlen("4060.0");
+    assert_int_equal(e_hdr - hdr, e0 - r0);
+    assert_int_equal(e0 - r0, e1 - r1);
+    assert_int_equal(e1 - r1, ea - all);
+    assert_non_null(strstr(text, "1.1278 Wh")); /* 4060 J / 3600 */
+    free(text);
+    wp_summary_free(&s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_summary_from_trace),
+        cmocka_unit_test(test_summary_data_span_and_counter_fault),
+        cmocka_unit_test(test_counter_diff_uses_covered_mean),
+        cmocka_unit_test(test_summary_rejects_bad_meta),
+        cmocka_unit_test(test_json_normal),
+        cmocka_unit_test(test_json_nan_laden),
+        cmocka_unit_test(test_json_nasty_strings),
+        cmocka_unit_test(test_phases_output),
+        cmocka_unit_test(test_json_write_errors),
+        cmocka_unit_test(test_json_emitter_misuse),
+        cmocka_unit_test(test_text_layout),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}
