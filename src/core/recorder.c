@@ -54,8 +54,8 @@ struct wp_recorder {
 
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    bool stopping;    /* sampler: finish */
-    bool sampler_done;/* writer: drain and finish */
+    bool stopping;        /* sampler: finish */
+    bool sampler_done;    /* writer: drain and finish */
     bool counter_request; /* a mark from the CLI wants the counters read now */
     struct queue q;
     uint64_t dropped, marks_rejected;
@@ -84,8 +84,8 @@ static void queue_take(struct wp_recorder *r, struct wp_sink *sink)
     size_t n = sink->n;
     if (n == 0) {
         /* nothing to copy (sink->samples may still be NULL) */
-    } else if (q->n + n > QUEUE_MAX_SAMPLES || grow((void **)&q->samples, &q->cap, q->n + n,
-                                             sizeof(*q->samples)) < 0) {
+    } else if (q->n + n > QUEUE_MAX_SAMPLES ||
+               grow((void **)&q->samples, &q->cap, q->n + n, sizeof(*q->samples)) < 0) {
         r->dropped += n;
     } else {
         memcpy(q->samples + q->n, sink->samples, n * sizeof(*sink->samples));
@@ -117,8 +117,8 @@ static void poll_sources(struct wp_recorder *r, int64_t now, unsigned flags, str
         int64_t next = now + 1000000;
         if (s->ops->poll(s->state, now, flags, sink, &next, &err) < 0) {
             s->dead = true;
-            wp_sink_event(sink, wp_wall_us(), -1, s->ops->name, -1,
-                          "source %s stopped: %s", s->ops->name, err.msg);
+            wp_sink_event(sink, wp_wall_us(), -1, s->ops->name, -1, "source %s stopped: %s",
+                          s->ops->name, err.msg);
         }
         s->next_us = next;
     }
@@ -142,8 +142,12 @@ static void *sampler_main(void *arg)
     for (;;) {
         unsigned flags = 0;
         pthread_mutex_lock(&r->lock);
+        bool fresh = sink.n > 0;
         queue_take(r, &sink);
         bool stop = r->stopping;
+        /* Commit soon after new samples arrive, so a kill loses at most about a second. */
+        if (fresh)
+            pthread_cond_signal(&r->cond);
         pthread_mutex_unlock(&r->lock);
         if (stop)
             break;
@@ -235,6 +239,7 @@ static void *writer_main(void *arg)
 {
     struct wp_recorder *r = arg;
     struct queue batch = {0};
+    int64_t last_commit = wp_mono_us();
     pthread_mutex_lock(&r->lock);
     for (;;) {
         bool done = r->sampler_done;
@@ -246,6 +251,15 @@ static void *writer_main(void *arg)
             ts.tv_nsec = ns % 1000000000;
             pthread_cond_timedwait(&r->cond, &r->lock, &ts);
             done = r->sampler_done;
+            /* Woken by fresh samples: still no more than one commit per half interval, so a
+             * chatty source cannot turn commits into a fast loop. */
+            int64_t since = wp_mono_us() - last_commit;
+            if (!done && since < r->commit_interval_us / 2) {
+                pthread_mutex_unlock(&r->lock);
+                wp_sleep_until_mono_us(last_commit + r->commit_interval_us / 2);
+                pthread_mutex_lock(&r->lock);
+                done = r->sampler_done;
+            }
         }
         /* Swap the queue out so the sampler can keep appending while we write. */
         struct queue tmp = r->q;
@@ -254,6 +268,7 @@ static void *writer_main(void *arg)
         batch = tmp;
         pthread_mutex_unlock(&r->lock);
         write_batch(r, &batch);
+        last_commit = wp_mono_us();
         batch.n = batch.nmarks = batch.nevents = 0;
         pthread_mutex_lock(&r->lock);
         if (done)
@@ -364,9 +379,8 @@ int wp_recorder_start(struct wp_recorder **out, const struct wp_recorder_opts *o
         size_t off = 0;
         for (size_t i = 0; i < r->meta.n && off < sizeof(why) - 1; i++)
             if (strncmp(r->meta.v[i].key, "missing.", 8) == 0 && !strchr(r->meta.v[i].key + 8, '.'))
-                off += (size_t)snprintf(why + off, sizeof(why) - off, "%s%s: %s",
-                                        off ? "; " : "", r->meta.v[i].key + 8,
-                                        r->meta.v[i].value);
+                off += (size_t)snprintf(why + off, sizeof(why) - off, "%s%s: %s", off ? "; " : "",
+                                        r->meta.v[i].key + 8, r->meta.v[i].value);
         rc = wp_errf(err, -ENODEV, "no power sensor found (%s)", why[0] ? why : "no sources");
         goto fail;
     }
