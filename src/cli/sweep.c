@@ -29,6 +29,9 @@ static const char sweep_usage[] =
     "  -o, --output TRACE          keep the recording in TRACE\n"
     "  --json FILE                 the table as JSON: runs[] with value, duration_s,\n"
     "                              energy_j, mean_w, peak_w, exit_code, ...\n"
+    "  --phase NAME                compare only the job's phases called NAME (e.g. train):\n"
+    "                              energy, time and counts summed over them in each run,\n"
+    "                              leaving out start-up and warm-up; default: whole runs\n"
     "  --cooldown S                idle S seconds between runs (GPUs back to idle power)\n"
     "  --stop-on-error             stop at the first run that fails (default: carry on)\n"
     "  -f, --force                 replace TRACE or FILE if they exist\n"
@@ -36,7 +39,7 @@ static const char sweep_usage[] =
     "for wattprof's own errors before the first run.\n"
     "\n"
     "example (the study's batch-size sweep):\n"
-    "  wattprof sweep --param gb=512,1024,2048,4096 -o resnet.wptrace -- \\\n"
+    "  wattprof sweep --param gb=512,1024,2048,4096 --phase train -o resnet.wptrace -- \\\n"
     "      torchrun --nproc_per_node=8 bench/workloads/resnet.py --global-batch {gb}\n";
 
 struct sweep {
@@ -139,6 +142,36 @@ static double job_count(const struct wp_summary *s, int64_t t0, int64_t t1, cons
     return sum;
 }
 
+/* Sums the job's phases called name inside [t0, t1] into row (NAN when there are none). */
+static void sum_phases(const struct wp_summary *s, int64_t t0, int64_t t1, const char *name,
+                       struct run_row *row)
+{
+    double e = 0, d = 0, peak = NAN, samples = NAN, tokens = NAN;
+    int n = 0;
+    for (size_t i = 0; i < s->nphases; i++) {
+        const struct wp_phase_summary *p = &s->phases[i];
+        if (strcmp(p->name, name) != 0 || p->t0_us < t0 || p->t1_us > t1)
+            continue;
+        n++;
+        e += p->energy_j;
+        d += p->duration_s;
+        if (isnan(peak) || p->peak_w > peak)
+            peak = p->peak_w;
+        double c = count_of(p, "samples");
+        if (!isnan(c))
+            samples = (isnan(samples) ? 0 : samples) + c;
+        c = count_of(p, "tokens");
+        if (!isnan(c))
+            tokens = (isnan(tokens) ? 0 : tokens) + c;
+    }
+    row->energy_j = n ? e : NAN;
+    row->duration_s = n ? d : NAN;
+    row->mean_w = n && d > 0 ? e / d : NAN;
+    row->peak_w = peak;
+    row->samples = samples;
+    row->tokens = tokens;
+}
+
 static void num(FILE *f, double v, int prec)
 {
     if (isfinite(v))
@@ -148,6 +181,7 @@ static void num(FILE *f, double v, int prec)
 }
 
 struct json_out {
+    const char *phase;
     const struct sweep *sw;
     const struct run_row *rows;
     bool interrupted;
@@ -172,6 +206,11 @@ static int write_json(FILE *f, void *arg)
     const struct json_out *j = arg;
     fprintf(f, "{\"param\":");
     json_str(f, j->sw->name);
+    fprintf(f, ",\"phase\":");
+    if (j->phase)
+        json_str(f, j->phase);
+    else
+        fputs("null", f);
     fprintf(f, ",\"interrupted\":%s,\"runs\":[", j->interrupted ? "true" : "false");
     const struct run_row *first = &j->rows[0];
     bool any = false;
@@ -237,10 +276,11 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         {"param", required_argument, NULL, 'p'},  {"output", required_argument, NULL, 'o'},
         {"json", required_argument, NULL, 'j'},   {"force", no_argument, NULL, 'f'},
         {"cooldown", required_argument, NULL, 'c'}, {"stop-on-error", no_argument, NULL, 'e'},
+        {"phase", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
     struct sweep sw = {0};
-    const char *out = NULL, *json = NULL;
+    const char *out = NULL, *json = NULL, *only_phase = NULL;
     *swp = sw;
     bool force = false, stop_on_error = false, have_param = false;
     double cooldown_s = 0;
@@ -279,6 +319,9 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
             break;
         case 'e':
             stop_on_error = true;
+            break;
+        case 'P':
+            only_phase = optarg;
             break;
         case 'h':
             fputs(sweep_usage, stdout);
@@ -428,6 +471,10 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
             unsigned long k = strtoul(p->name + 6, &end, 10);
             if (*end || k >= sw.nvalues)
                 continue;
+            if (only_phase) {
+                sum_phases(&s, p->t0_us, p->t1_us, only_phase, &rows[k]);
+                continue;
+            }
             rows[k].duration_s = p->duration_s;
             rows[k].energy_j = p->energy_j;
             rows[k].mean_w = p->mean_w;
@@ -437,9 +484,12 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         }
         if (s.replay[0])
             fprintf(stderr, "\nREPLAY: %s\n", s.replay);
+        if (only_phase)
+            fprintf(stderr, "\nonly the job's phases called '%s' are compared\n", only_phase);
         print_table(stderr, &sw, rows);
         if (json) {
-            struct json_out jo = {.sw = &sw, .rows = rows, .interrupted = interrupted};
+            struct json_out jo = {
+                .phase = only_phase, .sw = &sw, .rows = rows, .interrupted = interrupted};
             int jrc = cli_write_output("sweep", json, force, write_json, &jo);
             if (jrc)
                 status = jrc;

@@ -16,6 +16,21 @@ check 'abs(j["runs"][1]["energy_rel"] - j["runs"][1]["energy_j"] / j["runs"][0][
 check 'all(200 < r["mean_w"] < 300 for r in j["runs"])' s.json
 note "runs: $(json s.json '[(r["value"], round(r["duration_s"],2), round(r["energy_j"],1)) for r in j["runs"]]')"
 
+# --phase compares only the job's own phases of that name (start-up left out).
+cat > job.py <<'PY'
+import sys, time, wattprof
+time.sleep(0.4)  # start-up, not compared
+with wattprof.phase("train", samples=100):
+    time.sleep(float(sys.argv[1]))
+PY
+expect_status 0 "$WATTPROF" sweep --param t=0.5,1 --phase train --json p.json -- python3 job.py '{t}'
+check 'j["phase"] == "train" and [r["samples"] for r in j["runs"]] == [100, 100]' p.json
+check '0.45 <= j["runs"][0]["duration_s"] <= 0.6 and 0.95 <= j["runs"][1]["duration_s"] <= 1.1' p.json
+check 'abs(j["runs"][0]["j_per_sample"] - j["runs"][0]["energy_j"] / 100) < 1e-4' p.json
+check '1.7 <= j["runs"][1]["energy_rel"] <= 2.3' p.json
+expect_status 0 "$WATTPROF" sweep --param t=0.2 --phase nonesuch --json n.json -- python3 job.py '{t}'
+check 'j["runs"][0]["energy_j"] is None' n.json
+
 # The value is substituted into argv, never through a shell.
 expect_status 0 "$WATTPROF" sweep --param w='a b;touch pwned' --json w.json -- sh -c 'test "$1" = "a b;touch pwned"' sh '{w}'
 [ ! -e pwned ] || fail "a value was interpreted by a shell"
