@@ -116,7 +116,7 @@ say "== pack"
 tar -C "$(dirname "$RES")" -czf "$OUT/results.tar.gz" --exclude='*.wptrace' results
 size=$(stat -c %s "$OUT/results.tar.gz")
 say "results.tar.gz: $size bytes"
-tar -C "$(dirname "$RES")" -czf "$OUT/traces.tar.gz" results/*.wptrace 2>/dev/null
+(cd "$(dirname "$RES")" && tar -czf "$OUT/traces.tar.gz" results/*.wptrace) 2>/dev/null
 if [ "$(stat -c %s "$OUT/traces.tar.gz" 2>/dev/null || echo 0)" -gt 15000000 ]; then
     say "traces too large to bring back; dropped"
     rm -f "$OUT/traces.tar.gz"
