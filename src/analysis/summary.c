@@ -9,7 +9,8 @@
  *              "gaps"}],
  *    "total": {"energy_j", "counter_energy_j", "counter_diff_pct", "mean_w", "peak_w"},
  *    "phases": [{"name", "t0_us", "t1_us", "depth", "open_ended", "duration_s", "energy_j",
- *                "mean_w", "peak_w", "counts": {KEY: number}}]}
+ *                "mean_w", "peak_w", "counts": {KEY: number}, "j_per_sample", "j_per_token",
+ *                "j_per_tflop"}]}  (the last three from the counts samples, tokens, flops)
  * "phases" is empty unless wp_summary_add_phases (phases.c) filled it. */
 #include <errno.h>
 #include <inttypes.h>
@@ -569,6 +570,24 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
 /* Phases beyond this many are left to the JSON output: the block is for a terminal. */
 #define TEXT_MAX_PHASES 20
 
+/* Energy per unit of a count the job sent (samples, tokens, flops), NAN without it. */
+static double per_count(const struct wp_phase_summary *p, const char *key, double unit)
+{
+    for (int k = 0; k < p->ncounts; k++)
+        if (strcmp(p->counts[k].key, key) == 0 && p->counts[k].value > 0)
+            return p->energy_j / (p->counts[k].value / unit);
+    return NAN;
+}
+
+static const struct {
+    const char *key, *json, *text;
+    double unit;
+} per_units[] = {
+    {"samples", "j_per_sample", "J/sample", 1},
+    {"tokens", "j_per_token", "J/token", 1},
+    {"flops", "j_per_tflop", "J/TFLOP", 1e12},
+};
+
 static void print_phases(FILE *f, const struct wp_summary *s)
 {
     if (s->nphases == 0)
@@ -589,6 +608,13 @@ static void print_phases(FILE *f, const struct wp_summary *s)
         int n = snprintf(line, sizeof(line), "%-30s %10s %10s %8s %8s ", name,
                          num(b[0], 32, "%.3f", p->duration_s), num(b[1], 32, "%.1f", p->energy_j),
                          num(b[2], 32, "%.1f", p->mean_w), num(b[3], 32, "%.1f", p->peak_w));
+        /* Energy per sample/token/TFLOP first: it is what the marks are for. */
+        for (size_t u = 0; u < sizeof(per_units) / sizeof(per_units[0]); u++) {
+            double v = per_count(p, per_units[u].key, per_units[u].unit);
+            if (isnan(v) || n <= 0 || (size_t)n >= sizeof(line))
+                continue;
+            n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%.4g", per_units[u].text, v);
+        }
         for (int k = 0; k < p->ncounts && n > 0 && (size_t)n < sizeof(line); k++) {
             char kv[64];
             snprintf(kv, sizeof(kv), " %.20s=%g", p->counts[k].key, p->counts[k].value);
@@ -685,6 +711,9 @@ int wp_summary_write_json(FILE *f, const struct wp_summary *s)
         for (int k = 0; k < p->ncounts; k++)
             wp_json_kdouble(&j, p->counts[k].key, p->counts[k].value);
         wp_json_obj_end(&j);
+        for (size_t u = 0; u < sizeof(per_units) / sizeof(per_units[0]); u++)
+            wp_json_kdouble(&j, per_units[u].json,
+                            per_count(p, per_units[u].key, per_units[u].unit));
         wp_json_obj_end(&j);
     }
     wp_json_arr_end(&j);

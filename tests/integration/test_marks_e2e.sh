@@ -20,3 +20,12 @@ assert kinds == [("begin","warmup"),("end","warmup"),("begin","epoch"),("end","e
                  ("begin","epoch"),("end","epoch"),("mark","done")], kinds
 assert json.loads(rows[2][2])["samples"] == 512, rows[2]
 PY
+
+# The summary gives each phase its energy, and energy per sample where the job counted them.
+check '[p["name"] for p in j["phases"]] == ["warmup", "epoch", "epoch"]' m.json
+check 'all(p["energy_j"] > 0 and p["mean_w"] > 0 and p["peak_w"] >= p["mean_w"] for p in j["phases"])' m.json
+check 'abs(j["phases"][1]["j_per_sample"] - j["phases"][1]["energy_j"] / 512) < 1e-9 * j["phases"][1]["energy_j"]' m.json
+check 'j["phases"][0]["j_per_sample"] is None and j["phases"][1]["j_per_token"] is None' m.json
+check '0.45 <= j["phases"][1]["duration_s"] <= 0.7' m.json
+expect_status 0 "$WATTPROF" report m.wptrace
+expect_in out.txt "J/sample="
