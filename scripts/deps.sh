@@ -4,7 +4,7 @@
 # As root it runs apt-get; otherwise it prints the command to run.
 set -eu
 build="gcc make pkg-config libsqlite3-dev zlib1g-dev libc6-dev"
-test="$build clang libcmocka-dev python3 procps"
+test="$build clang clang-format libcmocka-dev python3 procps git"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;

@@ -72,8 +72,10 @@ int wp_summary_add_phases(const struct wp_trace *t, struct wp_summary *s, struct
         if (rc < 0)
             goto out;
         gs[k].cadence_us = sen->cadence_us > 0 ? sen->cadence_us : 20000;
-        refs[k] = (struct wp_series_ref){.t_us = gs[k].ser.t_us, .value = gs[k].ser.value,
-                                         .n = gs[k].ser.n, .hold_us = gs[k].cadence_us};
+        refs[k] = (struct wp_series_ref){.t_us = gs[k].ser.t_us,
+                                         .value = gs[k].ser.value,
+                                         .n = gs[k].ser.n,
+                                         .hold_us = gs[k].cadence_us};
         if (step_us == 0 || gs[k].cadence_us < step_us)
             step_us = gs[k].cadence_us;
         k++;
@@ -99,8 +101,8 @@ int wp_summary_add_phases(const struct wp_trace *t, struct wp_summary *s, struct
         bool ok = true;
         for (size_t g = 0; g < k; g++) {
             struct wp_energy e;
-            if (wp_energy_window(gs[g].ser.t_us, gs[g].ser.value, gs[g].ser.n, p->t0_us,
-                                 p->t1_us, gs[g].cadence_us, 2 * gs[g].cadence_us, &e) < 0 ||
+            if (wp_energy_window(gs[g].ser.t_us, gs[g].ser.value, gs[g].ser.n, p->t0_us, p->t1_us,
+                                 gs[g].cadence_us, 2 * gs[g].cadence_us, &e) < 0 ||
                 e.covered_us == 0) {
                 ok = false;
                 break;

@@ -48,8 +48,8 @@ static int write_rows(FILE *f, void *arg)
                         "\"unit\":\"%s\",\"t_us\":%" PRId64 ",\"value\":%" PRId64 "}\n",
                         s->id, s->source, s->device, s->name, unit, ser.t_us[k], ser.value[k]);
             else
-                fprintf(f, "%d,%s,%d,%s,%s,%" PRId64 ",%" PRId64 "\n", s->id, s->source,
-                        s->device, s->name, unit, ser.t_us[k], ser.value[k]);
+                fprintf(f, "%d,%s,%d,%s,%s,%" PRId64 ",%" PRId64 "\n", s->id, s->source, s->device,
+                        s->name, unit, ser.t_us[k], ser.value[k]);
         }
         wp_series_free(&ser);
         if (ferror(f))
@@ -61,9 +61,12 @@ static int write_rows(FILE *f, void *arg)
 int cmd_export(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"csv", no_argument, NULL, 'c'},         {"jsonl", no_argument, NULL, 'J'},
-        {"output", required_argument, NULL, 'o'}, {"sensor", required_argument, NULL, 's'},
-        {"force", no_argument, NULL, 'f'},        {"help", no_argument, NULL, 'h'},
+        {"csv", no_argument, NULL, 'c'},
+        {"jsonl", no_argument, NULL, 'J'},
+        {"output", required_argument, NULL, 'o'},
+        {"sensor", required_argument, NULL, 's'},
+        {"force", no_argument, NULL, 'f'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out = "-", *only = NULL;

@@ -50,8 +50,8 @@ int cmd_list(int argc, char **argv)
     if (replay)
         printf("REPLAY: %s\n\n", replay);
     if (tab.n) {
-        printf("%-6s %-4s %-14s %-8s %-4s %-7s %-7s %s\n", "SOURCE", "DEV", "READING",
-               "QUANTITY", "UNIT", "EVERY", "LIMIT", "WHAT");
+        printf("%-6s %-4s %-14s %-8s %-4s %-7s %-7s %s\n", "SOURCE", "DEV", "READING", "QUANTITY",
+               "UNIT", "EVERY", "LIMIT", "WHAT");
         int last_dev = -2;
         for (size_t i = 0; i < tab.n; i++) {
             const struct wp_sensor *s = &tab.v[i];
@@ -63,8 +63,7 @@ int cmd_list(int argc, char **argv)
             if (s->limit != WP_NO_LIMIT && s->quantity == WP_Q_POWER)
                 snprintf(lim, sizeof(lim), "%lld W", (long long)(s->limit / 1000));
             printf("%-6s %-4d %-14s %-8s %-4s %-7s %-7s %s\n", s->source, s->device, s->name,
-                   wp_quantity_name(s->quantity), wp_quantity_unit(s->quantity), cad, lim,
-                   s->help);
+                   wp_quantity_name(s->quantity), wp_quantity_unit(s->quantity), cad, lim, s->help);
         }
     }
     bool header = false;

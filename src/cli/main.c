@@ -43,7 +43,7 @@ static void version(void)
     printf("  nvml        loaded at run time with dlopen (no build-time dependency)\n");
     printf("  marks       Unix datagram socket (WATTPROF_SOCKET), C and Python clients\n");
     printf("  burn        %s\n", cli_burn_available() ? "yes (wattprof-burn found)"
-                                                        : "no (built only where nvcc exists)");
+                                                      : "no (built only where nvcc exists)");
 }
 
 int main(int argc, char **argv)

@@ -32,9 +32,12 @@ static const char record_usage[] =
 int cmd_record(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"duration", required_argument, NULL, 'd'},
-        {"json", required_argument, NULL, 'j'},   {"force", no_argument, NULL, 'f'},
-        {"quiet", no_argument, NULL, 'q'},        {"help", no_argument, NULL, 'h'},
+        {"output", required_argument, NULL, 'o'},
+        {"duration", required_argument, NULL, 'd'},
+        {"json", required_argument, NULL, 'j'},
+        {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *out = NULL, *json = NULL;
@@ -49,8 +52,9 @@ int cmd_record(int argc, char **argv)
             break;
         case 'd':
             if (cli_parse_seconds(optarg, &duration_s) < 0) {
-                cli_error("record", "--duration wants a positive number of seconds (e.g. 60, "
-                                    "90s, 15m, 2h), not '%s'",
+                cli_error("record",
+                          "--duration wants a positive number of seconds (e.g. 60, "
+                          "90s, 15m, 2h), not '%s'",
                           optarg);
                 return WP_EXIT_USAGE;
             }
@@ -73,8 +77,9 @@ int cmd_record(int argc, char **argv)
         }
     }
     if (optind < argc) {
-        cli_error("record", "unexpected argument '%s' (to measure a command, use `wattprof run "
-                            "-- COMMAND`)",
+        cli_error("record",
+                  "unexpected argument '%s' (to measure a command, use `wattprof run "
+                  "-- COMMAND`)",
                   argv[optind]);
         return WP_EXIT_USAGE;
     }
@@ -83,7 +88,8 @@ int cmd_record(int argc, char **argv)
         return WP_EXIT_USAGE;
     }
     int rc;
-    if ((rc = cli_check_output("record", out, force)) || (json && (rc = cli_check_output("record", json, force))))
+    if ((rc = cli_check_output("record", out, force)) ||
+        (json && (rc = cli_check_output("record", json, force))))
         return rc;
 
     /* Block the stop signals before the threads start so only sigtimedwait sees them. */

@@ -35,7 +35,8 @@ static const char run_usage[] =
     "\n"
     "examples:\n"
     "  wattprof run -- python train.py\n"
-    "  wattprof run -o resnet.wptrace --json resnet.json -- torchrun --nproc_per_node=8 resnet.py\n";
+    "  wattprof run -o resnet.wptrace --json resnet.json -- torchrun --nproc_per_node=8 "
+    "resnet.py\n";
 
 int cmd_run(int argc, char **argv)
 {
@@ -86,8 +87,9 @@ int cmd_run(int argc, char **argv)
         const char *td = getenv("TMPDIR");
         snprintf(tmpdir, sizeof(tmpdir), "%s/wattprof-run-XXXXXX", td && *td ? td : "/tmp");
         if (!mkdtemp(tmpdir)) {
-            cli_error("run", "cannot create a temporary directory (%s): %s; set TMPDIR to a "
-                             "writable directory or pass -o TRACE",
+            cli_error("run",
+                      "cannot create a temporary directory (%s): %s; set TMPDIR to a "
+                      "writable directory or pass -o TRACE",
                       tmpdir, strerror(errno));
             return WP_EXIT_CANTCREAT;
         }

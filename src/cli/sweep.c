@@ -68,8 +68,7 @@ static int parse_param(const char *arg, struct sweep *sw)
     for (char *v = strtok_r(list, ",", &save); v && sw->values; v = strtok_r(NULL, ",", &save))
         sw->values[sw->nvalues++] = strdup(v);
     /* strtok_r skips empty fields; an empty value is a typo worth reporting */
-    bool empty = strstr(eq + 1, ",,") || eq[1] == ',' || eq[1] == 0 ||
-                 eq[strlen(eq) - 1] == ',';
+    bool empty = strstr(eq + 1, ",,") || eq[1] == ',' || eq[1] == 0 || eq[strlen(eq) - 1] == ',';
     free(list);
     return sw->values && sw->nvalues > 0 && !empty ? 0 : -1;
 }
@@ -263,8 +262,8 @@ static void print_table(FILE *f, const struct sweep *sw, const struct run_row *r
             snprintf(per, sizeof(per), "%.4g/s", r->energy_j / r->samples);
         else if (isfinite(r->tokens) && r->tokens > 0)
             snprintf(per, sizeof(per), "%.4g/t", r->energy_j / r->tokens);
-        fprintf(f, " %-12s %5d %9.2f %11.1f %8.1f %8.1f %12s %9.3f %8.3f\n", r->value,
-                r->exit_code, r->duration_s, r->energy_j, r->mean_w, r->peak_w, per,
+        fprintf(f, " %-12s %5d %9.2f %11.1f %8.1f %8.1f %12s %9.3f %8.3f\n", r->value, r->exit_code,
+                r->duration_s, r->energy_j, r->mean_w, r->peak_w, per,
                 first->done ? r->energy_j / first->energy_j : NAN,
                 first->done ? r->duration_s / first->duration_s : NAN);
     }
@@ -273,11 +272,15 @@ static void print_table(FILE *f, const struct sweep *sw, const struct run_row *r
 static int sweep_main(int argc, char **argv, struct sweep *swp)
 {
     static const struct option opts[] = {
-        {"param", required_argument, NULL, 'p'},  {"output", required_argument, NULL, 'o'},
-        {"json", required_argument, NULL, 'j'},   {"force", no_argument, NULL, 'f'},
-        {"cooldown", required_argument, NULL, 'c'}, {"stop-on-error", no_argument, NULL, 'e'},
+        {"param", required_argument, NULL, 'p'},
+        {"output", required_argument, NULL, 'o'},
+        {"json", required_argument, NULL, 'j'},
+        {"force", no_argument, NULL, 'f'},
+        {"cooldown", required_argument, NULL, 'c'},
+        {"stop-on-error", no_argument, NULL, 'e'},
         {"phase", required_argument, NULL, 'P'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct sweep sw = {0};
     const char *out = NULL, *json = NULL, *only_phase = NULL;
@@ -294,8 +297,9 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
                 return WP_EXIT_USAGE;
             }
             if (parse_param(optarg, swp) < 0) {
-                cli_error("sweep", "--param wants NAME=V1,V2,... (NAME of letters, digits and "
-                                   "_; no empty values), not '%s'",
+                cli_error("sweep",
+                          "--param wants NAME=V1,V2,... (NAME of letters, digits and "
+                          "_; no empty values), not '%s'",
                           optarg);
                 return WP_EXIT_USAGE;
             }
@@ -347,8 +351,9 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
     for (int i = 0; i < ntmpl; i++)
         used |= strstr(tmpl[i], key) != NULL;
     if (!used) {
-        cli_error("sweep", "the command never uses %s; put it where the value goes, e.g. "
-                           "--batch %s",
+        cli_error("sweep",
+                  "the command never uses %s; put it where the value goes, e.g. "
+                  "--batch %s",
                   key, key);
         return WP_EXIT_USAGE;
     }
@@ -380,8 +385,11 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         snprintf(k, sizeof(k), "sweep.%zu.value", i);
         wp_meta_set(&meta, k, sw.values[i]);
     }
-    struct wp_recorder_opts ro = {.trace_path = trace, .force = force, .marks = true,
-                                  .meta = &meta, .on_event = cli_print_event};
+    struct wp_recorder_opts ro = {.trace_path = trace,
+                                  .force = force,
+                                  .marks = true,
+                                  .meta = &meta,
+                                  .on_event = cli_print_event};
     struct wp_err err = {0};
     struct wp_recorder *r = NULL;
     rc = wp_recorder_start(&r, &ro, true, &err);

@@ -22,6 +22,7 @@ int64_t wp_mono_us(void)
 
 void wp_sleep_until_mono_us(int64_t deadline_us)
 {
-    struct timespec ts = {.tv_sec = deadline_us / 1000000, .tv_nsec = (deadline_us % 1000000) * 1000};
+    struct timespec ts = {.tv_sec = deadline_us / 1000000,
+                          .tv_nsec = (deadline_us % 1000000) * 1000};
     clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
 }

@@ -6,8 +6,8 @@
 #include <errno.h>
 
 struct wp_err {
-    int code;       /* negative errno-style code, 0 when no error */
-    char msg[512];  /* one line, no trailing newline */
+    int code;      /* negative errno-style code, 0 when no error */
+    char msg[512]; /* one line, no trailing newline */
 };
 
 /* Fills err (if not NULL) and returns code, so callers can `return wp_errf(...)`. */

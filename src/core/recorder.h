@@ -15,11 +15,11 @@ struct wp_recorder;
 typedef void (*wp_event_fn)(const struct wp_event *e, void *ctx);
 
 struct wp_recorder_opts {
-    const char *trace_path;   /* required */
-    bool force;               /* replace an existing trace */
-    bool marks;               /* open a marks socket for the job */
+    const char *trace_path;     /* required */
+    bool force;                 /* replace an existing trace */
+    bool marks;                 /* open a marks socket for the job */
     const struct wp_meta *meta; /* extra run metadata (command, ...) */
-    wp_event_fn on_event;     /* called from the writer thread for each event; may be NULL */
+    wp_event_fn on_event;       /* called from the writer thread for each event; may be NULL */
     void *event_ctx;
     int64_t commit_interval_us; /* 0 = 1 s */
 };

@@ -10,7 +10,7 @@
 static const struct {
     const char *name, *unit;
 } quantities[] = {
-    [WP_Q_POWER] = {"power", "mW"}, [WP_Q_ENERGY] = {"energy", "mJ"}, [WP_Q_UTIL] = {"util", "%"},
+    [WP_Q_POWER] = {"power", "mW"},  [WP_Q_ENERGY] = {"energy", "mJ"}, [WP_Q_UTIL] = {"util", "%"},
     [WP_Q_CLOCK] = {"clock", "MHz"}, [WP_Q_TEMP] = {"temp", "C"},
 };
 

@@ -23,19 +23,19 @@ enum wp_kind {
 #define WP_NO_LIMIT INT64_MIN
 
 struct wp_sensor {
-    int id;              /* index in the table, also the id in the trace */
-    char source[16];     /* "nvml", "rapl", ... */
-    int device;          /* device index within its source (GPU index), -1 for none */
-    char uuid[96];       /* device UUID, "" when unknown */
-    char device_name[96];/* "NVIDIA H200" */
-    char name[48];       /* "power", "power_instant", "power_avg", "power_memory", "energy", ... */
+    int id;               /* index in the table, also the id in the trace */
+    char source[16];      /* "nvml", "rapl", ... */
+    int device;           /* device index within its source (GPU index), -1 for none */
+    char uuid[96];        /* device UUID, "" when unknown */
+    char device_name[96]; /* "NVIDIA H200" */
+    char name[48];        /* "power", "power_instant", "power_avg", "power_memory", "energy", ... */
     enum wp_quantity quantity;
     enum wp_kind kind;
-    int64_t cadence_us;  /* expected interval between readings */
-    int64_t limit;       /* rated/enforced limit in the sensor's unit, WP_NO_LIMIT if unknown */
+    int64_t cadence_us;    /* expected interval between readings */
+    int64_t limit;         /* rated/enforced limit in the sensor's unit, WP_NO_LIMIT if unknown */
     int64_t default_limit; /* default limit, WP_NO_LIMIT if unknown */
-    int64_t wrap_at;     /* counters: raw value at which it wraps to 0; 0 = never */
-    char help[128];      /* one line for `list` and metric help */
+    int64_t wrap_at;       /* counters: raw value at which it wraps to 0; 0 = never */
+    char help[128];        /* one line for `list` and metric help */
 };
 
 struct wp_sensors {
@@ -43,8 +43,8 @@ struct wp_sensors {
     size_t n, cap;
 };
 
-const char *wp_quantity_name(enum wp_quantity q);  /* "power" */
-const char *wp_quantity_unit(enum wp_quantity q);  /* "mW" */
+const char *wp_quantity_name(enum wp_quantity q);          /* "power" */
+const char *wp_quantity_unit(enum wp_quantity q);          /* "mW" */
 int wp_quantity_parse(const char *s, enum wp_quantity *q); /* 0 or -EINVAL */
 
 /* Appends a copy of *s, sets its id; returns the id or -ENOMEM. */
@@ -77,7 +77,7 @@ void wp_meta_free(struct wp_meta *m);
 
 /* A phase mark sent by the job (begin/end/mark NAME key=value...). */
 enum wp_mark_kind { WP_MARK_BEGIN, WP_MARK_END, WP_MARK_POINT };
-#define WP_MARK_NAME_MAX 64
+#define WP_MARK_NAME_MAX   64
 #define WP_MARK_MAX_COUNTS 8
 struct wp_mark_count {
     char key[32];

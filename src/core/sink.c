@@ -21,8 +21,8 @@ void wp_sink_push(struct wp_sink *s, int32_t sensor, int64_t t_us, int64_t value
     s->samples[s->n++] = (struct wp_sample){.sensor = sensor, .t_us = t_us, .value = value};
 }
 
-void wp_sink_event(struct wp_sink *s, int64_t t_us, int32_t sensor, const char *source,
-                   int device, const char *fmt, ...)
+void wp_sink_event(struct wp_sink *s, int64_t t_us, int32_t sensor, const char *source, int device,
+                   const char *fmt, ...)
 {
     if (s->nevents == s->capevents) {
         size_t ncap = s->capevents ? s->capevents * 2 : 8;

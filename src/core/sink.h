@@ -18,8 +18,8 @@ struct wp_sink {
 };
 
 void wp_sink_push(struct wp_sink *s, int32_t sensor, int64_t t_us, int64_t value);
-void wp_sink_event(struct wp_sink *s, int64_t t_us, int32_t sensor, const char *source,
-                   int device, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+void wp_sink_event(struct wp_sink *s, int64_t t_us, int32_t sensor, const char *source, int device,
+                   const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void wp_sink_clear(struct wp_sink *s);
 void wp_sink_free(struct wp_sink *s);
 

@@ -24,7 +24,7 @@ enum {
 };
 
 /* nvmlDeviceGetSamples sample types */
-#define NVML_TOTAL_POWER_SAMPLES 0
+#define NVML_TOTAL_POWER_SAMPLES     0
 #define NVML_GPU_UTILIZATION_SAMPLES 1
 
 /* nvmlValueType_t */
@@ -55,7 +55,7 @@ typedef struct {
 typedef struct {
     unsigned int fieldId;
     unsigned int scopeId;
-    long long timestamp;    /* microseconds since the Unix epoch */
+    long long timestamp; /* microseconds since the Unix epoch */
     long long latencyUsec;
     int valueType;
     nvmlReturn_t nvmlReturn;
@@ -68,25 +68,25 @@ typedef struct {
 } nvmlUtilization_t;
 
 /* Field ids (nvml.h) */
-#define NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION 83 /* mJ */
-#define NVML_FI_DEV_POWER_AVERAGE 185           /* mW, 1 s average */
-#define NVML_FI_DEV_POWER_INSTANT 186           /* mW */
-#define NVML_FI_DEV_POWER_MIN_LIMIT 187
-#define NVML_FI_DEV_POWER_MAX_LIMIT 188
-#define NVML_FI_DEV_POWER_DEFAULT_LIMIT 189
-#define NVML_FI_DEV_POWER_CURRENT_LIMIT 190
+#define NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION 83  /* mJ */
+#define NVML_FI_DEV_POWER_AVERAGE            185 /* mW, 1 s average */
+#define NVML_FI_DEV_POWER_INSTANT            186 /* mW */
+#define NVML_FI_DEV_POWER_MIN_LIMIT          187
+#define NVML_FI_DEV_POWER_MAX_LIMIT          188
+#define NVML_FI_DEV_POWER_DEFAULT_LIMIT      189
+#define NVML_FI_DEV_POWER_CURRENT_LIMIT      190
 
 /* scopeId for power fields */
-#define NVML_POWER_SCOPE_GPU 0
+#define NVML_POWER_SCOPE_GPU    0
 #define NVML_POWER_SCOPE_MODULE 1
 #define NVML_POWER_SCOPE_MEMORY 2
 
 /* nvmlClockType_t / nvmlTemperatureSensors_t */
-#define NVML_CLOCK_SM 1
+#define NVML_CLOCK_SM        1
 #define NVML_TEMPERATURE_GPU 0
 
-#define NVML_DEVICE_UUID_V2_BUFFER_SIZE 96
-#define NVML_DEVICE_NAME_V2_BUFFER_SIZE 96
+#define NVML_DEVICE_UUID_V2_BUFFER_SIZE        96
+#define NVML_DEVICE_NAME_V2_BUFFER_SIZE        96
 #define NVML_SYSTEM_DRIVER_VERSION_BUFFER_SIZE 80
 
 /* Function signatures, named by the symbol wattprof resolves. */
@@ -99,17 +99,15 @@ typedef nvmlReturn_t (*nvmlDeviceGetHandleByIndex_v2_fn)(unsigned int, nvmlDevic
 typedef nvmlReturn_t (*nvmlDeviceGetName_fn)(nvmlDevice_t, char *, unsigned int);
 typedef nvmlReturn_t (*nvmlDeviceGetUUID_fn)(nvmlDevice_t, char *, unsigned int);
 typedef nvmlReturn_t (*nvmlDeviceGetPowerUsage_fn)(nvmlDevice_t, unsigned int *);
-typedef nvmlReturn_t (*nvmlDeviceGetTotalEnergyConsumption_fn)(nvmlDevice_t,
-                                                               unsigned long long *);
+typedef nvmlReturn_t (*nvmlDeviceGetTotalEnergyConsumption_fn)(nvmlDevice_t, unsigned long long *);
 typedef nvmlReturn_t (*nvmlDeviceGetFieldValues_fn)(nvmlDevice_t, int, nvmlFieldValue_t *);
-typedef nvmlReturn_t (*nvmlDeviceGetSamples_fn)(nvmlDevice_t, int, unsigned long long,
-                                                int *, unsigned int *, nvmlSample_t *);
+typedef nvmlReturn_t (*nvmlDeviceGetSamples_fn)(nvmlDevice_t, int, unsigned long long, int *,
+                                                unsigned int *, nvmlSample_t *);
 typedef nvmlReturn_t (*nvmlDeviceGetUtilizationRates_fn)(nvmlDevice_t, nvmlUtilization_t *);
 typedef nvmlReturn_t (*nvmlDeviceGetClockInfo_fn)(nvmlDevice_t, int, unsigned int *);
 typedef nvmlReturn_t (*nvmlDeviceGetTemperature_fn)(nvmlDevice_t, int, unsigned int *);
 typedef nvmlReturn_t (*nvmlDeviceGetEnforcedPowerLimit_fn)(nvmlDevice_t, unsigned int *);
-typedef nvmlReturn_t (*nvmlDeviceGetPowerManagementDefaultLimit_fn)(nvmlDevice_t,
-                                                                    unsigned int *);
+typedef nvmlReturn_t (*nvmlDeviceGetPowerManagementDefaultLimit_fn)(nvmlDevice_t, unsigned int *);
 
 /* Exported only by tests/fake_nvml: a line saying what is being replayed. wattprof uses it to
  * label a replay as a replay, never as a measurement. */

@@ -11,7 +11,7 @@
 
 /* poll() flags */
 #define WP_POLL_COUNTERS 1u /* also read expensive counters now (marks) */
-#define WP_POLL_ALL 2u      /* read everything now, due or not (the last round of a run) */
+#define WP_POLL_ALL      2u /* read everything now, due or not (the last round of a run) */
 
 struct wp_source_ops {
     const char *name;
@@ -22,8 +22,7 @@ struct wp_source_ops {
      * turn out unsupported are detected here, once, and noted in meta as
      * "missing.<source>.<device>.<reading>" = reason; they are not polled. Returns the number
      * of sensors added or <0. */
-    int (*discover)(void *state, struct wp_sensors *tab, struct wp_meta *meta,
-                    struct wp_err *err);
+    int (*discover)(void *state, struct wp_sensors *tab, struct wp_meta *meta, struct wp_err *err);
     /* Reads whatever is due at now_mono_us (CLOCK_MONOTONIC) into sink, and stores the next
      * monotonic time it wants to be called in *next_mono_us. A device that fails mid-run is
      * reported with wp_sink_event and dropped; the others go on. Returns <0 only when the whole
