@@ -39,18 +39,28 @@ static bool is_sorted(const int64_t *t, size_t n)
     return true;
 }
 
-/* First index whose timestamp is > x (n if none). */
-static size_t upper_bound(const int64_t *t, size_t n, int64_t x)
+/* Binary search over sorted timestamps; strict: first t > x, else first t >= x. */
+static size_t bound(const int64_t *t, size_t n, int64_t x, bool strict)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (t[mid] <= x)
+        if (t[mid] < x || (strict && t[mid] == x))
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+size_t wp_lower_bound_i64(const int64_t *t, size_t n, int64_t x)
+{
+    return bound(t, n, x, false);
+}
+
+size_t wp_upper_bound_i64(const int64_t *t, size_t n, int64_t x)
+{
+    return bound(t, n, x, true);
 }
 
 static int64_t seg_start(const int64_t *t, size_t i, int64_t hold_us)
@@ -67,7 +77,7 @@ int wp_energy_window(const int64_t *t_us, const int64_t *mw, size_t n, int64_t f
     struct ksum e = {0, 0};
     /* Interval i ends at t[i]; the first one that reaches past from_us is the first with
      * t[i] > from_us. Sortedness is checked over the part we walk. */
-    for (size_t i = upper_bound(t_us, n, from_us); i < n; i++) {
+    for (size_t i = wp_upper_bound_i64(t_us, n, from_us); i < n; i++) {
         if (i > 0 && t_us[i] < t_us[i - 1])
             return -EINVAL;
         int64_t a = seg_start(t_us, i, hold_us), b = t_us[i];

@@ -39,6 +39,10 @@ int wp_rolling_mean_max(const int64_t *t_us, const int64_t *mw, size_t n, int64_
  * two closest ranks (rank = p/100 * (n-1), as numpy's default). NAN if n == 0 or p is out of
  * range. */
 double wp_percentile_sorted(const int64_t *sorted, size_t n, double p);
+/* First index of an ascending array with t >= x (lower) or t > x (upper); n if none. */
+size_t wp_lower_bound_i64(const int64_t *t, size_t n, int64_t x);
+size_t wp_upper_bound_i64(const int64_t *t, size_t n, int64_t x);
+
 /* Ascending in-place sort, for feeding wp_percentile_sorted. */
 void wp_sort_i64(int64_t *v, size_t n);
 

@@ -1,5 +1,6 @@
 /* Energy per phase: the job's begin/end marks (src/marks) cut the trace into phases; each
- * phase gets the energy of all GPUs inside it, its mean, and the peak of the summed power. */
+ * phase gets the energy of all GPUs inside it, its mean, and the peak of the summed power.
+ * Call after wp_summary_compute, whose run window it uses. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,29 +14,6 @@ struct gpu_series {
     int64_t cadence_us;
 };
 
-static int64_t trace_end_us(const struct wp_trace *t)
-{
-    const char *e = wp_meta_get(wp_trace_meta(t), "end_us");
-    if (e) {
-        char *end;
-        long long v = strtoll(e, &end, 10);
-        if (*end == 0 && v > 0)
-            return v;
-    }
-    /* A recording that was killed has no end time: its last sample is the end. */
-    int64_t last = 0;
-    const struct wp_sensors *tab = wp_trace_sensors(t);
-    for (size_t i = 0; i < tab->n; i++) {
-        struct wp_series s;
-        if (wp_trace_series(t, tab->v[i].id, &s, NULL) == 0) {
-            if (s.n && s.t_us[s.n - 1] > last)
-                last = s.t_us[s.n - 1];
-            wp_series_free(&s);
-        }
-    }
-    return last;
-}
-
 int wp_summary_add_phases(const struct wp_trace *t, struct wp_summary *s, struct wp_err *err)
 {
     const struct wp_mark *marks;
@@ -47,7 +25,9 @@ int wp_summary_add_phases(const struct wp_trace *t, struct wp_summary *s, struct
     size_t nph = 0;
     if (nmarks == 0)
         return 0;
-    rc = wp_phases_from_marks(marks, nmarks, trace_end_us(t), &ph, &nph);
+    /* A phase still open at the end closes at the run's end (for a killed recording, the
+     * summary's end is its last sample). */
+    rc = wp_phases_from_marks(marks, nmarks, s->end_us, &ph, &nph);
     if (rc < 0)
         return wp_errf(err, rc, "out of memory pairing phase marks");
     if (nph == 0)

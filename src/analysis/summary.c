@@ -78,34 +78,6 @@ static int meta_i64(const struct wp_meta *m, const char *key, bool *present, int
     return 0;
 }
 
-/* First index with t >= x. */
-static size_t lower_bound(const int64_t *t, size_t n, int64_t x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (t[mid] < x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* First index with t > x. */
-static size_t upper_bound(const int64_t *t, size_t n, int64_t x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (t[mid] <= x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 static int cmp_int(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
@@ -169,7 +141,8 @@ static int gpu_counter(const struct wp_trace *t, int device, struct gpu_work *w,
         return rc;
     /* The readings that bracket the run most tightly: the last one at or before the start if
      * it is within the slack, else the first inside; likewise at the end. */
-    size_t i0 = lower_bound(cs.t_us, cs.n, from_us), i1 = upper_bound(cs.t_us, cs.n, to_us);
+    size_t i0 = wp_lower_bound_i64(cs.t_us, cs.n, from_us),
+           i1 = wp_upper_bound_i64(cs.t_us, cs.n, to_us);
     if (i0 > 0 && (i0 == cs.n || cs.t_us[i0] > from_us) &&
         from_us - cs.t_us[i0 - 1] <= COUNTER_SLACK_US)
         i0--;
@@ -229,7 +202,7 @@ static int gpu_power(struct gpu_work *w, struct wp_gpu_summary *g, int64_t from_
     g->peak_1s_w = roll_mw / 1000.0;
 
     /* Sample statistics use the samples stamped inside the closed run window. */
-    size_t i0 = lower_bound(t, n, from_us), i1 = upper_bound(t, n, to_us);
+    size_t i0 = wp_lower_bound_i64(t, n, from_us), i1 = wp_upper_bound_i64(t, n, to_us);
     g->samples = i1 > i0 ? i1 - i0 : 0;
     if (g->samples == 0)
         return 0;
