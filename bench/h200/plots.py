@@ -9,7 +9,7 @@ Writes RESULTS_DIR/*.png and RESULTS_DIR/plots.txt (numbers read off the data: 2
 and 1 min peaks of the summed GPU power, largest 1 s ramp, mean and standard deviation)."""
 import csv
 import json
-import math
+
 import os
 import statistics
 import sys
@@ -63,7 +63,7 @@ def summed(series, name, step=0.02):
 def rolling_peak(t, v, window):
     if not t or t[-1] - t[0] < window:
         return float("nan")
-    best, acc, j = -1.0, 0.0, 0
+    best, acc = -1.0, 0.0
     dt = t[1] - t[0] if len(t) > 1 else 0.02
     n = max(1, int(round(window / dt)))
     for i, x in enumerate(v):

@@ -255,6 +255,28 @@ def torch_missing():
 Dist = namedtuple("Dist", "rank local_rank world_size device")
 
 
+def dry_run_or_start(name, cfg, chunks, run):
+    """The end of each workload's main(): with --dry-run print the resolved configuration and
+    planned phases (no torch needed); otherwise check that torch and the marks client load,
+    then call run(marks). Returns the exit status."""
+    if cfg.get("dry_run"):
+        out = dict(cfg, phases=[c._asdict() for c in chunks] if chunks is not None else None,
+                   env={k: os.environ.get(k) for k in NO_MULTICAST_ENV})
+        out.pop("dry_run")
+        print(json.dumps(out, indent=1))
+        return 0
+    problem = torch_missing()
+    if problem is None:
+        try:
+            marks = load_marks_client()
+        except MarksUnavailable as e:
+            problem = str(e)
+    if problem:
+        print(f"{name}: error: {problem}", file=sys.stderr)
+        return 2
+    return run(marks)
+
+
 def _free_port():
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))

@@ -8,7 +8,6 @@ without PyTorch.
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -208,22 +207,9 @@ def main(argv=None):
     except ValueError as e:
         parser.error(str(e))
     cfg = resolve(args, parser, world)
-    if args.dry_run:
-        chunks = common.plan_chunks(cfg["steps"], cfg["mark_every"])
-        out = dict(cfg, phases=[c._asdict() for c in chunks],
-                   env={k: os.environ.get(k) for k in common.NO_MULTICAST_ENV})
-        print(json.dumps(out, indent=1))
-        return 0
-    problem = common.torch_missing()
-    if problem is None:
-        try:
-            marks = common.load_marks_client()
-        except common.MarksUnavailable as e:
-            problem = str(e)
-    if problem:
-        print(f"llama.py: error: {problem}", file=sys.stderr)
-        return 2
-    return run(args, cfg, world, marks)
+    chunks = (common.plan_chunks(cfg["steps"], cfg["mark_every"])) if args.dry_run else None
+    return common.dry_run_or_start("llama.py", dict(cfg, dry_run=args.dry_run), chunks,
+                                   lambda marks: run(args, cfg, world, marks))
 
 
 def define_model():

@@ -6,7 +6,6 @@ run() so that --help, argument checks and --dry-run work without PyTorch.
 """
 
 import argparse
-import json
 import os
 import sys
 
@@ -178,22 +177,9 @@ def main(argv=None):
     except ValueError as e:
         parser.error(str(e))
     cfg = resolve(args, parser, world)
-    if args.dry_run:
-        chunks = plan(cfg) if cfg["steps"] is not None else None
-        out = dict(cfg, phases=[c._asdict() for c in chunks] if chunks is not None else None,
-                   env={k: os.environ.get(k) for k in common.NO_MULTICAST_ENV})
-        print(json.dumps(out, indent=1))
-        return 0
-    problem = common.torch_missing()
-    if problem is None:
-        try:
-            marks = common.load_marks_client()
-        except common.MarksUnavailable as e:
-            problem = str(e)
-    if problem:
-        print(f"resnet.py: error: {problem}", file=sys.stderr)
-        return 2
-    return run(args, cfg, world, marks)
+    chunks = (plan(cfg) if cfg["steps"] is not None else None) if args.dry_run else None
+    return common.dry_run_or_start("resnet.py", dict(cfg, dry_run=args.dry_run), chunks,
+                                   lambda marks: run(args, cfg, world, marks))
 
 
 def synthetic_batches(torch, cfg, dist_info, seed):
