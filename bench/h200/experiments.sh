@@ -13,8 +13,9 @@
 #   pack    traces (if small), exports, logs                           -> results.tar.gz
 # Everything printed also goes to $OUT/experiments.log. At most 8 files come back.
 #
-# Knobs: EXP_BUDGET_S (560), SKIP (words: burn resnet llama plots), RESNET_IMAGES (30720),
-# RESNET_GBS ("128,256,512,1024"), LLAMA_PRESETS ("13b 7b 1b"), LLAMA_STEPS (30),
+# Knobs: EXP_BUDGET_S (560), SKIP (words: burn resnet llama plots), RESNET_IMAGES
+# (15360 per GPU), RESNET_GBS (per-GPU batch 64,128,256,512 times the GPUs: the study's
+# 512..4096 on 8 GPUs), LLAMA_PRESETS ("13b 7b 1b"), LLAMA_STEPS (30),
 # BURN_SECONDS (60), WATTPROF / BURN (prebuilt binaries), BUILD_DIR (build-h200).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -25,8 +26,6 @@ exec > >(tee -a "$OUT/experiments.log") 2>&1
 BUDGET=${EXP_BUDGET_S:-560}
 SKIP=${SKIP:-}
 B=${BUILD_DIR:-build-h200}
-RESNET_IMAGES=${RESNET_IMAGES:-30720}
-RESNET_GBS=${RESNET_GBS:-128,256,512,1024}
 LLAMA_PRESETS=${LLAMA_PRESETS:-13b 7b 1b}
 LLAMA_STEPS=${LLAMA_STEPS:-30}
 BURN_SECONDS=${BURN_SECONDS:-60}
@@ -41,6 +40,8 @@ left() { echo $((BUDGET - SECONDS)); }
 
 NGPU=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
 [ "$NGPU" -ge 1 ] 2>/dev/null || NGPU=1
+RESNET_IMAGES=${RESNET_IMAGES:-$((15360 * NGPU))}
+RESNET_GBS=${RESNET_GBS:-$((64 * NGPU)),$((128 * NGPU)),$((256 * NGPU)),$((512 * NGPU))}
 say "experiments: $NGPU GPUs, budget ${BUDGET}s, results in $RES"
 nvidia-smi --query-gpu=index,name,driver_version,enforced.power.limit --format=csv 2>&1 |
     tee "$RES/gpus.csv"
