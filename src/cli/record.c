@@ -26,8 +26,9 @@ static const char record_usage[] =
     "  -q, --quiet         no summary on stderr\n"
     "  -h, --help          this help\n"
     "\n"
-    "Slurm: srun --ntasks-per-node=1 wattprof record -o power-$SLURM_JOB_ID-%n.wptrace\n"
-    "(the job id is stored in the trace when SLURM_JOB_ID is set).\n";
+    "Slurm, one recorder per node (the job id is stored in the trace):\n"
+    "  srun --ntasks-per-node=1 sh -c 'wattprof record -o "
+    "power-$SLURM_JOB_ID-$(hostname).wptrace'\n";
 
 int cmd_record(int argc, char **argv)
 {
