@@ -483,9 +483,21 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
     else
         fputs(", exit code unknown\n", f);
     if (s->replay[0]) {
-        fputs("REPLAY, NOT A MEASUREMENT of this machine:\n  ", f);
-        put_clean(f, s->replay, 94);
-        fputc('\n', f);
+        /* The whole description, wrapped: it says what was replayed, which matters more
+         * than keeping it to one line. */
+        fputs("REPLAY, NOT A MEASUREMENT of this machine:\n", f);
+        for (const char *r = s->replay; *r;) {
+            size_t len = strlen(r), take = len <= 94 ? len : 94;
+            while (take < len && take > 40 && r[take] != ' ')
+                take--;
+            fputs("  ", f);
+            for (size_t i = 0; i < take; i++)
+                putc((unsigned char)r[i] < 0x20 || r[i] == 0x7f ? '?' : r[i], f);
+            fputc('\n', f);
+            r += take;
+            while (*r == ' ')
+                r++;
+        }
     }
     if (s->ngpus == 0) {
         fputs("no GPU power sensors in this trace: nothing to summarise.\n", f);
