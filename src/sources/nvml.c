@@ -23,8 +23,9 @@
 #include "sources/nvml_abi.h"
 
 /* The buffer keeps ~2.4 s; reading it once a second leaves 1.4 s of slack and halves the
- * cost of the most expensive call we make often (~0.6 ms per GPU on H200). A read that finds
- * the buffer more than two thirds full brings the next one forward. */
+ * cost of the most expensive call we make often (0.67 ms per GPU on H200, from the cost
+ * table in docs/validation.md). A read that finds the buffer more than two thirds full
+ * brings the next one forward. */
 #define BUFFER_PERIOD_US     1000000
 #define BUFFER_HURRY_US      400000
 #define BUFFER_HURRY_SAMPLES 80
@@ -37,8 +38,9 @@
 #define SLOW_PERIOD_US        1000000
 #define COUNTER_PERIOD_US     10000000
 #define SAMPLE_CAP            512
-/* Power beyond this many times the enforced limit cannot be real (H200 transients reach
- * ~1.2x the 700 W limit at 20 ms); such samples are a driver fault and are dropped. */
+/* Power beyond this many times the enforced limit cannot be real (H200 20 ms samples reached
+ * 974 W, 1.39x the 700 W limit: docs/validation/h200-2026-11-28-run3); such samples are a driver
+ * fault and are dropped. */
 #define ABSURD_FACTOR      4
 #define ABSURD_NO_LIMIT_MW 5000000 /* 5 kW, for GPUs whose limit is unknown */
 
