@@ -11,7 +11,7 @@
  *    "phases": [{"name", "t0_us", "t1_us", "depth", "open_ended", "duration_s", "energy_j",
  *                "mean_w", "peak_w", "counts": {KEY: number}, "j_per_sample", "j_per_token",
  *                "j_per_tflop"}]}  (the last three from the counts samples, tokens, flops)
- * "phases" is empty unless wp_summary_add_phases (phases.c) filled it. */
+ * "phases" come from the job's begin/end marks (phases.c). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "analysis/energy.h"
+#include "analysis/phases.h"
 #include "analysis/summary.h"
 #include "core/json.h"
 
@@ -251,29 +252,32 @@ static void totals(struct wp_summary *s, struct gpu_work *w)
         tot->counter_diff_pct = (ct - c) / c * 100.0;
 }
 
-static int total_peak(struct wp_summary *s, struct gpu_work *w)
+/* The peak of all GPUs together (only when every GPU has a power series) and the phases,
+ * both over the series already decoded. */
+static int totals_and_phases(const struct wp_trace *t, struct wp_summary *s, struct gpu_work *w,
+                             struct wp_err *err)
 {
-    struct wp_series_ref *refs = calloc(s->ngpus, sizeof(*refs));
+    struct wp_series_ref *refs = calloc(s->ngpus ? s->ngpus : 1, sizeof(*refs));
     if (!refs)
-        return -ENOMEM;
+        return nomem(err);
     int64_t step = 0;
-    bool all = true;
+    size_t k = 0;
     for (size_t i = 0; i < s->ngpus; i++) {
-        if (!w[i].power || w[i].series.n == 0 || w[i].cadence_us <= 0) {
-            all = false;
-            break;
-        }
-        refs[i] = (struct wp_series_ref){w[i].series.t_us, w[i].series.value, w[i].series.n,
-                                         w[i].cadence_us};
+        if (!w[i].power || w[i].series.n == 0 || w[i].cadence_us <= 0)
+            continue;
+        refs[k++] = (struct wp_series_ref){w[i].series.t_us, w[i].series.value, w[i].series.n,
+                                           w[i].cadence_us};
         if (step == 0 || w[i].cadence_us < step)
             step = w[i].cadence_us;
     }
-    int rc = 0;
     double peak_mw = NAN;
-    if (all)
-        rc = wp_sum_peak(refs, s->ngpus, s->start_us, s->end_us, step, &peak_mw);
-    free(refs);
+    int rc = 0;
+    if (k > 0 && k == s->ngpus && wp_sum_peak(refs, k, s->start_us, s->end_us, step, &peak_mw) < 0)
+        rc = nomem(err);
     s->total.peak_w = peak_mw / 1000.0;
+    if (rc == 0)
+        rc = wp_summary_phases(t, s, refs, k, step, err);
+    free(refs);
     return rc;
 }
 
@@ -387,11 +391,7 @@ int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct 
             goto fail;
     }
     totals(out, w);
-    if (ngpus && total_peak(out, w) < 0) {
-        rc = nomem(err);
-        goto fail;
-    }
-    rc = 0;
+    rc = totals_and_phases(t, out, w, err);
 fail:
     for (size_t i = 0; i < ngpus; i++)
         wp_series_free(&w[i].series);

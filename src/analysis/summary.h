@@ -65,15 +65,13 @@ struct wp_summary {
     size_t ngpus;
     struct wp_gpu_summary *gpus;
     struct wp_total_summary total;
-    /* Filled by wp_summary_add_phases (src/analysis/phases.c). */
+    /* The job's phases, from its begin/end marks (src/analysis/phases.c). */
     size_t nphases;
     struct wp_phase_summary *phases;
 };
 
 int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct wp_err *err);
 void wp_summary_free(struct wp_summary *s);
-/* Adds per-phase energy from the trace's marks. */
-int wp_summary_add_phases(const struct wp_trace *t, struct wp_summary *s, struct wp_err *err);
 void wp_summary_print_text(FILE *f, const struct wp_summary *s);
 int wp_summary_write_json(FILE *f, const struct wp_summary *s);
 

@@ -42,16 +42,27 @@ int cli_check_output(const char *cmd, const char *path, bool force);
 typedef int (*cli_write_fn)(FILE *f, void *ctx);
 int cli_write_output(const char *cmd, const char *path, bool force, cli_write_fn fn, void *ctx);
 
+/* Where a recording goes: `out` when the user gave -o, else a fresh temporary directory
+ * (TMPDIR, else /tmp) that cli_trace_done removes with the trace in it. */
+struct cli_trace {
+    const char *path;
+    char tmpdir[2048], tmppath[2100];
+    bool temporary;
+};
+int cli_trace_pick(const char *cmd, const char *out, struct cli_trace *t);
+void cli_trace_done(struct cli_trace *t);
+
 /* Prints a recorder event (GPU lost, driver fault) as a warning. */
 void cli_print_event(const struct wp_event *e, void *ctx);
 
 /* Parses a positive number of seconds ("30", "1.5", "2m", "1h"). Returns 0 or -EINVAL. */
 int cli_parse_seconds(const char *s, double *out);
 
-/* Computes and prints the summary of a trace (text to `text`, JSON to json_path when set).
- * Returns 0 or an exit status. */
+/* Computes and prints the summary of a trace (text to `text`, JSON to json_path when set),
+ * then, with events, what the recorder noted (GPU lost, driver faults). Returns 0 or an exit
+ * status. */
 int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
-                  bool force);
+                  bool force, bool events);
 
 /* Runs argv (PATH lookup) with WATTPROF_SOCKET set, waits, and returns a shell-like status:
  * the exit code, 128+N if killed by signal N, 127 not found, 126 not executable. */

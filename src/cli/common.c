@@ -164,6 +164,37 @@ int cli_write_output(const char *cmd, const char *path, bool force, cli_write_fn
     return 0;
 }
 
+int cli_trace_pick(const char *cmd, const char *out, struct cli_trace *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (out) {
+        t->path = out;
+        return 0;
+    }
+    const char *td = getenv("TMPDIR");
+    snprintf(t->tmpdir, sizeof(t->tmpdir), "%s/wattprof-%s-XXXXXX", td && *td ? td : "/tmp", cmd);
+    if (!mkdtemp(t->tmpdir)) {
+        cli_error(cmd,
+                  "cannot create a temporary directory (%s): %s; set TMPDIR to a writable "
+                  "directory or pass -o TRACE",
+                  t->tmpdir, strerror(errno));
+        return WP_EXIT_CANTCREAT;
+    }
+    snprintf(t->tmppath, sizeof(t->tmppath), "%s/%s.wptrace", t->tmpdir, cmd);
+    t->path = t->tmppath;
+    t->temporary = true;
+    return 0;
+}
+
+void cli_trace_done(struct cli_trace *t)
+{
+    if (!t->temporary)
+        return;
+    unlink(t->tmppath);
+    rmdir(t->tmpdir);
+    t->temporary = false;
+}
+
 void cli_print_event(const struct wp_event *e, void *ctx)
 {
     (void)ctx;
@@ -199,7 +230,7 @@ static int write_json(FILE *f, void *ctx)
 }
 
 int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
-                  bool force)
+                  bool force, bool events)
 {
     struct wp_err err = {0};
     struct wp_trace *t = NULL;
@@ -211,8 +242,6 @@ int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const cha
     struct wp_summary s;
     memset(&s, 0, sizeof(s));
     rc = wp_summary_compute(t, &s, &err);
-    if (rc >= 0)
-        rc = wp_summary_add_phases(t, &s, &err);
     if (rc < 0) {
         cli_error(cmd, "cannot summarise %s: %s", trace_path, err.msg);
         wp_trace_free(t);
@@ -220,6 +249,13 @@ int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const cha
     }
     if (text)
         wp_summary_print_text(text, &s);
+    const struct wp_event *ev;
+    size_t nev = 0;
+    if (text && events && wp_trace_events(t, &ev, &nev, &err) == 0 && nev > 0) {
+        fprintf(text, "\nevents:\n");
+        for (size_t i = 0; i < nev; i++)
+            fprintf(text, "  %s\n", ev[i].message);
+    }
     int out = 0;
     if (json_path) {
         struct json_ctx c = {.s = &s};

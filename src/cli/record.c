@@ -142,5 +142,5 @@ int cmd_record(int argc, char **argv)
         cli_error("record", "the recording could not be completed: %s", err.msg);
         return WP_EXIT_IOERR;
     }
-    return cli_summarize("record", out, quiet ? NULL : stderr, json, force);
+    return cli_summarize("record", out, quiet ? NULL : stderr, json, force, false);
 }

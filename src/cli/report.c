@@ -52,21 +52,5 @@ int cmd_report(int argc, char **argv)
     }
     const char *path = argv[optind];
     bool json_stdout = json && strcmp(json, "-") == 0;
-    int rc = cli_summarize("report", path, json_stdout ? stderr : stdout, json, force);
-    if (rc)
-        return rc;
-    struct wp_trace *t = NULL;
-    struct wp_err err = {0};
-    if (wp_trace_open(&t, path, &err) == 0) {
-        const struct wp_event *ev;
-        size_t n = 0;
-        if (wp_trace_events(t, &ev, &n, &err) == 0 && n > 0) {
-            FILE *f = json_stdout ? stderr : stdout;
-            fprintf(f, "\nevents:\n");
-            for (size_t i = 0; i < n; i++)
-                fprintf(f, "  %s\n", ev[i].message);
-        }
-        wp_trace_free(t);
-    }
-    return 0;
+    return cli_summarize("report", path, json_stdout ? stderr : stdout, json, force, true);
 }

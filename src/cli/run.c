@@ -82,20 +82,10 @@ int cmd_run(int argc, char **argv)
     if (json && (rc = cli_check_output("run", json, force)))
         return rc;
 
-    char tmpdir[2048], tmptrace[2100];
-    if (!out) {
-        const char *td = getenv("TMPDIR");
-        snprintf(tmpdir, sizeof(tmpdir), "%s/wattprof-run-XXXXXX", td && *td ? td : "/tmp");
-        if (!mkdtemp(tmpdir)) {
-            cli_error("run",
-                      "cannot create a temporary directory (%s): %s; set TMPDIR to a "
-                      "writable directory or pass -o TRACE",
-                      tmpdir, strerror(errno));
-            return WP_EXIT_CANTCREAT;
-        }
-        snprintf(tmptrace, sizeof(tmptrace), "%s/run.wptrace", tmpdir);
-    }
-    const char *trace = out ? out : tmptrace;
+    struct cli_trace where;
+    if ((rc = cli_trace_pick("run", out, &where)))
+        return rc;
+    const char *trace = where.path;
 
     struct wp_meta meta = {0};
     char *cmdline = cli_join_argv(cmdv);
@@ -115,8 +105,7 @@ int cmd_run(int argc, char **argv)
     wp_meta_free(&meta);
     if (rc < 0) {
         cli_error("run", "%s", err.msg);
-        if (!out)
-            rmdir(tmpdir);
+        cli_trace_done(&where);
         return cli_exit_for_create(rc);
     }
     if (wp_recorder_nsensors(r) == 0)
@@ -133,13 +122,10 @@ int cmd_run(int argc, char **argv)
     if (rc < 0) {
         cli_error("run", "the recording could not be saved: %s", err.msg);
     } else {
-        int src = cli_summarize("run", trace, quiet ? NULL : stderr, json, force);
+        int src = cli_summarize("run", trace, quiet ? NULL : stderr, json, force, false);
         if (src)
             cli_warn("run", "no summary (exit status %d of the summary step)", src);
     }
-    if (!out) {
-        unlink(tmptrace);
-        rmdir(tmpdir);
-    }
+    cli_trace_done(&where);
     return exit_code;
 }

@@ -361,17 +361,10 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         (json && (rc = cli_check_output("sweep", json, force))))
         return rc;
 
-    char tmpdir[2048], tmptrace[2100];
-    if (!out) {
-        const char *td = getenv("TMPDIR");
-        snprintf(tmpdir, sizeof(tmpdir), "%s/wattprof-sweep-XXXXXX", td && *td ? td : "/tmp");
-        if (!mkdtemp(tmpdir)) {
-            cli_error("sweep", "cannot create a temporary directory; pass -o TRACE");
-            return WP_EXIT_CANTCREAT;
-        }
-        snprintf(tmptrace, sizeof(tmptrace), "%s/sweep.wptrace", tmpdir);
-    }
-    const char *trace = out ? out : tmptrace;
+    struct cli_trace where;
+    if ((rc = cli_trace_pick("sweep", out, &where)))
+        return rc;
+    const char *trace = where.path;
 
     struct wp_meta meta = {0};
     char *cmdline = cli_join_argv(tmpl);
@@ -396,8 +389,7 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
     wp_meta_free(&meta);
     if (rc < 0) {
         cli_error("sweep", "%s", err.msg);
-        if (!out)
-            rmdir(tmpdir);
+        cli_trace_done(&where);
         return cli_exit_for_create(rc);
     }
     if (wp_recorder_nsensors(r) == 0)
@@ -467,7 +459,7 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
     }
     struct wp_summary s;
     memset(&s, 0, sizeof(s));
-    if (wp_summary_compute(t, &s, &err) < 0 || wp_summary_add_phases(t, &s, &err) < 0) {
+    if (wp_summary_compute(t, &s, &err) < 0) {
         cli_error("sweep", "cannot summarise the sweep: %s", err.msg);
         status = WP_EXIT_DATAERR;
     } else {
@@ -506,10 +498,7 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
     wp_summary_free(&s);
     wp_trace_free(t);
 done:
-    if (!out) {
-        unlink(tmptrace);
-        rmdir(tmpdir);
-    }
+    cli_trace_done(&where);
     free(rows);
     return status;
 }

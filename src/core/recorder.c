@@ -281,14 +281,14 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-static void close_sources(struct wp_recorder *r)
+static void close_sources(struct src **srcs, size_t *n)
 {
-    for (size_t i = 0; i < r->nsrcs; i++)
-        if (r->srcs[i].state)
-            r->srcs[i].ops->close(r->srcs[i].state);
-    free(r->srcs);
-    r->srcs = NULL;
-    r->nsrcs = 0;
+    for (size_t i = 0; i < *n; i++)
+        if ((*srcs)[i].state)
+            (*srcs)[i].ops->close((*srcs)[i].state);
+    free(*srcs);
+    *srcs = NULL;
+    *n = 0;
 }
 
 /* Opens and discovers every source into r->srcs / tab / meta. */
@@ -327,11 +327,11 @@ static int open_sources(struct src **out, size_t *nout, struct wp_sensors *tab,
 
 int wp_sources_probe(struct wp_sensors *tab, struct wp_meta *meta, struct wp_err *err)
 {
-    struct wp_recorder r;
-    memset(&r, 0, sizeof(r));
-    if (open_sources(&r.srcs, &r.nsrcs, tab, meta) < 0)
+    struct src *srcs = NULL;
+    size_t n = 0;
+    if (open_sources(&srcs, &n, tab, meta) < 0)
         return wp_errf(err, -ENOMEM, "out of memory");
-    close_sources(&r);
+    close_sources(&srcs, &n);
     return 0;
 }
 
@@ -426,7 +426,7 @@ fail:
     }
     if (r->rx)
         wp_marks_rx_close(r->rx);
-    close_sources(r);
+    close_sources(&r->srcs, &r->nsrcs);
     wp_sensors_free(&r->sensors);
     wp_meta_free(&r->meta);
     if (r->stop_pipe[0] >= 0) {
@@ -494,7 +494,7 @@ int wp_recorder_stop(struct wp_recorder *r, struct wp_err *err)
     }
     if (r->rx)
         wp_marks_rx_close(r->rx);
-    close_sources(r);
+    close_sources(&r->srcs, &r->nsrcs);
     close(r->stop_pipe[0]);
     close(r->stop_pipe[1]);
     wp_sensors_free(&r->sensors);

@@ -43,10 +43,14 @@ note "FieldValues calls: $calls, GetTotalEnergyConsumption calls: ${energy:-0}"
 [ "${energy:-0}" -le 8 ] || fail "energy counter read ${energy} times in 6 s"
 
 # One GPU lost part-way: a warning names it, the other GPU keeps being recorded.
-FAKE_NVML_LOSE_GPU=1:1.5 expect_status 0 "$WATTPROF" run --json lost.json -- sleep 4
+FAKE_NVML_LOSE_GPU=1:1.5 expect_status 0 "$WATTPROF" run -o lost.wptrace --json lost.json -- sleep 4
 expect_in err.txt "GPU 1"
 expect_in err.txt "stopped answering"
 check 'j["gpus"][0]["samples"] >= 190 and j["gpus"][1]["samples"] < j["gpus"][0]["samples"] * 0.7' lost.json
+# The event stays in the trace: `report` shows it later.
+expect_status 0 "$WATTPROF" report lost.wptrace
+expect_in out.txt "events:"
+expect_in out.txt "stopped answering"
 
 # A library that lies: absurd power is dropped with a warning; the other GPU is unaffected.
 FAKE_NVML_LIE=0:absurd expect_status 0 "$WATTPROF" run --json absurd.json -- sleep 2
