@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/grow.h"
 #include "core/sink.h"
 #include "marks/marks.h"
 #include "sources/source.h"
@@ -62,21 +63,6 @@ struct wp_recorder {
     struct wp_err write_err; /* first writer failure */
 };
 
-static int grow(void **v, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap : 256;
-    while (ncap < need)
-        ncap *= 2;
-    void *nv = realloc(*v, ncap * elem);
-    if (!nv)
-        return -ENOMEM;
-    *v = nv;
-    *cap = ncap;
-    return 0;
-}
-
 /* Called with the lock held. */
 static void queue_take(struct wp_recorder *r, struct wp_sink *sink)
 {
@@ -85,7 +71,7 @@ static void queue_take(struct wp_recorder *r, struct wp_sink *sink)
     if (n == 0) {
         /* nothing to copy (sink->samples may still be NULL) */
     } else if (q->n + n > QUEUE_MAX_SAMPLES ||
-               grow((void **)&q->samples, &q->cap, q->n + n, sizeof(*q->samples)) < 0) {
+               wp_grow((void **)&q->samples, &q->cap, q->n + n, sizeof(*q->samples), 256) < 0) {
         r->dropped += n;
     } else {
         memcpy(q->samples + q->n, sink->samples, n * sizeof(*sink->samples));
@@ -94,7 +80,7 @@ static void queue_take(struct wp_recorder *r, struct wp_sink *sink)
     r->dropped += sink->dropped;
     sink->dropped = 0;
     for (size_t i = 0; i < sink->nevents; i++) {
-        if (grow((void **)&q->events, &q->capevents, q->nevents + 1, sizeof(*q->events)) == 0)
+        if (WP_GROW(&q->events, &q->capevents, q->nevents + 1) == 0)
             q->events[q->nevents++] = sink->events[i];
     }
     wp_sink_clear(sink);
@@ -103,7 +89,7 @@ static void queue_take(struct wp_recorder *r, struct wp_sink *sink)
 static void queue_mark(struct wp_recorder *r, const struct wp_mark *m)
 {
     struct queue *q = &r->q;
-    if (grow((void **)&q->marks, &q->capmarks, q->nmarks + 1, sizeof(*q->marks)) == 0)
+    if (WP_GROW(&q->marks, &q->capmarks, q->nmarks + 1) == 0)
         q->marks[q->nmarks++] = *m;
 }
 

@@ -1,6 +1,8 @@
 #define _POSIX_C_SOURCE 200809L
 #include "core/sensor.h"
 
+#include "core/grow.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,24 +37,9 @@ int wp_quantity_parse(const char *s, enum wp_quantity *q)
     return -EINVAL;
 }
 
-static int grow(void **v, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    while (ncap < need)
-        ncap *= 2;
-    void *nv = realloc(*v, ncap * elem);
-    if (!nv)
-        return -ENOMEM;
-    *v = nv;
-    *cap = ncap;
-    return 0;
-}
-
 int wp_sensors_add(struct wp_sensors *tab, const struct wp_sensor *s)
 {
-    if (grow((void **)&tab->v, &tab->cap, tab->n + 1, sizeof(*tab->v)) < 0)
+    if (WP_GROW(&tab->v, &tab->cap, tab->n + 1) < 0)
         return -ENOMEM;
     tab->v[tab->n] = *s;
     tab->v[tab->n].id = (int)tab->n;
@@ -89,7 +76,7 @@ int wp_meta_set(struct wp_meta *m, const char *key, const char *value)
         }
     }
     char *nk = strdup(key);
-    if (!nk || grow((void **)&m->v, &m->cap, m->n + 1, sizeof(*m->v)) < 0) {
+    if (!nk || WP_GROW(&m->v, &m->cap, m->n + 1) < 0) {
         free(nk);
         free(nv);
         return -ENOMEM;

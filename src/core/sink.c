@@ -1,5 +1,7 @@
 #include "core/sink.h"
 
+#include "core/grow.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,16 +9,10 @@
 
 void wp_sink_push(struct wp_sink *s, int32_t sensor, int64_t t_us, int64_t value)
 {
-    if (s->n == s->cap) {
-        size_t ncap = s->cap ? s->cap * 2 : 1024;
-        struct wp_sample *nv = realloc(s->samples, ncap * sizeof(*nv));
-        if (!nv) {
-            s->oom = 1;
-            s->dropped++;
-            return;
-        }
-        s->samples = nv;
-        s->cap = ncap;
+    if (wp_grow((void **)&s->samples, &s->cap, s->n + 1, sizeof(*s->samples), 1024) < 0) {
+        s->oom = 1;
+        s->dropped++;
+        return;
     }
     s->samples[s->n++] = (struct wp_sample){.sensor = sensor, .t_us = t_us, .value = value};
 }
@@ -24,15 +20,9 @@ void wp_sink_push(struct wp_sink *s, int32_t sensor, int64_t t_us, int64_t value
 void wp_sink_event(struct wp_sink *s, int64_t t_us, int32_t sensor, const char *source, int device,
                    const char *fmt, ...)
 {
-    if (s->nevents == s->capevents) {
-        size_t ncap = s->capevents ? s->capevents * 2 : 8;
-        struct wp_event *nv = realloc(s->events, ncap * sizeof(*nv));
-        if (!nv) {
-            s->oom = 1;
-            return;
-        }
-        s->events = nv;
-        s->capevents = ncap;
+    if (WP_GROW(&s->events, &s->capevents, s->nevents + 1) < 0) {
+        s->oom = 1;
+        return;
     }
     struct wp_event *e = &s->events[s->nevents++];
     memset(e, 0, sizeof(*e));
