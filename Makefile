@@ -22,7 +22,7 @@ ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Iinclu
 LDLIBS := $(SQLITE_LIBS) -ldl -lm -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
-CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c \
+CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c src/recorder/*.c \
   src/model/*.c src/report/*.c src/net/*.c src/marks/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)

@@ -7,6 +7,7 @@
 
 #include "core/err.h"
 #include "core/sensor.h"
+#include "sources/source.h"
 
 /* Exit statuses (sysexits.h values, so scripts can tell failures apart). `run` exits with
  * the command's own status once the command has started. */
@@ -73,6 +74,40 @@ void cli_forward_signals(bool on);
 int cli_signal_seen(void);
 /* The command line, quoted for a POSIX shell; malloc'd. */
 char *cli_join_argv(char **argv);
+
+/* The options that say what to measure, shared by run, record, sweep and list. Put
+ * CLI_SOURCE_LONGOPTS in the getopt table, pass unknown option codes to cli_sources_option,
+ * and call cli_sources_finish after parsing. */
+enum { CLI_OPT_SOURCE = 0x1000, CLI_OPT_CONFIG, CLI_OPT_NO_AUTO, CLI_OPT_RATED_W };
+#define CLI_SOURCE_LONGOPTS                                                                        \
+    {"source", required_argument, NULL, CLI_OPT_SOURCE},                                           \
+        {"config", required_argument, NULL, CLI_OPT_CONFIG},                                       \
+        {"no-auto", no_argument, NULL, CLI_OPT_NO_AUTO},                                           \
+    {                                                                                              \
+        "rated-w", required_argument, NULL, CLI_OPT_RATED_W                                        \
+    }
+#define CLI_SOURCE_HELP                                                                            \
+    "  --source KIND[:KEY=VALUE,...]\n"                                                            \
+    "                      also read this source instance (repeatable); kinds: nvml, rapl,\n"      \
+    "                      hwmon; `wattprof list --kinds` shows each kind's keys\n"                \
+    "  --config FILE       read source specs (one per line) and settings (rated_w=W,\n"            \
+    "                      node_allowance_w=W, auto=0) from FILE; '#' starts a comment\n"          \
+    "  --no-auto           read only the sources given; by default every kind that finds\n"        \
+    "                      itself (nvml, rapl, hwmon) is tried unless an instance names it\n"      \
+    "  --rated-w W         the node's rated power, for the peak-against-rating line\n"
+struct cli_sources {
+    struct wp_config cfg;
+    bool no_auto;
+    double rated_w;
+};
+void cli_sources_init(struct cli_sources *cs);
+void cli_sources_free(struct cli_sources *cs);
+/* Handles option code c: 0 handled, -1 not one of ours, or an exit status after printing. */
+int cli_sources_option(const char *cmd, int c, const char *arg, struct cli_sources *cs);
+/* Adds the automatic kinds; 0 or an exit status after printing. */
+int cli_sources_finish(const char *cmd, struct cli_sources *cs);
+/* Exit status for a failed wp_recorder_start: a bad source option is a usage error. */
+int cli_exit_for_start(int code);
 
 int cmd_run(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);

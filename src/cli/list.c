@@ -1,18 +1,43 @@
 /* wattprof list: what can be measured here, and why anything is missing. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
-#include "core/recorder.h"
+#include "recorder/recorder.h"
+#include "sources/source.h"
 
 static const char list_usage[] =
-    "usage: wattprof list\n"
+    "usage: wattprof list [--source SPEC]... [--config FILE] [--no-auto] [--kinds]\n"
     "\n"
-    "Lists every sensor wattprof finds on this machine (source, device, reading, unit, how\n"
-    "often it is read, limit) and, for each source or reading that is missing, why: no\n"
-    "driver, no permission, not supported by this device. Exit status 69 if nothing at all\n"
-    "can be measured.\n";
+    "Lists every sensor wattprof finds on this machine (source, device, reading, what it\n"
+    "measures, raw unit, how often it is read, limit) and, for each source or reading that\n"
+    "is missing, why: no driver, no permission, not supported by this device, and how to\n"
+    "fix it. With --source/--config it opens those instances, as `run` and `record` would.\n"
+    "\n"
+    "options:\n" CLI_SOURCE_HELP
+    "  --kinds             list the source kinds and the keys each one takes, and exit\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "Exit status: 0 something can be measured, 64 bad options, 66 a config file cannot be\n"
+    "read, 69 nothing at all can be measured.\n";
+
+static void print_kinds(void)
+{
+    printf("Source kinds (--source KIND[:KEY=VALUE,...]; every kind also takes name=NAME):\n");
+    for (size_t i = 0; wp_source_kinds[i]; i++) {
+        const struct wp_source_ops *k = wp_source_kinds[i];
+        printf("\n%s%s: %s\n", k->name, (k->flags & WP_SOURCE_AUTO) ? " (automatic)" : "", k->help);
+        for (const struct wp_source_key *key = k->keys; key && key->key; key++) {
+            if (key->flags & WP_KEY_SECRET)
+                printf("  %s_file=PATH / %s_env=VAR  %s (never on the command line)\n", key->key,
+                       key->key, key->help);
+            else
+                printf("  %s=%s\n", key->key, key->help);
+        }
+    }
+}
 
 static void fmt_cadence(char *buf, size_t len, int64_t us)
 {
@@ -24,34 +49,59 @@ static void fmt_cadence(char *buf, size_t len, int64_t us)
 
 int cmd_list(int argc, char **argv)
 {
-    static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
-    int c;
+    enum { OPT_KINDS = 0x2000 };
+    static const struct option opts[] = {{"help", no_argument, NULL, 'h'},
+                                         {"kinds", no_argument, NULL, OPT_KINDS},
+                                         CLI_SOURCE_LONGOPTS,
+                                         {NULL, 0, NULL, 0}};
+    struct cli_sources cs;
+    cli_sources_init(&cs);
+    int c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'h') {
-            fputs(list_usage, stdout);
+        if (c == 'h' || c == OPT_KINDS) {
+            cli_sources_free(&cs);
+            if (c == 'h')
+                fputs(list_usage, stdout);
+            else
+                print_kinds();
             return 0;
         }
+        if ((rc = cli_sources_option("list", c, optarg, &cs)) >= 0) {
+            if (rc == 0)
+                continue;
+            cli_sources_free(&cs);
+            return rc;
+        }
+        cli_sources_free(&cs);
         fprintf(stderr, "Try 'wattprof list --help'.\n");
         return WP_EXIT_USAGE;
     }
     if (optind < argc) {
         cli_error("list", "unexpected argument '%s'", argv[optind]);
+        cli_sources_free(&cs);
         return WP_EXIT_USAGE;
+    }
+    if ((rc = cli_sources_finish("list", &cs))) {
+        cli_sources_free(&cs);
+        return rc;
     }
     struct wp_sensors tab = {0};
     struct wp_meta meta = {0};
     struct wp_err err = {0};
-    if (wp_sources_probe(&tab, &meta, &err) < 0) {
+    if ((rc = wp_sources_probe(&cs.cfg, &tab, &meta, &err)) < 0) {
         cli_error("list", "%s", err.msg);
-        return WP_EXIT_SOFTWARE;
+        cli_sources_free(&cs);
+        wp_meta_free(&meta);
+        wp_sensors_free(&tab);
+        return rc == -EINVAL ? WP_EXIT_USAGE : WP_EXIT_SOFTWARE;
     }
     const char *replay = wp_meta_get(&meta, "replay");
     if (replay)
         printf("REPLAY: %s\n\n", replay);
     if (tab.n) {
-        printf("%-6s %-4s %-14s %-8s %-4s %-7s %-7s %s\n", "SOURCE", "DEV", "READING", "QUANTITY",
-               "UNIT", "EVERY", "LIMIT", "WHAT");
+        printf("%-8s %-4s %-14s %-8s %-11s %-7s %-7s %-7s %s\n", "SOURCE", "DEV", "READING",
+               "QUANTITY", "SCOPE", "UNIT", "EVERY", "LIMIT", "WHAT");
         int last_dev = -2;
         for (size_t i = 0; i < tab.n; i++) {
             const struct wp_sensor *s = &tab.v[i];
@@ -61,9 +111,10 @@ int cmd_list(int argc, char **argv)
             char cad[32], lim[32] = "-";
             fmt_cadence(cad, sizeof(cad), s->cadence_us);
             if (s->limit != WP_NO_LIMIT && s->quantity == WP_Q_POWER)
-                snprintf(lim, sizeof(lim), "%lld W", (long long)(s->limit / 1000));
-            printf("%-6s %-4d %-14s %-8s %-4s %-7s %-7s %s\n", s->source, s->device, s->name,
-                   wp_quantity_name(s->quantity), wp_quantity_unit(s->quantity), cad, lim, s->help);
+                snprintf(lim, sizeof(lim), "%.0f W", wp_sensor_value(s, s->limit) / 1000);
+            printf("%-8s %-4d %-14s %-8s %-11s %-7s %-7s %-7s %s\n", s->source, s->device, s->name,
+                   wp_quantity_name(s->quantity), wp_scope_name(s->scope), wp_sensor_unit(s), cad,
+                   lim, s->help);
         }
     }
     bool header = false;
@@ -77,8 +128,9 @@ int cmd_list(int argc, char **argv)
     }
     if (tab.n == 0)
         printf("\nnothing to measure with on this machine.\n");
-    int rc = tab.n ? 0 : WP_EXIT_UNAVAILABLE;
+    rc = tab.n ? 0 : WP_EXIT_UNAVAILABLE;
     wp_sensors_free(&tab);
     wp_meta_free(&meta);
+    cli_sources_free(&cs);
     return rc;
 }

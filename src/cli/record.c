@@ -8,7 +8,8 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "core/recorder.h"
+#include "core/clock.h"
+#include "recorder/recorder.h"
 
 static const char record_usage[] =
     "usage: wattprof record -o TRACE [--duration S] [--json FILE] [--force] [--quiet]\n"
@@ -23,7 +24,7 @@ static const char record_usage[] =
     "  -d, --duration S    stop after S seconds (also 90s, 15m, 2h)\n"
     "  --json FILE         also write the summary as JSON to FILE (- for stdout)\n"
     "  -f, --force         replace TRACE or FILE if they exist\n"
-    "  -q, --quiet         no summary on stderr\n"
+    "  -q, --quiet         no summary on stderr\n" CLI_SOURCE_HELP
     "  -h, --help          this help\n"
     "\n"
     "Slurm, one recorder per node (the job id is stored in the trace):\n"
@@ -39,12 +40,15 @@ int cmd_record(int argc, char **argv)
         {"force", no_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        CLI_SOURCE_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     const char *out = NULL, *json = NULL;
     double duration_s = 0;
     bool force = false, quiet = false;
-    int c;
+    struct cli_sources cs;
+    cli_sources_init(&cs);
+    int c, rc = 0;
     optind = 1;
     while ((c = getopt_long(argc, argv, "o:d:fqh", opts, NULL)) != -1) {
         switch (c) {
@@ -57,7 +61,8 @@ int cmd_record(int argc, char **argv)
                           "--duration wants a positive number of seconds (e.g. 60, "
                           "90s, 15m, 2h), not '%s'",
                           optarg);
-                return WP_EXIT_USAGE;
+                rc = WP_EXIT_USAGE;
+                goto done;
             }
             break;
         case 'j':
@@ -71,10 +76,16 @@ int cmd_record(int argc, char **argv)
             break;
         case 'h':
             fputs(record_usage, stdout);
-            return 0;
+            goto done;
         default:
+            if ((rc = cli_sources_option("record", c, optarg, &cs)) >= 0) {
+                if (rc == 0)
+                    continue;
+                goto done;
+            }
             fprintf(stderr, "Try 'wattprof record --help'.\n");
-            return WP_EXIT_USAGE;
+            rc = WP_EXIT_USAGE;
+            goto done;
         }
     }
     if (optind < argc) {
@@ -82,16 +93,17 @@ int cmd_record(int argc, char **argv)
                   "unexpected argument '%s' (to measure a command, use `wattprof run "
                   "-- COMMAND`)",
                   argv[optind]);
-        return WP_EXIT_USAGE;
+        rc = WP_EXIT_USAGE;
+        goto done;
     }
     if (!out) {
         cli_error("record", "no output: give the trace file with -o TRACE");
-        return WP_EXIT_USAGE;
+        rc = WP_EXIT_USAGE;
+        goto done;
     }
-    int rc;
-    if ((rc = cli_check_output("record", out, force)) ||
+    if ((rc = cli_sources_finish("record", &cs)) || (rc = cli_check_output("record", out, force)) ||
         (json && (rc = cli_check_output("record", json, force))))
-        return rc;
+        goto done;
 
     /* Block the stop signals before the threads start so only sigtimedwait sees them. */
     sigset_t set;
@@ -108,6 +120,7 @@ int cmd_record(int argc, char **argv)
         .force = force,
         .marks = true,
         .meta = &meta,
+        .config = &cs.cfg,
         .on_event = cli_print_event,
     };
     struct wp_err err = {0};
@@ -116,7 +129,8 @@ int cmd_record(int argc, char **argv)
     wp_meta_free(&meta);
     if (rc < 0) {
         cli_error("record", "%s", err.msg);
-        return rc == -ENODEV ? WP_EXIT_UNAVAILABLE : cli_exit_for_create(rc);
+        rc = cli_exit_for_start(rc);
+        goto done;
     }
     if (!quiet)
         fprintf(stderr, "wattprof record: recording %zu sensors to %s%s; Ctrl-C to stop\n",
@@ -132,15 +146,20 @@ int cmd_record(int argc, char **argv)
         while (sigwait(&set, &sig) != 0)
             ;
     }
+    int64_t end_us = wp_wall_us();
     if (sig > 0) {
         char buf[32];
         snprintf(buf, sizeof(buf), "signal %d", sig);
         wp_recorder_set_meta(r, "stopped_by", buf);
     }
-    rc = wp_recorder_stop(r, &err);
+    rc = wp_recorder_stop(r, end_us, &err);
     if (rc < 0) {
         cli_error("record", "the recording could not be completed: %s", err.msg);
-        return WP_EXIT_IOERR;
+        rc = WP_EXIT_IOERR;
+        goto done;
     }
-    return cli_summarize("record", out, quiet ? NULL : stderr, json, force, false);
+    rc = cli_summarize("record", out, quiet ? NULL : stderr, json, force, false);
+done:
+    cli_sources_free(&cs);
+    return rc;
 }

@@ -6,7 +6,8 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "core/recorder.h"
+#include "core/clock.h"
+#include "recorder/recorder.h"
 
 static const char run_usage[] =
     "usage: wattprof run [-o TRACE] [--json FILE] [--force] [--quiet] -- COMMAND [ARGS...]\n"
@@ -25,7 +26,7 @@ static const char run_usage[] =
     "                      without -o the recording is made in a temporary file and removed\n"
     "  --json FILE         also write the summary as JSON to FILE (- for stdout)\n"
     "  -f, --force         replace TRACE or FILE if they exist (never done otherwise)\n"
-    "  -q, --quiet         no summary on stderr (warnings still shown)\n"
+    "  -q, --quiet         no summary on stderr (warnings still shown)\n" CLI_SOURCE_HELP
     "  -h, --help          this help\n"
     "\n"
     "SIGINT, SIGTERM and SIGHUP sent to wattprof are passed on to COMMAND. The exit status\n"
@@ -41,13 +42,19 @@ static const char run_usage[] =
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"output", required_argument, NULL, 'o'}, {"json", required_argument, NULL, 'j'},
-        {"force", no_argument, NULL, 'f'},        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        {"output", required_argument, NULL, 'o'},
+        {"json", required_argument, NULL, 'j'},
+        {"force", no_argument, NULL, 'f'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        CLI_SOURCE_LONGOPTS,
+        {NULL, 0, NULL, 0},
     };
     const char *out = NULL, *json = NULL;
     bool force = false, quiet = false;
-    int c;
+    struct cli_sources cs;
+    cli_sources_init(&cs);
+    int c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "+o:fqh", opts, NULL)) != -1) {
         switch (c) {
@@ -64,27 +71,35 @@ int cmd_run(int argc, char **argv)
             quiet = true;
             break;
         case 'h':
+            cli_sources_free(&cs);
             fputs(run_usage, stdout);
             return 0;
         default:
+            if ((rc = cli_sources_option("run", c, optarg, &cs)) >= 0) {
+                if (rc == 0)
+                    continue;
+                cli_sources_free(&cs);
+                return rc;
+            }
+            cli_sources_free(&cs);
             fprintf(stderr, "Try 'wattprof run --help'.\n");
             return WP_EXIT_USAGE;
         }
     }
     if (optind >= argc) {
         cli_error("run", "no command given; usage: wattprof run [options] -- COMMAND [ARGS...]");
+        cli_sources_free(&cs);
         return WP_EXIT_USAGE;
     }
     char **cmdv = argv + optind;
-    int rc;
-    if (out && (rc = cli_check_output("run", out, force)))
-        return rc;
-    if (json && (rc = cli_check_output("run", json, force)))
-        return rc;
-
     struct cli_trace where;
-    if ((rc = cli_trace_pick("run", out, &where)))
+    if ((rc = cli_sources_finish("run", &cs)) ||
+        (out && (rc = cli_check_output("run", out, force))) ||
+        (json && (rc = cli_check_output("run", json, force))) ||
+        (rc = cli_trace_pick("run", out, &where))) {
+        cli_sources_free(&cs);
         return rc;
+    }
     const char *trace = where.path;
 
     struct wp_meta meta = {0};
@@ -97,6 +112,7 @@ int cmd_run(int argc, char **argv)
         .force = force,
         .marks = true,
         .meta = &meta,
+        .config = &cs.cfg,
         .on_event = cli_print_event,
     };
     struct wp_err err = {0};
@@ -106,18 +122,23 @@ int cmd_run(int argc, char **argv)
     if (rc < 0) {
         cli_error("run", "%s", err.msg);
         cli_trace_done(&where);
-        return cli_exit_for_create(rc);
+        cli_sources_free(&cs);
+        return cli_exit_for_start(rc);
     }
     if (wp_recorder_nsensors(r) == 0)
         cli_warn("run", "no power sensor found (see `wattprof list`); running the command "
                         "without measurements");
 
     cli_forward_signals(true);
+    /* The job's window, stamped at its edges: the recorder keeps reading after the end until
+     * every power sensor has a sample that covers it. */
+    wp_recorder_set_start(r, wp_wall_us());
     int exit_code = cli_run_child(cmdv, wp_recorder_socket(r), "run");
+    int64_t end_us = wp_wall_us();
     char buf[16];
     snprintf(buf, sizeof(buf), "%d", exit_code);
     wp_recorder_set_meta(r, "exit_code", buf);
-    rc = wp_recorder_stop(r, &err);
+    rc = wp_recorder_stop(r, end_us, &err);
     cli_forward_signals(false);
     if (rc < 0) {
         cli_error("run", "the recording could not be saved: %s", err.msg);
@@ -127,5 +148,6 @@ int cmd_run(int argc, char **argv)
             cli_warn("run", "no summary (exit status %d of the summary step)", src);
     }
     cli_trace_done(&where);
+    cli_sources_free(&cs);
     return exit_code;
 }

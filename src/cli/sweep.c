@@ -10,7 +10,7 @@
 #include "analysis/summary.h"
 #include "cli/cli.h"
 #include "core/clock.h"
-#include "core/recorder.h"
+#include "recorder/recorder.h"
 #include "store/trace.h"
 
 static const char sweep_usage[] =
@@ -378,10 +378,20 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         snprintf(k, sizeof(k), "sweep.%zu.value", i);
         wp_meta_set(&meta, k, sw.values[i]);
     }
+    /* Every kind that finds itself, as `run` with no --source. */
+    struct cli_sources cs;
+    cli_sources_init(&cs);
+    if ((rc = cli_sources_finish("sweep", &cs))) {
+        cli_sources_free(&cs);
+        wp_meta_free(&meta);
+        cli_trace_done(&where);
+        return rc;
+    }
     struct wp_recorder_opts ro = {.trace_path = trace,
                                   .force = force,
                                   .marks = true,
                                   .meta = &meta,
+                                  .config = &cs.cfg,
                                   .on_event = cli_print_event};
     struct wp_err err = {0};
     struct wp_recorder *r = NULL;
@@ -390,7 +400,8 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
     if (rc < 0) {
         cli_error("sweep", "%s", err.msg);
         cli_trace_done(&where);
-        return cli_exit_for_create(rc);
+        cli_sources_free(&cs);
+        return cli_exit_for_start(rc);
     }
     if (wp_recorder_nsensors(r) == 0)
         cli_warn("sweep", "no power sensor found (see `wattprof list`); the runs are timed only");
@@ -443,7 +454,8 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
             usleep((useconds_t)(cooldown_s * 1e6));
     }
     free(argv_i);
-    rc = wp_recorder_stop(r, &err);
+    rc = wp_recorder_stop(r, 0, &err);
+    cli_sources_free(&cs);
     cli_forward_signals(false);
     int status = interrupted ? 130 : failed ? WP_EXIT_FAIL : 0;
     if (rc < 0) {

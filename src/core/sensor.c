@@ -37,6 +37,104 @@ int wp_quantity_parse(const char *s, enum wp_quantity *q)
     return -EINVAL;
 }
 
+static const char *const scope_names[WP_SCOPE_COUNT] = {
+    [WP_SCOPE_OTHER] = "other",
+    [WP_SCOPE_GPU] = "gpu",
+    [WP_SCOPE_GPU_MEMORY] = "gpu_memory",
+    [WP_SCOPE_CPU_PACKAGE] = "cpu_package",
+    [WP_SCOPE_CPU_CORE] = "cpu_core",
+    [WP_SCOPE_DRAM] = "dram",
+    [WP_SCOPE_PSYS] = "psys",
+    [WP_SCOPE_NODE_INPUT] = "node_input",
+    [WP_SCOPE_PSU] = "psu",
+    [WP_SCOPE_PDU_INLET] = "pdu_inlet",
+    [WP_SCOPE_PDU_OUTLET] = "pdu_outlet",
+};
+
+const char *wp_scope_name(enum wp_scope s)
+{
+    return (unsigned)s < WP_SCOPE_COUNT ? scope_names[s] : "?";
+}
+
+int wp_scope_parse(const char *s, enum wp_scope *o)
+{
+    for (unsigned i = 0; i < WP_SCOPE_COUNT; i++) {
+        if (strcmp(s, scope_names[i]) == 0) {
+            *o = (enum wp_scope)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}
+
+void wp_scope_mask_format(unsigned mask, char *buf, size_t len)
+{
+    size_t off = 0;
+    if (len)
+        buf[0] = '\0';
+    for (unsigned i = 0; i < WP_SCOPE_COUNT && off < len; i++)
+        if (mask & WP_SCOPE_BIT(i))
+            off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", scope_names[i]);
+}
+
+int wp_scope_mask_parse(const char *s, unsigned *mask)
+{
+    unsigned m = 0;
+    while (*s) {
+        size_t n = strcspn(s, ",");
+        char name[32];
+        if (n == 0 || n >= sizeof(name))
+            return -EINVAL;
+        memcpy(name, s, n);
+        name[n] = '\0';
+        enum wp_scope sc;
+        if (wp_scope_parse(name, &sc) < 0)
+            return -EINVAL;
+        m |= WP_SCOPE_BIT(sc);
+        s += n + (s[n] == ',');
+    }
+    *mask = m;
+    return 0;
+}
+
+unsigned wp_scope_default_contains(enum wp_scope s)
+{
+    switch (s) {
+    case WP_SCOPE_GPU:
+        return WP_SCOPE_BIT(WP_SCOPE_GPU_MEMORY);
+    case WP_SCOPE_CPU_PACKAGE:
+        return WP_SCOPE_BIT(WP_SCOPE_CPU_CORE);
+    /* Intel's psys domain is the whole SoC platform: package, DRAM and what hangs off it. */
+    case WP_SCOPE_PSYS:
+        return WP_SCOPE_BIT(WP_SCOPE_CPU_PACKAGE) | WP_SCOPE_BIT(WP_SCOPE_CPU_CORE) |
+               WP_SCOPE_BIT(WP_SCOPE_DRAM);
+    case WP_SCOPE_NODE_INPUT:
+    case WP_SCOPE_PSU:
+    case WP_SCOPE_PDU_OUTLET:
+        return WP_SCOPE_NODE_PARTS;
+    case WP_SCOPE_PDU_INLET:
+        return WP_SCOPE_NODE_PARTS | WP_SCOPE_BIT(WP_SCOPE_NODE_INPUT) |
+               WP_SCOPE_BIT(WP_SCOPE_PSU) | WP_SCOPE_BIT(WP_SCOPE_PDU_OUTLET);
+    default:
+        return 0;
+    }
+}
+
+const char *wp_sensor_unit(const struct wp_sensor *s)
+{
+    return s->unit[0] ? s->unit : wp_quantity_unit(s->quantity);
+}
+
+double wp_sensor_scale(const struct wp_sensor *s)
+{
+    return s->scale != 0 ? s->scale : 1.0;
+}
+
+double wp_sensor_value(const struct wp_sensor *s, int64_t raw)
+{
+    return (double)raw * wp_sensor_scale(s);
+}
+
 int wp_sensors_add(struct wp_sensors *tab, const struct wp_sensor *s)
 {
     if (WP_GROW(&tab->v, &tab->cap, tab->n + 1) < 0)

@@ -1,6 +1,8 @@
 /* Sensors: one row per thing we read. The same rows drive `list`, the trace schema, the
- * summary and (later) metric names. Values are integers in the row's unit (mW, mJ, %, MHz,
- * C): raw counters stay raw, scaling happens only at display. */
+ * summary and (later) metric names. Values are stored raw, as integers in the meter's own
+ * unit (`unit`: mW, uW, uJ, "0.1 kWh", ...); `scale` turns a raw value into the quantity's
+ * canonical unit (mW for power, mJ for energy). Counters stay raw and wrap explicitly at
+ * `wrap_at` (raw); scaling happens only in analysis and display. */
 #ifndef WP_SENSOR_H
 #define WP_SENSOR_H
 
@@ -22,9 +24,44 @@ enum wp_kind {
 
 #define WP_NO_LIMIT INT64_MIN
 
+/* What a sensor measures, so node totals never count a watt twice. A sensor also says which
+ * other scopes its reading contains (`contains`, a mask of WP_SCOPE_BIT): a node input meter
+ * contains the GPUs and CPUs, a CPU package contains its cores, a GPU its memory. */
+enum wp_scope {
+    WP_SCOPE_OTHER,
+    WP_SCOPE_GPU,
+    WP_SCOPE_GPU_MEMORY,
+    WP_SCOPE_CPU_PACKAGE,
+    WP_SCOPE_CPU_CORE,
+    WP_SCOPE_DRAM,
+    WP_SCOPE_PSYS,
+    WP_SCOPE_NODE_INPUT,
+    WP_SCOPE_PSU,
+    WP_SCOPE_PDU_INLET,
+    WP_SCOPE_PDU_OUTLET,
+    WP_SCOPE_COUNT
+};
+#define WP_SCOPE_BIT(s) (1u << (unsigned)(s))
+/* Everything on the node's side of its power inlets. */
+#define WP_SCOPE_NODE_PARTS                                                                        \
+    (WP_SCOPE_BIT(WP_SCOPE_GPU) | WP_SCOPE_BIT(WP_SCOPE_GPU_MEMORY) |                              \
+     WP_SCOPE_BIT(WP_SCOPE_CPU_PACKAGE) | WP_SCOPE_BIT(WP_SCOPE_CPU_CORE) |                        \
+     WP_SCOPE_BIT(WP_SCOPE_DRAM) | WP_SCOPE_BIT(WP_SCOPE_PSYS) | WP_SCOPE_BIT(WP_SCOPE_OTHER))
+
+const char *wp_scope_name(enum wp_scope s);          /* "cpu_package" */
+int wp_scope_parse(const char *s, enum wp_scope *o); /* 0 or -EINVAL */
+/* A mask as "gpu,cpu_package" ("" for none), and back; parse returns -EINVAL naming nothing
+ * on an unknown scope. */
+void wp_scope_mask_format(unsigned mask, char *buf, size_t len);
+int wp_scope_mask_parse(const char *s, unsigned *mask);
+/* What a scope contains by default (a GPU its memory, a package its cores, psys the package
+ * and DRAM, a node input everything on the node, a PSU likewise). */
+unsigned wp_scope_default_contains(enum wp_scope s);
+
 struct wp_sensor {
     int id;               /* index in the table, also the id in the trace */
-    char source[16];      /* "nvml", "rapl", ... */
+    char source[32];      /* the source instance's name: "nvml", "rapl", "pdu-a", ... */
+    char source_kind[16]; /* the source kind: "nvml", "rapl", "hwmon", ... */
     int device;           /* device index within its source (GPU index), -1 for none */
     char uuid[96];        /* device UUID, "" when unknown */
     char device_name[96]; /* "NVIDIA H200" */
@@ -35,7 +72,11 @@ struct wp_sensor {
     int64_t limit;         /* rated/enforced limit in the sensor's unit, WP_NO_LIMIT if unknown */
     int64_t default_limit; /* default limit, WP_NO_LIMIT if unknown */
     int64_t wrap_at;       /* counters: raw value at which it wraps to 0; 0 = never */
-    char help[128];        /* one line for `list` and metric help */
+    char unit[12];         /* the raw value's unit ("mW", "uJ", "0.1 kWh"); "" = canonical */
+    double scale;          /* canonical units per raw unit (0.001 for uW -> mW); 0 means 1 */
+    enum wp_scope scope;
+    unsigned contains; /* WP_SCOPE_BIT mask of scopes this reading includes */
+    char help[128];    /* one line for `list` and metric help */
 };
 
 struct wp_sensors {
@@ -46,6 +87,13 @@ struct wp_sensors {
 const char *wp_quantity_name(enum wp_quantity q);          /* "power" */
 const char *wp_quantity_unit(enum wp_quantity q);          /* "mW" */
 int wp_quantity_parse(const char *s, enum wp_quantity *q); /* 0 or -EINVAL */
+
+/* The raw unit of a sensor ("" in the row means the quantity's canonical unit) and its scale
+ * (1 when the row says 0). */
+const char *wp_sensor_unit(const struct wp_sensor *s);
+double wp_sensor_scale(const struct wp_sensor *s);
+/* raw * scale, for display and analysis. */
+double wp_sensor_value(const struct wp_sensor *s, int64_t raw);
 
 /* Appends a copy of *s, sets its id; returns the id or -ENOMEM. */
 int wp_sensors_add(struct wp_sensors *tab, const struct wp_sensor *s);
@@ -96,7 +144,7 @@ const char *wp_mark_kind_name(enum wp_mark_kind k); /* "begin", "end", "mark" */
 struct wp_event {
     int64_t t_us;
     int32_t sensor; /* -1 when it concerns a whole source/device */
-    char source[16];
+    char source[32];
     int device;
     char message[256];
 };

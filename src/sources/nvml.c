@@ -114,9 +114,12 @@ static const char *nvml_strerror(const struct nvml *n, nvmlReturn_t r)
     return "unknown NVML error";
 }
 
-static const char *lib_path(void)
+static const char *lib_path(const struct wp_source_cfg *cfg)
 {
-    const char *p = getenv("WATTPROF_NVML_LIB");
+    const char *p = cfg ? wp_source_cfg_get(cfg, "lib") : NULL;
+    if (p && *p)
+        return p;
+    p = getenv("WATTPROF_NVML_LIB");
     return p && *p ? p : "libnvidia-ml.so.1";
 }
 
@@ -125,18 +128,18 @@ static void *sym(void *lib, const char *name)
     return dlsym(lib, name);
 }
 
-static int nvml_open(void **state, struct wp_err *err)
+static int nvml_open(void **state, const struct wp_source_cfg *cfg, struct wp_err *err)
 {
     struct nvml *n = calloc(1, sizeof(*n));
     if (!n)
         return wp_errf(err, -ENOMEM, "out of memory");
-    const char *path = lib_path();
+    const char *path = lib_path(cfg);
     n->lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!n->lib) {
         const char *why = dlerror();
         wp_errf(err, -ENOENT,
-                "cannot load %s (%s): no NVIDIA driver here; if it is installed elsewhere, set "
-                "WATTPROF_NVML_LIB to the library's path",
+                "cannot load %s (%s): no NVIDIA driver here; if it is installed elsewhere, give "
+                "--source nvml:lib=PATH or set WATTPROF_NVML_LIB to the library's path",
                 path, why ? why : "?");
         free(n);
         return err ? err->code : -ENOENT;
@@ -242,6 +245,10 @@ static int add_sensor(struct wp_sensors *tab, const struct gpu *g, const char *n
     s.quantity = q;
     s.kind = kind;
     s.cadence_us = cadence_us;
+    snprintf(s.source_kind, sizeof(s.source_kind), "nvml");
+    bool mem = strcmp(name, "power_memory") == 0;
+    s.scope = mem ? WP_SCOPE_GPU_MEMORY : WP_SCOPE_GPU;
+    s.contains = wp_scope_default_contains(s.scope);
     s.limit = q == WP_Q_POWER && strcmp(name, "power_memory") != 0 ? g->limit_mw : WP_NO_LIMIT;
     s.default_limit =
         q == WP_Q_POWER && strcmp(name, "power_memory") != 0 ? g->default_limit_mw : WP_NO_LIMIT;
@@ -612,7 +619,9 @@ static int nvml_poll(void *state, int64_t now, unsigned flags, struct wp_sink *s
 {
     struct nvml *n = state;
     bool all = flags & WP_POLL_ALL;
-    bool buffer = all || now >= n->next_buffer_us, fields = all || now >= n->next_fields_us;
+    bool now_power = flags & WP_POLL_FRESH;
+    bool buffer = all || now_power || now >= n->next_buffer_us;
+    bool fields = all || now_power || now >= n->next_fields_us;
     bool slow = all || now >= n->next_slow_us;
     bool counter = all || (flags & WP_POLL_COUNTERS) || now >= n->next_counter_us;
     unsigned alive = 0, most_fresh = 0;
@@ -681,8 +690,16 @@ static void nvml_close(void *state)
     free(n);
 }
 
+static const struct wp_source_key nvml_keys[] = {
+    {"lib", "PATH  the NVML library to load (default libnvidia-ml.so.1, or $WATTPROF_NVML_LIB)", 0},
+    {NULL, NULL, 0},
+};
+
 const struct wp_source_ops wp_source_nvml = {
     .name = "nvml",
+    .help = "NVIDIA GPUs: the driver's 20 ms power buffer, power fields, energy counter",
+    .keys = nvml_keys,
+    .flags = WP_SOURCE_AUTO,
     .open = nvml_open,
     .discover = nvml_discover,
     .poll = nvml_poll,

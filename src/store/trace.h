@@ -15,8 +15,10 @@
 #include "core/err.h"
 #include "core/sensor.h"
 
-#define WP_TRACE_FORMAT  "wattprof-trace"
-#define WP_TRACE_VERSION 1
+#define WP_TRACE_FORMAT "wattprof-trace"
+/* 2: sensors gained source_kind, scope, contains and scale, and `unit` is the raw unit. Version 1
+ * traces (NVML only) are still read. */
+#define WP_TRACE_VERSION 2
 
 /* ---- writing ---- */
 struct wp_trace_writer;

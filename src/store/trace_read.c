@@ -126,14 +126,31 @@ static int64_t col_limit(sqlite3_stmt *st, int col)
                                                        : sqlite3_column_int64(st, col);
 }
 
+/* Version 1 traces held NVML sensors only, with values in the canonical unit. */
+static void v1_sensor_defaults(struct wp_sensor *s)
+{
+    snprintf(s->source_kind, sizeof(s->source_kind), "%.15s", s->source);
+    s->scope = strcmp(s->source, "nvml") != 0         ? WP_SCOPE_OTHER
+               : strcmp(s->name, "power_memory") == 0 ? WP_SCOPE_GPU_MEMORY
+                                                      : WP_SCOPE_GPU;
+    s->contains = wp_scope_default_contains(s->scope);
+    s->scale = 1;
+}
+
 static int load_sensors(struct wp_trace *t, struct wp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(t,
-                     "SELECT id, source, device, uuid, device_name, name, quantity, kind, "
-                     "cadence_us, limit_value, default_limit, wrap_at, help FROM sensors "
-                     "ORDER BY id",
-                     &st, err);
+    const char *ver = wp_meta_get(&t->meta, "format_version");
+    bool v1 = ver && strcmp(ver, "1") == 0;
+    int rc =
+        prepare(t,
+                v1 ? "SELECT id, source, device, uuid, device_name, name, quantity, kind, "
+                     "cadence_us, limit_value, default_limit, wrap_at, help, unit FROM sensors "
+                     "ORDER BY id"
+                   : "SELECT id, source, device, uuid, device_name, name, quantity, kind, "
+                     "cadence_us, limit_value, default_limit, wrap_at, help, unit, "
+                     "source_kind, scope, contains, scale FROM sensors ORDER BY id",
+                &st, err);
     if (rc < 0)
         return rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -152,6 +169,16 @@ static int load_sensors(struct wp_trace *t, struct wp_err *err)
         s.default_limit = col_limit(st, 10);
         s.wrap_at = sqlite3_column_int64(st, 11);
         col_text(st, 12, s.help, sizeof(s.help));
+        col_text(st, 13, s.unit, sizeof(s.unit));
+        const char *scope = NULL, *contains = NULL;
+        if (v1) {
+            v1_sensor_defaults(&s);
+        } else {
+            col_text(st, 14, s.source_kind, sizeof(s.source_kind));
+            scope = (const char *)sqlite3_column_text(st, 15);
+            contains = (const char *)sqlite3_column_text(st, 16);
+            s.scale = sqlite3_column_double(st, 17);
+        }
         char why[160];
         if (id < 0 || id > WP_TRACE_MAX_SENSOR_ID) {
             snprintf(why, sizeof(why), "sensor id %" PRId64 " is out of range", id);
@@ -161,6 +188,14 @@ static int load_sensors(struct wp_trace *t, struct wp_err *err)
         } else if (!k || (strcmp(k, "gauge") != 0 && strcmp(k, "counter") != 0)) {
             snprintf(why, sizeof(why), "sensor %" PRId64 " has an unknown kind '%.40s'", id,
                      k ? k : "");
+        } else if (!v1 && (!scope || wp_scope_parse(scope, &s.scope) < 0)) {
+            snprintf(why, sizeof(why), "sensor %" PRId64 " has an unknown scope '%.40s'", id,
+                     scope ? scope : "");
+        } else if (!v1 && (!contains || wp_scope_mask_parse(contains, &s.contains) < 0)) {
+            snprintf(why, sizeof(why), "sensor %" PRId64 " contains an unknown scope '%.60s'", id,
+                     contains ? contains : "");
+        } else if (!(s.scale > 0 && s.scale < 1e300)) {
+            snprintf(why, sizeof(why), "sensor %" PRId64 " has a scale that is not positive", id);
         } else {
             s.kind = strcmp(k, "counter") == 0 ? WP_COUNTER : WP_GAUGE;
             if (wp_sensors_add(&t->sensors, &s) < 0) {

@@ -38,7 +38,9 @@ static const char schema_sql[] =
     "CREATE TABLE sensors(id INTEGER PRIMARY KEY, source TEXT NOT NULL, device INTEGER NOT NULL,"
     " uuid TEXT NOT NULL, device_name TEXT NOT NULL, name TEXT NOT NULL, quantity TEXT NOT NULL,"
     " unit TEXT NOT NULL, kind TEXT NOT NULL, cadence_us INTEGER NOT NULL, limit_value INTEGER,"
-    " default_limit INTEGER, wrap_at INTEGER NOT NULL, help TEXT NOT NULL);"
+    " default_limit INTEGER, wrap_at INTEGER NOT NULL, help TEXT NOT NULL,"
+    " source_kind TEXT NOT NULL, scope TEXT NOT NULL, contains TEXT NOT NULL,"
+    " scale REAL NOT NULL);"
     "CREATE TABLE chunks(sensor INTEGER NOT NULL, t0_us INTEGER NOT NULL, t1_us INTEGER NOT NULL,"
     " n INTEGER NOT NULL, data BLOB NOT NULL);"
     "CREATE INDEX chunks_sensor_t0 ON chunks(sensor, t0_us);"
@@ -227,7 +229,8 @@ static int setup(struct wp_trace_writer *w, struct wp_err *err)
         (rc = prepare(w,
                       "INSERT OR REPLACE INTO sensors(id, source, device, uuid, device_name, "
                       "name, quantity, unit, kind, cadence_us, limit_value, default_limit, "
-                      "wrap_at, help) VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      "wrap_at, help, source_kind, scope, contains, scale) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       &w->st_sensor, err)) < 0)
         return rc;
     return 0;
@@ -347,13 +350,21 @@ static int put_sensor_rows(struct wp_trace_writer *w, const struct wp_sensors *t
         sqlite3_bind_text(st, 5, dname, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 6, name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 7, wp_quantity_name(s->quantity), -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 8, wp_quantity_unit(s->quantity), -1, SQLITE_STATIC);
+        char unit[sizeof(s->unit) + 1], skind[sizeof(s->source_kind) + 1], contains[256];
+        snprintf(unit, sizeof(unit), "%.*s", (int)sizeof(s->unit), wp_sensor_unit(s));
+        snprintf(skind, sizeof(skind), "%.*s", (int)sizeof(s->source_kind), s->source_kind);
+        wp_scope_mask_format(s->contains, contains, sizeof(contains));
+        sqlite3_bind_text(st, 8, unit, -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(st, 9, kind_name(s->kind), -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 10, s->cadence_us);
         bind_limit(st, 11, s->limit);
         bind_limit(st, 12, s->default_limit);
         sqlite3_bind_int64(st, 13, s->wrap_at);
         sqlite3_bind_text(st, 14, help, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 15, skind, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 16, wp_scope_name(s->scope), -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 17, contains, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_double(st, 18, wp_sensor_scale(s));
         int rc = run(st);
         if (rc != SQLITE_OK)
             return db_err(w, rc, err, "writing sensors to");

@@ -153,6 +153,14 @@ static void three_sensors(struct wp_sensors *tab)
     struct wp_sensor a = mk_sensor("power", WP_Q_POWER, WP_GAUGE, 0, 700000, 700000);
     struct wp_sensor b = mk_sensor("energy", WP_Q_ENERGY, WP_COUNTER, 1, WP_NO_LIMIT, WP_NO_LIMIT);
     struct wp_sensor c = mk_sensor("temp", WP_Q_TEMP, WP_GAUGE, 1, WP_NO_LIMIT, 87);
+    /* A RAPL-like counter: raw microjoules, wrapping, inside a package. */
+    snprintf(b.source_kind, sizeof(b.source_kind), "rapl");
+    snprintf(b.unit, sizeof(b.unit), "uJ");
+    b.scale = 0.001;
+    b.scope = WP_SCOPE_DRAM;
+    b.wrap_at = 262143328850;
+    a.scope = WP_SCOPE_GPU;
+    a.contains = WP_SCOPE_BIT(WP_SCOPE_GPU_MEMORY) | WP_SCOPE_BIT(WP_SCOPE_OTHER);
     assert_int_equal(wp_sensors_add(tab, &a), 0);
     assert_int_equal(wp_sensors_add(tab, &b), 1);
     assert_int_equal(wp_sensors_add(tab, &c), 2);
@@ -308,7 +316,9 @@ static void test_trace_round_trips_meta_sensors_samples_marks_events(void **stat
 
     const struct wp_meta *meta = wp_trace_meta(t);
     assert_string_equal(wp_meta_get(meta, "format"), "wattprof-trace");
-    assert_string_equal(wp_meta_get(meta, "format_version"), "1");
+    char ver[16];
+    snprintf(ver, sizeof(ver), "%d", WP_TRACE_VERSION);
+    assert_string_equal(wp_meta_get(meta, "format_version"), ver);
     assert_string_equal(wp_meta_get(meta, "host"), "node-b");
     assert_string_equal(wp_meta_get(meta, "command"), "python train.py --batch 512");
     assert_string_equal(wp_meta_get(meta, "end_us"), "1795863999000000");
@@ -330,7 +340,14 @@ static void test_trace_round_trips_meta_sensors_samples_marks_events(void **stat
         assert_true(b->default_limit == a->default_limit);
         assert_true(b->wrap_at == a->wrap_at);
         assert_string_equal(b->help, a->help);
+        assert_string_equal(wp_sensor_unit(b), wp_sensor_unit(a));
+        assert_true(wp_sensor_scale(b) == wp_sensor_scale(a));
+        assert_int_equal(b->scope, a->scope);
+        assert_int_equal(b->contains, a->contains);
+        assert_string_equal(b->source_kind, a->source_kind);
     }
+    assert_string_equal(wp_sensor_unit(&st->v[1]), "uJ");
+    assert_string_equal(wp_sensor_unit(&st->v[0]), "mW"); /* "" in the row: canonical */
     /* WP_NO_LIMIT is stored as NULL, not as a huge negative number. */
     assert_int_equal(sql_int(c->path, "SELECT count(*) FROM sensors WHERE limit_value IS NULL"), 2);
 
@@ -652,12 +669,48 @@ static void test_trace_open_rejects_newer_format_version(void **state)
 {
     struct ctx *c = *state;
     write_simple(c->path, 1, 10);
-    sql(c->path, "UPDATE meta SET value = '2' WHERE key = 'format_version'");
-    expect_open_error(c->path, -ENOTSUP, "newer wattprof (format 2");
+    char q[128], want[64];
+    snprintf(q, sizeof(q), "UPDATE meta SET value = '%d' WHERE key = 'format_version'",
+             WP_TRACE_VERSION + 1);
+    sql(c->path, q);
+    snprintf(want, sizeof(want), "newer wattprof (format %d", WP_TRACE_VERSION + 1);
+    expect_open_error(c->path, -ENOTSUP, want);
     struct wp_err err = {0};
     struct wp_trace *t = NULL;
     wp_trace_open(&t, c->path, &err);
     assert_non_null(strstr(err.msg, "upgrade wattprof"));
+}
+
+/* Version 1 traces (before scopes and scales) are NVML-only and still read, with the scopes
+ * that NVML's sensors have. */
+static void test_trace_reads_version_1_sensors_with_nvml_scopes(void **state)
+{
+    struct ctx *c = *state;
+    struct wp_sensors tab;
+    memset(&tab, 0, sizeof(tab));
+    struct wp_sensor a = mk_sensor("power", WP_Q_POWER, WP_GAUGE, 0, 700000, 700000);
+    struct wp_sensor m =
+        mk_sensor("power_memory", WP_Q_POWER, WP_GAUGE, 0, WP_NO_LIMIT, WP_NO_LIMIT);
+    wp_sensors_add(&tab, &a);
+    wp_sensors_add(&tab, &m);
+    struct wp_trace_writer *w = create_ok(c->path, &tab);
+    struct wp_err err = {0};
+    assert_int_equal(wp_trace_close(w, &err), 0);
+    wp_sensors_free(&tab);
+    sql(c->path, "ALTER TABLE sensors DROP COLUMN source_kind; ALTER TABLE sensors DROP COLUMN "
+                 "scope; ALTER TABLE sensors DROP COLUMN contains; ALTER TABLE sensors DROP "
+                 "COLUMN scale; UPDATE meta SET value = '1' WHERE key = 'format_version'");
+    struct wp_trace *t = NULL;
+    if (wp_trace_open(&t, c->path, &err) < 0)
+        fail_msg("open: %s", err.msg);
+    const struct wp_sensors *st = wp_trace_sensors(t);
+    assert_int_equal(st->n, 2);
+    assert_int_equal(st->v[0].scope, WP_SCOPE_GPU);
+    assert_int_equal(st->v[0].contains, WP_SCOPE_BIT(WP_SCOPE_GPU_MEMORY));
+    assert_int_equal(st->v[1].scope, WP_SCOPE_GPU_MEMORY);
+    assert_string_equal(st->v[0].source_kind, "nvml");
+    assert_true(wp_sensor_scale(&st->v[0]) == 1.0);
+    wp_trace_free(t);
 }
 
 static void test_trace_open_rejects_truncated_copy(void **state)
@@ -867,6 +920,7 @@ int main(void)
         T(test_trace_open_rejects_missing_empty_and_random_files),
         T(test_trace_open_rejects_sqlite_database_that_is_not_a_trace),
         T(test_trace_open_rejects_newer_format_version),
+        T(test_trace_reads_version_1_sensors_with_nvml_scopes),
         T(test_trace_open_rejects_truncated_copy),
         T(test_trace_series_reports_undecodable_chunk_with_sensor_and_position),
         T(test_trace_reader_sees_committed_samples_while_writer_is_open),
