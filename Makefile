@@ -73,7 +73,7 @@ $(BUILD)/wattprof-burn: bench/burn/burn.cu
 	  -o $@ $< -lcublas -lcublasLt
 burn: $(BUILD)/wattprof-burn
 
-$(BUILD)/tests/%: tests/unit/%.c $(CORE_LIB)
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CORE_LIB) -lcmocka $(LDLIBS)
 

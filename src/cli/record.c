@@ -13,6 +13,7 @@
 
 static const char record_usage[] =
     "usage: wattprof record -o TRACE [--duration S] [--json FILE] [--force] [--quiet]\n"
+    "                       [--source SPEC]... [--config FILE] [--no-auto] [--rated-w W]\n"
     "\n"
     "Records every power sensor found (see `wattprof list`) into TRACE until SIGINT or\n"
     "SIGTERM (Ctrl-C), or for S seconds, then prints the summary to stderr. The trace is\n"

@@ -10,7 +10,8 @@
 #include "recorder/recorder.h"
 
 static const char run_usage[] =
-    "usage: wattprof run [-o TRACE] [--json FILE] [--force] [--quiet] -- COMMAND [ARGS...]\n"
+    "usage: wattprof run [-o TRACE] [--json FILE] [--force] [--quiet] [--source SPEC]...\n"
+    "                    [--config FILE] [--no-auto] [--rated-w W] -- COMMAND [ARGS...]\n"
     "\n"
     "Runs COMMAND while recording the power of every GPU (NVML's 20 ms sample buffer, the\n"
     "instant and 1 s average power fields, the hardware energy counter), then prints a\n"
