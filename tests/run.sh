@@ -15,6 +15,9 @@ export PYTHONPATH="$PWD/python${PYTHONPATH:+:$PYTHONPATH}"
 export WATTPROF_NVML_LIB="$FAKE_NVML_LIB"
 export FAKE_NVML_TRACE="$FIXTURES/h200/buffer-2gpu.csv.gz"
 export FAKE_NVML_RECORDED_ON="2x NVIDIA H200 SXM, driver 580.159.04, 2026-11-28"
+# Nor this machine's RAPL (or any sysfs meter): sysfs sources look under an empty tree unless
+# a test gives root= or sets WATTPROF_SYSFS_ROOT itself.
+export WATTPROF_SYSFS_ROOT="$FIXTURES/sysfs/empty"
 filter=${1:-}
 pass=0 fail=0 failed=()
 logdir="$BUILD/test-logs"
