@@ -57,8 +57,7 @@ static int fake_open(void **state, const struct wp_source_cfg *cfg, struct wp_er
     f->rng = 88172645463325252u;
     int rc = wp_source_cfg_duration_us(cfg, "stall", 5000000, 0, 60000000, &f->stall_us, err);
     if (rc == 0)
-        rc = wp_source_cfg_duration_us(cfg, "interval", 50000, 1000, 60000000, &f->period_us,
-                                       err);
+        rc = wp_source_cfg_duration_us(cfg, "interval", 50000, 1000, 60000000, &f->period_us, err);
     if (rc < 0) {
         free(f);
         return rc;
@@ -115,9 +114,14 @@ static void fake_close(void *state)
 }
 
 static const struct wp_source_key fake_keys[] = {
-    {"mode", "ok|flaky|gone|stall", 0}, {"from", "N", 0},      {"count", "N", 0},
-    {"stall", "DURATION", 0},           {"interval", "D", 0},  {"per_poll", "N", 0},
-    {"password", "a secret", WP_KEY_SECRET}, {NULL, NULL, 0},
+    {"mode", "ok|flaky|gone|stall", 0},
+    {"from", "N", 0},
+    {"count", "N", 0},
+    {"stall", "DURATION", 0},
+    {"interval", "D", 0},
+    {"per_poll", "N", 0},
+    {"password", "a secret", WP_KEY_SECRET},
+    {NULL, NULL, 0},
 };
 static const struct wp_source_ops fake_kind = {
     .name = "fake",
@@ -159,8 +163,8 @@ static void config(struct wp_config *c, const char *const *specs)
 }
 
 /* Records for secs with the given specs; returns the stop status. */
-static int record(const char *name, const char *const *specs, double secs,
-                  struct events_seen *seen, int64_t retry_min_us)
+static int record(const char *name, const char *const *specs, double secs, struct events_seen *seen,
+                  int64_t retry_min_us)
 {
     snprintf(path, sizeof(path), "%s/%s.wptrace", test_dir, name);
     struct wp_config c;
@@ -251,8 +255,8 @@ static void test_source_gone_for_good_is_dropped_and_others_go_on(void **state)
     struct wp_err err = {0};
     assert_int_equal(wp_trace_series(t, find(t, "bmc", -1, "fake_power")->id, &a, &err), 0);
     assert_int_equal(wp_trace_series(t, find(t, "pdu", -1, "fake_power")->id, &b, &err), 0);
-    assert_int_equal(a.n, 2);  /* polls 0 and 1, then gone; never retried */
-    assert_true(b.n >= 25); /* 1.5 s at 50 ms */
+    assert_int_equal(a.n, 2); /* polls 0 and 1, then gone; never retried */
+    assert_true(b.n >= 25);   /* 1.5 s at 50 ms */
     wp_series_free(&a);
     wp_series_free(&b);
     wp_trace_free(t);
@@ -331,8 +335,8 @@ static void test_write_failure_mid_run_is_reported_and_the_trace_stays_readable(
     print_message("stop: %s\n", err.msg);
     assert_non_null(strstr(seen.text, "writing the trace failed"));
     /* Said once, not once per second. */
-    assert_null(strstr(strstr(seen.text, "writing the trace failed") + 1,
-                       "writing the trace failed"));
+    assert_null(
+        strstr(strstr(seen.text, "writing the trace failed") + 1, "writing the trace failed"));
     struct wp_trace *t = open_trace();
     struct wp_series s;
     assert_int_equal(wp_trace_series(t, 0, &s, &err), 0);

@@ -40,7 +40,6 @@ static const struct wp_source_ops autok = {
     .name = "autok", .flags = WP_SOURCE_AUTO, .open = dummy_open};
 static const struct wp_source_ops *const kinds[] = {&meter, &autok, NULL};
 
-
 static char *write_file(const char *name, const char *text, mode_t mode)
 {
     static char path[128];
@@ -74,9 +73,9 @@ static void test_spec_parses_kind_keys_and_values_with_commas(void **state)
     wp_config_init(&c);
     struct wp_err err = {0};
     assert_int_equal(wp_config_add_spec(&c, kinds, "meter", false, "--source", &err), 0);
-    assert_int_equal(wp_config_add_spec(
-                         &c, kinds, "meter: host=10.0.0.1 , user=admin,interval=500ms,fast=yes",
-                         false, "--source", &err),
+    assert_int_equal(wp_config_add_spec(&c, kinds,
+                                        "meter: host=10.0.0.1 , user=admin,interval=500ms,fast=yes",
+                                        false, "--source", &err),
                      0);
     assert_int_equal(
         wp_config_add_spec(&c, kinds, "meter:host=a,b,c,name=pdu-a", false, "--source", &err), 0);
@@ -111,20 +110,19 @@ static void test_spec_values_out_of_range_are_refused_with_the_range(void **stat
     struct wp_config c;
     wp_config_init(&c);
     struct wp_err err = {0};
-    static const char *const bad[] = {"interval=5ms", "interval=2h", "interval=abc",
+    static const char *const bad[] = {"interval=5ms", "interval=2h",    "interval=abc",
                                       "interval=-1s", "interval=1e300", "interval=nan"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char spec[64];
         snprintf(spec, sizeof(spec), "meter:%s,name=m%zu", bad[i], i);
         assert_int_equal(wp_config_add_spec(&c, kinds, spec, false, "--source", &err), 0);
         int64_t us;
-        int rc = wp_source_cfg_duration_us(&c.v[i], "interval", 1000000, 10000, 60000000, &us,
-                                           &err);
+        int rc =
+            wp_source_cfg_duration_us(&c.v[i], "interval", 1000000, 10000, 60000000, &us, &err);
         if (rc != -EINVAL || !strstr(err.msg, "between 10 ms and 60 s"))
             fail_msg("%s: rc %d '%s'", bad[i], rc, err.msg);
     }
-    assert_int_equal(wp_config_add_spec(&c, kinds, "meter:fast=maybe,name=f", false, "x", &err),
-                     0);
+    assert_int_equal(wp_config_add_spec(&c, kinds, "meter:fast=maybe,name=f", false, "x", &err), 0);
     bool b;
     assert_int_equal(wp_source_cfg_bool(&c.v[c.n - 1], "fast", false, &b, &err), -EINVAL);
     assert_non_null(strstr(err.msg, "fast=1 or fast=0"));
@@ -135,8 +133,9 @@ static void test_spec_errors_name_what_is_valid(void **state)
 {
     (void)state;
     expect_bad("pdu", false, "unknown source kind 'pdu' (known kinds: meter, autok)");
-    expect_bad("meter:hots=x", false, "has no option 'hots' (it takes: name, host, user, "
-                                      "password_file, password_env, interval, fast)");
+    expect_bad("meter:hots=x", false,
+               "has no option 'hots' (it takes: name, host, user, "
+               "password_file, password_env, interval, fast)");
     expect_bad("meter:host=a,host=b", false, "option 'host' is given twice");
     expect_bad("meter:=x", false, "no key before '='");
     expect_bad("meter:fast", false, "is not key=value");
@@ -172,8 +171,7 @@ static void test_secret_is_read_from_file_env_or_config_and_never_shown(void **s
     assert_int_equal(wp_config_add_spec(&c, kinds, spec, false, "--source", &err), 0);
     setenv("WP_TEST_PW", "s3cret-env", 1);
     assert_int_equal(
-        wp_config_add_spec(&c, kinds, "meter:password_env=WP_TEST_PW", false, "--source", &err),
-        0);
+        wp_config_add_spec(&c, kinds, "meter:password_env=WP_TEST_PW", false, "--source", &err), 0);
     assert_int_equal(
         wp_config_add_spec(&c, kinds, "meter:password=s3cret-inline", true, "f:1", &err), 0);
     assert_int_equal(
@@ -249,8 +247,7 @@ static void test_config_file_specs_settings_comments_and_errors_with_line(void *
         path = write_file("node.conf", bad[i].text, 0600);
         int rc = wp_config_load(&c, kinds, path, &err);
         if (rc != -EINVAL || !strstr(err.msg, bad[i].want))
-            fail_msg("config '%s': rc %d '%s', wanted '%s'", bad[i].text, rc, err.msg,
-                     bad[i].want);
+            fail_msg("config '%s': rc %d '%s', wanted '%s'", bad[i].text, rc, err.msg, bad[i].want);
         wp_config_free(&c);
     }
     wp_config_init(&c);
