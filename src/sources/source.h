@@ -76,6 +76,7 @@ struct wp_source_ops {
 /* NULL-terminated table of every kind compiled in. */
 extern const struct wp_source_ops *const wp_source_kinds[];
 extern const struct wp_source_ops wp_source_nvml;
+extern const struct wp_source_ops wp_source_hwmon;
 
 /* The kind called name in kinds (NULL-terminated), or NULL. */
 const struct wp_source_ops *wp_source_kind(const struct wp_source_ops *const *kinds,

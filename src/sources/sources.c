@@ -8,6 +8,7 @@
 /* Order matters only for `list` and automatic probing: GPUs first, then the host. */
 const struct wp_source_ops *const wp_source_kinds[] = {
     &wp_source_nvml,
+    &wp_source_hwmon,
     NULL,
 };
 
