@@ -87,7 +87,7 @@ int wp_source_cfg_bool(const struct wp_source_cfg *c, const char *key, bool def,
         return 0;
     }
     static const char *const yes[] = {"1", "yes", "true", "on"}, *const no[] = {"0", "no", "false",
-                                                                                 "off"};
+                                                                                "off"};
     for (size_t i = 0; i < 4; i++) {
         if (strcasecmp(v, yes[i]) == 0) {
             *out = true;
@@ -161,8 +161,7 @@ int wp_source_cfg_secret(const struct wp_source_cfg *c, const char *key, char *b
                            "source %s: %s_env=%s names an environment variable that is not set",
                            c->name, key, env);
         if (strlen(v) >= len)
-            return wp_errf(err, -EINVAL, "source %s: the %s in $%s is too long", c->name, key,
-                           env);
+            return wp_errf(err, -EINVAL, "source %s: the %s in $%s is too long", c->name, key, env);
         snprintf(buf, len, "%s", v);
         return 0;
     }
@@ -350,8 +349,8 @@ static int check_secrets(const struct wp_source_cfg *c, struct wp_err *err)
         char f[64], e[64];
         snprintf(f, sizeof(f), "%s_file", k->key);
         snprintf(e, sizeof(e), "%s_env", k->key);
-        int ways = !!wp_source_cfg_get(c, k->key) + !!wp_source_cfg_get(c, f) +
-                   !!wp_source_cfg_get(c, e);
+        int ways =
+            !!wp_source_cfg_get(c, k->key) + !!wp_source_cfg_get(c, f) + !!wp_source_cfg_get(c, e);
         if (ways > 1)
             return wp_errf(err, -EINVAL, "%s: source %s: give the %s one way only (%s, %s or %s)",
                            c->origin, c->name, k->key, k->key, f, e);
@@ -360,8 +359,7 @@ static int check_secrets(const struct wp_source_cfg *c, struct wp_err *err)
 }
 
 int wp_config_add_spec(struct wp_config *c, const struct wp_source_ops *const *kinds,
-                       const char *spec, bool from_file, const char *origin,
-                       struct wp_err *err)
+                       const char *spec, bool from_file, const char *origin, struct wp_err *err)
 {
     char *copy = strdup(spec);
     if (!copy)
@@ -430,15 +428,17 @@ out:
     return rc;
 }
 
-static int parse_setting(struct wp_config *c, const char *key, const char *val,
-                         const char *origin, struct wp_err *err)
+static int parse_setting(struct wp_config *c, const char *key, const char *val, const char *origin,
+                         struct wp_err *err)
 {
     char *end;
     errno = 0;
     if (strcmp(key, "auto") == 0) {
         if (strcmp(val, "0") && strcmp(val, "1"))
-            return wp_errf(err, -EINVAL, "%s: auto=%s: write auto=0 (only the listed sources) "
-                           "or auto=1", origin, val);
+            return wp_errf(err, -EINVAL,
+                           "%s: auto=%s: write auto=0 (only the listed sources) "
+                           "or auto=1",
+                           origin, val);
         c->no_auto = strcmp(val, "0") == 0;
         return 0;
     }
@@ -475,13 +475,13 @@ static bool holds_secret(const struct wp_source_cfg *sc)
     return false;
 }
 
-int wp_config_load(struct wp_config *c, const struct wp_source_ops *const *kinds,
-                   const char *path, struct wp_err *err)
+int wp_config_load(struct wp_config *c, const struct wp_source_ops *const *kinds, const char *path,
+                   struct wp_err *err)
 {
     FILE *f = fopen(path, "re");
     if (!f)
-        return wp_errf(err, errno == ENOENT ? -ENOENT : -EACCES, "cannot read config %s: %s",
-                       path, strerror(errno));
+        return wp_errf(err, errno == ENOENT ? -ENOENT : -EACCES, "cannot read config %s: %s", path,
+                       strerror(errno));
     struct stat st;
     bool shared = fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH));
     char line[4096], origin[64];
