@@ -40,7 +40,7 @@ static int write_rows(FILE *f, void *arg)
         struct wp_series ser;
         if (wp_trace_series(x->t, s->id, &ser, &x->err) < 0)
             return -1;
-        const char *unit = wp_quantity_unit(s->quantity);
+        const char *unit = wp_sensor_unit(s);
         for (size_t k = 0; k < ser.n; k++) {
             if (x->jsonl)
                 fprintf(f,
