@@ -182,7 +182,7 @@ static int cmp_attr(const void *a, const void *b)
     unsigned nx = 0, ny = 0;
     int tx = attr_type(x->attr, &nx), ty = attr_type(y->attr, &ny);
     /* power before energy, then by number, then input before average */
-    int gx = tx == 2, gy = ty == 2;
+    int gx = attr_types[tx].kind == WP_COUNTER, gy = attr_types[ty].kind == WP_COUNTER;
     if (gx != gy)
         return gx - gy;
     if (nx != ny)
