@@ -9,6 +9,7 @@
 const struct wp_source_ops *const wp_source_kinds[] = {
     &wp_source_nvml,
     &wp_source_rapl,
+    &wp_source_hwmon,
     NULL,
 };
 
