@@ -49,12 +49,16 @@ static int remove_dir(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static int add_sensor(struct wp_sensors *tab, const char *source, int device, const char *name,
+/* A sensor row as a source would make it: scope, contains (the scope's default), raw unit
+ * and scale (canonical units per raw unit: 0.001 for uW or uJ, 1000 for W). */
+static int add_scoped(struct wp_sensors *tab, const char *source, int device, const char *name,
                       enum wp_quantity q, enum wp_kind kind, int64_t cadence_us, int64_t limit,
-                      int64_t wrap_at)
+                      int64_t wrap_at, enum wp_scope scope, const char *unit, double scale)
 {
     struct wp_sensor s = {0};
     snprintf(s.source, sizeof(s.source), "%s", source);
+    /* instances are named after their kind, with a suffix for a second one ("pdu-a") */
+    snprintf(s.source_kind, sizeof(s.source_kind), "%.*s", (int)strcspn(source, "-"), source);
     s.device = device;
     snprintf(s.uuid, sizeof(s.uuid), "GPU-%d-uuid", device);
     snprintf(s.device_name, sizeof(s.device_name), "NVIDIA H200");
@@ -65,10 +69,23 @@ static int add_sensor(struct wp_sensors *tab, const char *source, int device, co
     s.limit = limit;
     s.default_limit = limit;
     s.wrap_at = wrap_at;
+    s.scope = scope;
+    s.contains = wp_scope_default_contains(scope);
+    snprintf(s.unit, sizeof(s.unit), "%s", unit);
+    s.scale = scale;
     snprintf(s.help, sizeof(s.help), "test sensor");
     int id = wp_sensors_add(tab, &s);
     assert_true(id >= 0);
     return id;
+}
+
+/* An NVML-like row in canonical units: nvml sensors are GPUs, anything else "other". */
+static int add_sensor(struct wp_sensors *tab, const char *source, int device, const char *name,
+                      enum wp_quantity q, enum wp_kind kind, int64_t cadence_us, int64_t limit,
+                      int64_t wrap_at)
+{
+    return add_scoped(tab, source, device, name, q, kind, cadence_us, limit, wrap_at,
+                      strcmp(source, "nvml") == 0 ? WP_SCOPE_GPU : WP_SCOPE_OTHER, "", 1.0);
 }
 
 static void put(struct wp_trace_writer *w, int sensor, int64_t t, int64_t v)
