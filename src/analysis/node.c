@@ -457,19 +457,30 @@ static int node_parts(const struct wp_node_work *w, const char *gpu_source, stru
             continue;
         c[nc++] = (struct cand){cpu_scopes[i], contains, m};
     }
-    /* stable: broadest containment first */
+    /* Which parts count: broadest containment first, so a part another holds is skipped
+     * whatever order the sensors came in. They are listed in the fixed order after. */
+    size_t order[1 + NCPU_SCOPES];
+    for (size_t i = 0; i < nc; i++)
+        order[i] = i;
     for (size_t i = 1; i < nc; i++)
-        for (size_t k = i; k > 0 && popcount(c[k].contains) > popcount(c[k - 1].contains); k--) {
-            struct cand tmp = c[k];
-            c[k] = c[k - 1];
-            c[k - 1] = tmp;
+        for (size_t k = i;
+             k > 0 && popcount(c[order[k]].contains) > popcount(c[order[k - 1]].contains); k--) {
+            size_t tmp = order[k];
+            order[k] = order[k - 1];
+            order[k - 1] = tmp;
         }
-    struct wp_node_summary *node = &s->node;
+    bool counted[1 + NCPU_SCOPES] = {false};
     unsigned held = 0;
-    for (size_t i = 0; i < nc && node->nparts < WP_NODE_MAX_PARTS; i++) {
-        if (held & WP_SCOPE_BIT(c[i].scope))
+    for (size_t i = 0; i < nc; i++) {
+        if (held & WP_SCOPE_BIT(c[order[i]].scope))
             continue;
-        held |= c[i].contains;
+        held |= c[order[i]].contains;
+        counted[order[i]] = true;
+    }
+    struct wp_node_summary *node = &s->node;
+    for (size_t i = 0; i < nc && node->nparts < WP_NODE_MAX_PARTS; i++) {
+        if (!counted[i])
+            continue;
         struct wp_node_part *p = &node->parts[node->nparts++];
         memset(p, 0, sizeof(*p));
         p->scope = c[i].scope;

@@ -693,7 +693,9 @@ static void test_node_psys_not_double_counted(void **state)
     struct wp_summary s;
     compute(path, &s);
     assert_int_equal(s.node.nparts, 2);
-    assert_non_null(part(&s, WP_SCOPE_GPU));
+    /* listed GPU first, as always, though psys was weighed first */
+    assert_int_equal(s.node.parts[0].scope, WP_SCOPE_GPU);
+    assert_int_equal(s.node.parts[1].scope, WP_SCOPE_PSYS);
     const struct wp_node_part *p = part(&s, WP_SCOPE_PSYS);
     assert_non_null(p);
     assert_near(p->mean_w, 400.0, 1e-9);
