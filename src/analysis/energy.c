@@ -254,6 +254,19 @@ int wp_counter_delta(const int64_t *raw, size_t n, int64_t wrap_at, int64_t *del
     return 0;
 }
 
+size_t wp_counter_bracket(const int64_t *t_us, size_t n, int64_t from_us, int64_t to_us,
+                          int64_t slack_us, size_t *i0, size_t *i1)
+{
+    size_t a = wp_lower_bound_i64(t_us, n, from_us), b = wp_upper_bound_i64(t_us, n, to_us);
+    if (a > 0 && (a == n || t_us[a] > from_us) && from_us - t_us[a - 1] <= slack_us)
+        a--;
+    if (b < n && (b == 0 || t_us[b - 1] < to_us) && t_us[b] - to_us <= slack_us)
+        b++;
+    *i0 = a;
+    *i1 = b > a ? b : a;
+    return *i1 - *i0;
+}
+
 size_t wp_grid_len(int64_t from_us, int64_t to_us, int64_t step_us)
 {
     if (step_us <= 0 || to_us < from_us)

@@ -59,6 +59,13 @@ size_t wp_count_gaps(const int64_t *t_us, size_t n, int64_t gap_us);
  * for a reading outside [0, wrap_at), -EOVERFLOW if the total does not fit. */
 int wp_counter_delta(const int64_t *raw, size_t n, int64_t wrap_at, int64_t *delta);
 
+/* The readings of a counter (timestamps t_us, ascending) that bracket [from_us, to_us] most
+ * tightly: the last one at or before from_us if it lies within slack_us of it, else the first
+ * inside; likewise at the end. Sets the range [*i0, *i1) and returns its length (below 2:
+ * no delta over the window). */
+size_t wp_counter_bracket(const int64_t *t_us, size_t n, int64_t from_us, int64_t to_us,
+                          int64_t slack_us, size_t *i0, size_t *i1);
+
 /* One series for wp_sum_*: covers (t_us[0] - hold_us, t_us[n-1]]. */
 struct wp_series_ref {
     const int64_t *t_us;

@@ -8,10 +8,15 @@
  *              "peak_1s_w", "p99_w", "peak_pct_limit", "samples", "median_interval_ms",
  *              "gaps"}],
  *    "total": {"energy_j", "counter_energy_j", "counter_diff_pct", "mean_w", "peak_w"},
+ *    "node": null (no node meter and no parts) or
+ *            {"source", "estimated", "basis", "allowance_w", "allowance_default", "energy_j",
+ *             "mean_w", "peak_1s_w", "peak_60s_w", "gpu_sum_peak_20ms_w", "rated_w",
+ *             "peak_pct_of_rated",
+ *             "parts": [{"scope", "energy_j", "mean_w", "devices", "source"}], "rest_w"},
  *    "phases": [{"name", "t0_us", "t1_us", "depth", "open_ended", "duration_s", "energy_j",
  *                "mean_w", "peak_w", "counts": {KEY: number}, "j_per_sample", "j_per_token",
  *                "j_per_tflop"}]}  (the last three from the counts samples, tokens, flops)
- * "phases" come from the job's begin/end marks (phases.c). */
+ * "phases" come from the job's begin/end marks (phases.c); "node" from node.c. */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -20,6 +25,7 @@
 #include <string.h>
 
 #include "analysis/energy.h"
+#include "analysis/node.h"
 #include "analysis/phases.h"
 #include "analysis/summary.h"
 #include "core/json.h"
@@ -38,8 +44,9 @@ static const char *const power_pref[] = {"power", "power_instant", "power_avg"};
 
 /* Per-GPU working state that the totals need after the per-GPU pass. */
 struct gpu_work {
+    const char *source; /* the instance the GPU was found in ("nvml") */
     const struct wp_sensor *power;
-    struct wp_series series;
+    struct wp_series series; /* in mW: scaled on load (stored values are raw) */
     int64_t cadence_us;
     double counter_trace_j; /* trace energy over the counter's read window */
 };
@@ -79,30 +86,38 @@ static int meta_i64(const struct wp_meta *m, const char *key, bool *present, int
     return 0;
 }
 
-static int cmp_int(const void *a, const void *b)
+/* A GPU: one device of one source instance whose sensors have the GPU scope. */
+struct gpu_id {
+    const char *source;
+    int device;
+};
+
+static int cmp_gpu_id(const void *a, const void *b)
 {
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
+    const struct gpu_id *x = a, *y = b;
+    int c = strcmp(x->source, y->source);
+    return c ? c : (x->device > y->device) - (x->device < y->device);
 }
 
-/* Sorted, distinct GPU indices of the nvml sensors. *out is malloc'd (NULL when none). */
-static int gpu_indices(const struct wp_sensors *tab, int **out, size_t *n)
+/* Sorted, distinct GPUs (by scope, whatever source reads them). *out is malloc'd (NULL when
+ * none). */
+static int gpu_ids(const struct wp_sensors *tab, struct gpu_id **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
     if (tab->n == 0)
         return 0;
-    int *v = malloc(tab->n * sizeof(*v));
+    struct gpu_id *v = malloc(tab->n * sizeof(*v));
     if (!v)
         return -ENOMEM;
     size_t k = 0;
     for (size_t i = 0; i < tab->n; i++)
-        if (strcmp(tab->v[i].source, "nvml") == 0 && tab->v[i].device >= 0)
-            v[k++] = tab->v[i].device;
-    qsort(v, k, sizeof(*v), cmp_int);
+        if (tab->v[i].scope == WP_SCOPE_GPU && tab->v[i].device >= 0)
+            v[k++] = (struct gpu_id){tab->v[i].source, tab->v[i].device};
+    qsort(v, k, sizeof(*v), cmp_gpu_id);
     size_t m = 0;
     for (size_t i = 0; i < k; i++)
-        if (m == 0 || v[m - 1] != v[i])
+        if (m == 0 || cmp_gpu_id(&v[m - 1], &v[i]) != 0)
             v[m++] = v[i];
     if (m == 0) {
         free(v);
@@ -113,11 +128,60 @@ static int gpu_indices(const struct wp_sensors *tab, int **out, size_t *n)
     return 0;
 }
 
-static const struct wp_sensor *any_sensor(const struct wp_sensors *tab, int device)
+static bool same_gpu(const struct wp_sensor *s, const char *source, int device)
+{
+    return s->scope == WP_SCOPE_GPU && s->device == device && strcmp(s->source, source) == 0;
+}
+
+static const struct wp_sensor *any_sensor(const struct wp_sensors *tab, const char *source,
+                                          int device)
 {
     for (size_t i = 0; i < tab->n; i++)
-        if (strcmp(tab->v[i].source, "nvml") == 0 && tab->v[i].device == device)
+        if (same_gpu(&tab->v[i], source, device))
             return &tab->v[i];
+    return NULL;
+}
+
+/* The GPU's finest power series. NVML's names say which that is (power_pref); for another
+ * source the power gauge with the shortest nominal cadence. */
+static const struct wp_sensor *gpu_power_sensor(const struct wp_sensors *tab, const char *source,
+                                                int device)
+{
+    const struct wp_sensor *best = NULL;
+    int64_t best_rank = INT64_MAX;
+    for (size_t i = 0; i < tab->n; i++) {
+        const struct wp_sensor *s = &tab->v[i];
+        if (!same_gpu(s, source, device) || s->quantity != WP_Q_POWER || s->kind != WP_GAUGE)
+            continue;
+        int64_t rank = INT64_MAX - 1;
+        if (strcmp(s->source_kind, "nvml") == 0) {
+            rank = -1;
+            for (size_t k = 0; k < sizeof(power_pref) / sizeof(power_pref[0]); k++)
+                if (strcmp(s->name, power_pref[k]) == 0)
+                    rank = (int64_t)k;
+            if (rank < 0)
+                continue;
+        } else if (s->cadence_us > 0) {
+            rank = s->cadence_us;
+        }
+        if (rank < best_rank) {
+            best = s;
+            best_rank = rank;
+        }
+    }
+    return best;
+}
+
+/* The GPU's energy counter: NVML's is "energy"; another source's any energy counter. */
+static const struct wp_sensor *gpu_counter_sensor(const struct wp_sensors *tab, const char *source,
+                                                  int device)
+{
+    for (size_t i = 0; i < tab->n; i++) {
+        const struct wp_sensor *s = &tab->v[i];
+        if (same_gpu(s, source, device) && s->quantity == WP_Q_ENERGY && s->kind == WP_COUNTER &&
+            (strcmp(s->source_kind, "nvml") != 0 || strcmp(s->name, "energy") == 0))
+            return s;
+    }
     return NULL;
 }
 
@@ -130,31 +194,23 @@ static int nomem(struct wp_err *err)
 
 /* Counter fields of g over the run [from_us, to_us]: the delta between the readings that
  * bracket it, and the trace's energy over exactly those readings' window to compare with. */
-static int gpu_counter(const struct wp_trace *t, int device, struct gpu_work *w,
-                       struct wp_gpu_summary *g, int64_t from_us, int64_t to_us, struct wp_err *err)
+static int gpu_counter(const struct wp_trace *t, struct gpu_work *w, struct wp_gpu_summary *g,
+                       int64_t from_us, int64_t to_us, struct wp_err *err)
 {
-    const struct wp_sensor *c = wp_sensors_find(wp_trace_sensors(t), "nvml", device, "energy");
-    if (!c || c->kind != WP_COUNTER)
+    const struct wp_sensor *c = gpu_counter_sensor(wp_trace_sensors(t), w->source, g->index);
+    if (!c)
         return 0;
     struct wp_series cs = {0};
     int rc = wp_trace_series(t, c->id, &cs, err);
     if (rc < 0)
         return rc;
-    /* The readings that bracket the run most tightly: the last one at or before the start if
-     * it is within the slack, else the first inside; likewise at the end. */
-    size_t i0 = wp_lower_bound_i64(cs.t_us, cs.n, from_us),
-           i1 = wp_upper_bound_i64(cs.t_us, cs.n, to_us);
-    if (i0 > 0 && (i0 == cs.n || cs.t_us[i0] > from_us) &&
-        from_us - cs.t_us[i0 - 1] <= COUNTER_SLACK_US)
-        i0--;
-    if (i1 < cs.n && (i1 == 0 || cs.t_us[i1 - 1] < to_us) &&
-        cs.t_us[i1] - to_us <= COUNTER_SLACK_US)
-        i1++;
+    size_t i0, i1;
+    wp_counter_bracket(cs.t_us, cs.n, from_us, to_us, COUNTER_SLACK_US, &i0, &i1);
     if (i1 > i0 + 1) {
-        int64_t delta_mj;
-        rc = wp_counter_delta(cs.value + i0, i1 - i0, c->wrap_at, &delta_mj);
+        int64_t delta_raw;
+        rc = wp_counter_delta(cs.value + i0, i1 - i0, c->wrap_at, &delta_raw);
         if (rc == 0) {
-            g->counter_energy_j = (double)delta_mj / 1000.0;
+            g->counter_energy_j = wp_sensor_value(c, delta_raw) / 1000.0;
             int64_t c0 = cs.t_us[i0], c1 = cs.t_us[i1 - 1];
             struct wp_energy e;
             /* The trace side is its mean power over the covered part of the counter's window
@@ -167,7 +223,7 @@ static int gpu_counter(const struct wp_trace *t, int device, struct gpu_work *w,
                 e.covered_us >= (c1 - c0) * 9 / 10) {
                 w->counter_trace_j =
                     e.energy_mj / 1000.0 * (double)(c1 - c0) / (double)e.covered_us;
-                if (delta_mj > 0)
+                if (g->counter_energy_j > 0)
                     g->counter_diff_pct =
                         (w->counter_trace_j - g->counter_energy_j) / g->counter_energy_j * 100.0;
             }
@@ -281,7 +337,23 @@ static int totals_and_phases(const struct wp_trace *t, struct wp_summary *s, str
     return rc;
 }
 
+/* The GPUs' instance names, comma-separated ("nvml"). */
+static void gpu_sources(const struct gpu_work *w, size_t n, char *buf, size_t cap)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < n && off < cap; i++)
+        if (i == 0 || strcmp(w[i].source, w[i - 1].source) != 0) /* sorted by source */
+            off += (size_t)snprintf(buf + off, cap - off, "%s%s", off ? "," : "", w[i].source);
+}
+
 int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct wp_err *err)
+{
+    return wp_summary_compute_opts(t, NULL, out, err);
+}
+
+int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_opts *opts,
+                            struct wp_summary *out, struct wp_err *err)
 {
     memset(out, 0, sizeof(*out));
     const struct wp_meta *meta = wp_trace_meta(t);
@@ -306,9 +378,9 @@ int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct 
         out->exit_code = (int)v;
     }
 
-    int *idx = NULL;
+    struct gpu_id *idx = NULL;
     size_t ngpus = 0;
-    if (gpu_indices(tab, &idx, &ngpus) < 0)
+    if (gpu_ids(tab, &idx, &ngpus) < 0)
         return nomem(err);
     struct gpu_work *w = ngpus ? calloc(ngpus, sizeof(*w)) : NULL;
     out->gpus = ngpus ? calloc(ngpus, sizeof(*out->gpus)) : NULL;
@@ -320,24 +392,28 @@ int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct 
         return nomem(err);
     }
     out->ngpus = ngpus;
+    struct wp_node_work *nw = NULL;
 
     /* Load every GPU's power series first: without start_us/end_us the run window is the
      * span of the data. */
     int64_t data_lo = INT64_MAX, data_hi = INT64_MIN;
     for (size_t i = 0; i < ngpus; i++) {
         struct wp_gpu_summary *g = &out->gpus[i];
-        gpu_init(g, idx[i]);
-        for (size_t k = 0; k < sizeof(power_pref) / sizeof(power_pref[0]) && !w[i].power; k++)
-            w[i].power = wp_sensors_find(tab, "nvml", idx[i], power_pref[k]);
-        const struct wp_sensor *row = w[i].power ? w[i].power : any_sensor(tab, idx[i]);
+        gpu_init(g, idx[i].device);
+        w[i].source = idx[i].source;
+        w[i].power = gpu_power_sensor(tab, idx[i].source, idx[i].device);
+        const struct wp_sensor *row =
+            w[i].power ? w[i].power : any_sensor(tab, idx[i].source, idx[i].device);
         copy_str(g->uuid, sizeof(g->uuid), row->uuid);
         copy_str(g->name, sizeof(g->name), row->device_name);
         if (!w[i].power)
             continue;
         copy_str(g->power_sensor, sizeof(g->power_sensor), w[i].power->name);
         if (w[i].power->limit != WP_NO_LIMIT)
-            g->limit_w = (double)w[i].power->limit / 1000.0;
+            g->limit_w = wp_sensor_value(w[i].power, w[i].power->limit) / 1000.0;
         if ((rc = wp_trace_series(t, w[i].power->id, &w[i].series, err)) < 0)
+            goto fail;
+        if ((rc = wp_series_to_canonical(&w[i].series, w[i].power, err)) < 0)
             goto fail;
         struct wp_series *ps = &w[i].series;
         w[i].cadence_us = w[i].power->cadence_us;
@@ -357,6 +433,9 @@ int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct 
                 data_hi = ps->t_us[ps->n - 1];
         }
     }
+    /* The node's own meters (a trace may have nothing else). */
+    if ((rc = wp_node_load(t, &nw, &data_lo, &data_hi, err)) < 0)
+        goto fail;
     bool have_data = data_lo <= data_hi;
     out->start_us = has_start ? start_us : have_data ? data_lo : 0;
     out->end_us = has_end ? end_us : have_data ? data_hi : out->start_us;
@@ -387,12 +466,17 @@ int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct 
                 goto fail;
             }
         }
-        if ((rc = gpu_counter(t, idx[i], &w[i], g, out->start_us, out->end_us, err)) < 0)
+        if ((rc = gpu_counter(t, &w[i], g, out->start_us, out->end_us, err)) < 0)
             goto fail;
     }
     totals(out, w);
-    rc = totals_and_phases(t, out, w, err);
+    if ((rc = totals_and_phases(t, out, w, err)) < 0)
+        goto fail;
+    char gsrc[64];
+    gpu_sources(w, ngpus, gsrc, sizeof(gsrc));
+    rc = wp_node_compute(nw, meta, opts, gsrc, out, err);
 fail:
+    wp_node_work_free(nw);
     for (size_t i = 0; i < ngpus; i++)
         wp_series_free(&w[i].series);
     free(w);
@@ -473,6 +557,93 @@ static void print_row(FILE *f, const char *label, const struct wp_gpu_summary *g
 
 static void print_phases(FILE *f, const struct wp_summary *s);
 
+static void print_kw(FILE *f, double w)
+{
+    if (isfinite(w))
+        fprintf(f, "%.2f kW", w / 1000.0);
+    else
+        fputs("- kW", f);
+}
+
+static void print_parts(FILE *f, const struct wp_node_summary *n)
+{
+    if (n->nparts == 0) {
+        fputs("  parts: none metered on their own\n", f);
+        return;
+    }
+    fputs("  parts:", f);
+    for (size_t i = 0; i < n->nparts; i++) {
+        const struct wp_node_part *p = &n->parts[i];
+        char b[32];
+        fprintf(f, "%s %s %s W (%zu ", i ? "," : "", wp_scope_name(p->scope),
+                num(b, sizeof(b), "%.1f", p->mean_w), p->devices);
+        put_clean(f, p->source, 12);
+        fputc(')', f);
+    }
+    fputc('\n', f);
+}
+
+/* The node block. An estimate says so on its first line and states what it assumed. */
+static void print_node(FILE *f, const struct wp_summary *s)
+{
+    const struct wp_node_summary *n = &s->node;
+    if (!n->present)
+        return;
+    char b[4][32];
+    fputc('\n', f);
+    fprintf(f, "node: %smean %s W, %senergy %s J (%s Wh)", n->estimated ? "estimated " : "",
+            num(b[0], 32, "%.1f", n->mean_w), n->estimated ? "estimated " : "",
+            num(b[1], 32, "%.1f", n->energy_j), num(b[2], 32, "%.4f", n->energy_j / 3600.0));
+    if (n->estimated) {
+        fputs(": no node meter\n", f);
+        fprintf(f, "  basis: measured parts + %s W for fans, NICs, switches, drives, PSU losses\n",
+                num(b[3], 32, "%.1f", n->allowance_w));
+        if (n->allowance_default)
+            fprintf(f,
+                    "  (assumed: %.0f %% of the parts' mean, wattprof's default; "
+                    "node_allowance_w=W gives yours)\n",
+                    WP_NODE_DEFAULT_ALLOWANCE_PCT);
+        else
+            fputs("  (the node_allowance_w the recording was given)\n", f);
+    } else {
+        fprintf(f, ", measured at the %s\n",
+                n->basis == WP_NODE_INPUT ? "node input" : "PDU outlets");
+        fputs("  meter: ", f);
+        put_clean(f, n->source, 88);
+        fputc('\n', f);
+    }
+    print_parts(f, n);
+    if (n->estimated) {
+        fputs("  no node peak without a node meter (BMC, PDU); GPUs summed peak ", f);
+        print_kw(f, n->gpu_sum_peak_20ms_w);
+        fputc('\n', f);
+    } else {
+        fputs("  peak ", f);
+        print_kw(f, n->peak_1s_w);
+        fputs(" (1 s), ", f);
+        print_kw(f, n->peak_60s_w);
+        fputs(" (60 s); GPUs summed ", f);
+        print_kw(f, n->gpu_sum_peak_20ms_w);
+        fputs(" (finest samples)\n", f);
+        if (isfinite(n->rest_w))
+            fprintf(
+                f, "  rest %.1f W: fans, NICs, switches, drives, PSU losses (node minus parts)%s\n",
+                n->rest_w, n->rest_w < 0 ? "; below 0: meters disagree" : "");
+    }
+    if (isfinite(n->peak_pct_of_rated)) {
+        double d = n->peak_pct_of_rated - 100.0;
+        fputs("  peak ", f);
+        print_kw(f, n->peak_1s_w);
+        fprintf(f, " (1 s) is %.1f %% %s the rated ", fabs(d), d > 0 ? "over" : "under");
+        print_kw(f, n->rated_w);
+        fputc('\n', f);
+    } else if (isfinite(n->rated_w)) {
+        fputs("  rated ", f);
+        print_kw(f, n->rated_w);
+        fputs(": no measured node peak to compare with it\n", f);
+    }
+}
+
 void wp_summary_print_text(FILE *f, const struct wp_summary *s)
 {
     fputs("wattprof: '", f);
@@ -500,7 +671,13 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
         }
     }
     if (s->ngpus == 0) {
-        fputs("no GPU power sensors in this trace: nothing to summarise.\n", f);
+        if (!s->node.present) {
+            fputs("no GPU power sensors in this trace: nothing to summarise.\n", f);
+            return;
+        }
+        fputs("no GPU power sensors in this trace.\n", f);
+        print_node(f, s);
+        print_phases(f, s);
         return;
     }
     fputc('\n', f);
@@ -549,6 +726,7 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
                     "counter columns empty.\n",
                     g->index);
     }
+    print_node(f, s);
     print_phases(f, s);
 }
 
@@ -624,6 +802,52 @@ static void kstr_or_null(struct wp_json *j, const char *key, const char *s)
     wp_json_kstr(j, key, s[0] ? s : NULL);
 }
 
+static const char *const basis_names[] = {
+    [WP_NODE_INPUT] = "node_input",
+    [WP_NODE_PDU_OUTLETS] = "pdu_outlet",
+    [WP_NODE_ESTIMATE] = "parts_plus_allowance",
+};
+
+static void write_node_json(struct wp_json *j, const struct wp_node_summary *n)
+{
+    if (!n->present) {
+        wp_json_knull(j, "node");
+        return;
+    }
+    wp_json_key(j, "node");
+    wp_json_obj_begin(j);
+    kstr_or_null(j, "source", n->source);
+    wp_json_kbool(j, "estimated", n->estimated);
+    wp_json_kstr(j, "basis", basis_names[n->basis]);
+    wp_json_kdouble(j, "allowance_w", n->allowance_w);
+    if (n->estimated)
+        wp_json_kbool(j, "allowance_default", n->allowance_default);
+    else
+        wp_json_knull(j, "allowance_default");
+    wp_json_kdouble(j, "energy_j", n->energy_j);
+    wp_json_kdouble(j, "mean_w", n->mean_w);
+    wp_json_kdouble(j, "peak_1s_w", n->peak_1s_w);
+    wp_json_kdouble(j, "peak_60s_w", n->peak_60s_w);
+    wp_json_kdouble(j, "gpu_sum_peak_20ms_w", n->gpu_sum_peak_20ms_w);
+    wp_json_kdouble(j, "rated_w", n->rated_w);
+    wp_json_kdouble(j, "peak_pct_of_rated", n->peak_pct_of_rated);
+    wp_json_key(j, "parts");
+    wp_json_arr_begin(j);
+    for (size_t i = 0; i < n->nparts; i++) {
+        const struct wp_node_part *p = &n->parts[i];
+        wp_json_obj_begin(j);
+        wp_json_kstr(j, "scope", wp_scope_name(p->scope));
+        wp_json_kdouble(j, "energy_j", p->energy_j);
+        wp_json_kdouble(j, "mean_w", p->mean_w);
+        wp_json_kuint(j, "devices", p->devices);
+        kstr_or_null(j, "source", p->source);
+        wp_json_obj_end(j);
+    }
+    wp_json_arr_end(j);
+    wp_json_kdouble(j, "rest_w", n->rest_w);
+    wp_json_obj_end(j);
+}
+
 int wp_summary_write_json(FILE *f, const struct wp_summary *s)
 {
     struct wp_json j;
@@ -677,6 +901,7 @@ int wp_summary_write_json(FILE *f, const struct wp_summary *s)
     wp_json_kdouble(&j, "mean_w", s->total.mean_w);
     wp_json_kdouble(&j, "peak_w", s->total.peak_w);
     wp_json_obj_end(&j);
+    write_node_json(&j, &s->node);
     wp_json_key(&j, "phases");
     wp_json_arr_begin(&j);
     for (size_t i = 0; i < s->nphases; i++) {

@@ -1,5 +1,6 @@
-/* The perf-stat-style summary of a trace: per GPU and for all GPUs together. Missing
- * readings are NAN here and null in JSON, never 0. */
+/* The perf-stat-style summary of a trace: per GPU, for all GPUs together, and for the node
+ * (its meter, or an estimate from its parts). Missing readings are NAN here and null in JSON,
+ * never 0. */
 #ifndef WP_SUMMARY_H
 #define WP_SUMMARY_H
 
@@ -55,6 +56,43 @@ struct wp_phase_summary {
     struct wp_mark_count counts[2 * WP_MARK_MAX_COUNTS];
 };
 
+/* A part of the node metered on its own: all GPUs, the CPU packages (or psys, which holds
+ * them), DRAM. No part's scope is contained in another's (src/core/sensor.h, `contains`). */
+struct wp_node_part {
+    enum wp_scope scope;
+    double energy_j; /* over the run, NAN when a device of the part has no usable reading */
+    double mean_w;
+    size_t devices;  /* GPUs, packages, DIMM domains summed */
+    char source[64]; /* the instance(s) read: "nvml", "rapl" */
+};
+
+#define WP_NODE_MAX_PARTS 4
+
+/* Where node power comes from, best first. */
+enum wp_node_basis { WP_NODE_INPUT, WP_NODE_PDU_OUTLETS, WP_NODE_ESTIMATE };
+
+struct wp_node_summary {
+    bool present;   /* false: no node meter and no parts (JSON "node": null) */
+    bool estimated; /* no node meter: parts plus an allowance, never a measurement */
+    enum wp_node_basis basis;
+    char source[160]; /* the meter(s): "bmc/power", "pdu-a/power_3 + pdu-b/power_3"; "" when
+                         estimated */
+    double energy_j, mean_w;
+    double peak_1s_w, peak_60s_w; /* highest rolling means of the node meter; NAN estimated */
+    double gpu_sum_peak_20ms_w;   /* the GPUs' summed peak at their finest cadence (total) */
+    double rated_w;               /* node.rated_w or the caller's, NAN when unknown */
+    double peak_pct_of_rated;     /* peak_1s_w / rated_w * 100 */
+    double allowance_w;           /* estimate: watts added for what the parts leave out */
+    bool allowance_default;       /* that allowance is WP_NODE_DEFAULT_ALLOWANCE_PCT */
+    double rest_w;                /* measured node mean - parts' mean (fans, NICs, PSU loss) */
+    size_t nparts;
+    struct wp_node_part parts[WP_NODE_MAX_PARTS];
+};
+
+/* With no node meter and no node.allowance_w, what the parts leave out is taken as this share
+ * of their mean power (node.c says why). */
+#define WP_NODE_DEFAULT_ALLOWANCE_PCT 30.0
+
 struct wp_summary {
     int64_t start_us, end_us; /* the run window (meta start_us/end_us, else the data's span) */
     double duration_s;
@@ -68,9 +106,17 @@ struct wp_summary {
     /* The job's phases, from its begin/end marks (src/analysis/phases.c). */
     size_t nphases;
     struct wp_phase_summary *phases;
+    struct wp_node_summary node;
 };
 
+struct wp_summary_opts {
+    double rated_w; /* the node's rated power; finite overrides the trace's node.rated_w */
+};
+
+/* wp_summary_compute_opts with no options. */
 int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct wp_err *err);
+int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_opts *opts,
+                            struct wp_summary *out, struct wp_err *err);
 void wp_summary_free(struct wp_summary *s);
 void wp_summary_print_text(FILE *f, const struct wp_summary *s);
 int wp_summary_write_json(FILE *f, const struct wp_summary *s);

@@ -58,12 +58,17 @@ void cli_print_event(const struct wp_event *e, void *ctx);
 
 /* Parses a positive number of seconds ("30", "1.5", "2m", "1h"). Returns 0 or -EINVAL. */
 int cli_parse_seconds(const char *s, double *out);
+/* Parses a node's rated power in W: a finite number in (0, 1e7]. Returns 0 or -EINVAL. */
+int cli_parse_rated_w(const char *s, double *out);
 
 /* Computes and prints the summary of a trace (text to `text`, JSON to json_path when set),
  * then, with events, what the recorder noted (GPU lost, driver faults). Returns 0 or an exit
  * status. */
 int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
                   bool force, bool events);
+/* The same with the node's rated power in W (finite: replaces the trace's node.rated_w). */
+int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
+                        bool force, bool events, double rated_w);
 
 /* Runs argv (PATH lookup) with WATTPROF_SOCKET set, waits, and returns a shell-like status:
  * the exit code, 128+N if killed by signal N, 127 not found, 126 not executable. */

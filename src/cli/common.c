@@ -220,6 +220,18 @@ int cli_parse_seconds(const char *s, double *out)
     return 0;
 }
 
+int cli_parse_rated_w(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    /* 1e7 W: ten times the largest rack anyone rates today; beyond is a typo (mW, kW). */
+    if (end == s || *end || errno || !isfinite(v) || v <= 0 || v > 1e7)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
 struct json_ctx {
     const struct wp_summary *s;
 };
@@ -232,6 +244,12 @@ static int write_json(FILE *f, void *ctx)
 int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
                   bool force, bool events)
 {
+    return cli_summarize_rated(cmd, trace_path, text, json_path, force, events, NAN);
+}
+
+int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
+                        bool force, bool events, double rated_w)
+{
     struct wp_err err = {0};
     struct wp_trace *t = NULL;
     int rc = wp_trace_open(&t, trace_path, &err);
@@ -241,7 +259,8 @@ int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const cha
     }
     struct wp_summary s;
     memset(&s, 0, sizeof(s));
-    rc = wp_summary_compute(t, &s, &err);
+    struct wp_summary_opts opts = {.rated_w = rated_w};
+    rc = wp_summary_compute_opts(t, &opts, &s, &err);
     if (rc < 0) {
         cli_error(cmd, "cannot summarise %s: %s", trace_path, err.msg);
         wp_trace_free(t);

@@ -39,18 +39,13 @@ int cli_sources_option(const char *cmd, int c, const char *arg, struct cli_sourc
     case CLI_OPT_NO_AUTO:
         cs->no_auto = true;
         return 0;
-    case CLI_OPT_RATED_W: {
-        char *end;
-        errno = 0;
-        double v = strtod(arg, &end);
-        if (end == arg || *end || errno || !isfinite(v) || v <= 0 || v > 1e7) {
+    case CLI_OPT_RATED_W:
+        if (cli_parse_rated_w(arg, &cs->rated_w) < 0) {
             cli_error(cmd, "--rated-w wants the node's rated power in watts (e.g. 10200), not '%s'",
                       arg);
             return WP_EXIT_USAGE;
         }
-        cs->rated_w = v;
         return 0;
-    }
     default:
         return -1;
     }

@@ -49,12 +49,16 @@ static int remove_dir(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-static int add_sensor(struct wp_sensors *tab, const char *source, int device, const char *name,
+/* A sensor row as a source would make it: scope, contains (the scope's default), raw unit
+ * and scale (canonical units per raw unit: 0.001 for uW or uJ, 1000 for W). */
+static int add_scoped(struct wp_sensors *tab, const char *source, int device, const char *name,
                       enum wp_quantity q, enum wp_kind kind, int64_t cadence_us, int64_t limit,
-                      int64_t wrap_at)
+                      int64_t wrap_at, enum wp_scope scope, const char *unit, double scale)
 {
     struct wp_sensor s = {0};
     snprintf(s.source, sizeof(s.source), "%s", source);
+    /* instances are named after their kind, with a suffix for a second one ("pdu-a") */
+    snprintf(s.source_kind, sizeof(s.source_kind), "%.*s", (int)strcspn(source, "-"), source);
     s.device = device;
     snprintf(s.uuid, sizeof(s.uuid), "GPU-%d-uuid", device);
     snprintf(s.device_name, sizeof(s.device_name), "NVIDIA H200");
@@ -65,10 +69,23 @@ static int add_sensor(struct wp_sensors *tab, const char *source, int device, co
     s.limit = limit;
     s.default_limit = limit;
     s.wrap_at = wrap_at;
+    s.scope = scope;
+    s.contains = wp_scope_default_contains(scope);
+    snprintf(s.unit, sizeof(s.unit), "%s", unit);
+    s.scale = scale;
     snprintf(s.help, sizeof(s.help), "test sensor");
     int id = wp_sensors_add(tab, &s);
     assert_true(id >= 0);
     return id;
+}
+
+/* An NVML-like row in canonical units: nvml sensors are GPUs, anything else "other". */
+static int add_sensor(struct wp_sensors *tab, const char *source, int device, const char *name,
+                      enum wp_quantity q, enum wp_kind kind, int64_t cadence_us, int64_t limit,
+                      int64_t wrap_at)
+{
+    return add_scoped(tab, source, device, name, q, kind, cadence_us, limit, wrap_at,
+                      strcmp(source, "nvml") == 0 ? WP_SCOPE_GPU : WP_SCOPE_OTHER, "", 1.0);
 }
 
 static void put(struct wp_trace_writer *w, int sensor, int64_t t, int64_t v)
@@ -350,6 +367,414 @@ static void test_summary_rejects_bad_meta(void **state)
     wp_trace_free(t);
 }
 
+/* ---- the node view ---- */
+
+enum node_meter { NM_INPUT, NM_PDU, NM_NONE };
+
+struct node_trace {
+    enum node_meter meter;
+    bool gpus, rapl, psys, temp_only, window;
+    const char *rated_w, *allowance_w; /* meta values, NULL for none */
+};
+
+#define RAPL_WRAP 262143328850LL /* a real max_energy_range_uj */
+
+/* A RAPL counter reading at k s for a domain drawing watts, in uJ, wrapping like the real one. */
+static int64_t rapl_uj(int64_t start_uj, int64_t watts, int k)
+{
+    return (start_uj + (int64_t)k * watts * 1000000) % RAPL_WRAP;
+}
+
+/* 120 s, [T0, T0 + 120 s], every reading at whole steps from T0:
+ *   node input "bmc/power" (1 s, in W: scale 1000): 2000 W, 3000 W over (30 s, 90 s], 8400 W
+ *     at 60 s: 305400 J, mean 2545 W, 1 s peak 8400 W, 60 s peak (59 x 3000 + 8400) / 60 =
+ *     3090 W. Plus "bmc/power_avg" (10 s, 9999 W), which must be neither chosen nor summed.
+ *   PDU outlets pdu-a and pdu-b, outlet 3 (1 s, W): half the node each, so their sum is the
+ *     node; the PDU's inlet (all its outlets) at 50 kW must never count.
+ *   GPU 0 nvml "power" (100 ms, mW): 500 W, 900 W at 60 s: 60040 J. GPU 1 in uW (scale
+ *     0.001), 600 W, limit 700 W: 72000 J. Together 132040 J, 1100.33 W, peak 1500 W.
+ *   RAPL (uJ, scale 0.001, read every 1 s): package 0 at 150 W, starting 5000 J before the
+ *     wrap (so it wraps at 33.3 s); package 1 at 120 W; dram 0 at 30 W. Parts: 32400 J / 270 W
+ *     and 3600 J / 30 W. With psys: a psys counter at 400 W, which holds package and DRAM.
+ *   temp_only: nothing but a temperature. */
+static void write_node_trace(const char *path, const struct node_trace *o)
+{
+    struct wp_err err = {0};
+    struct wp_trace_writer *w;
+    assert_int_equal(wp_trace_create(&w, path, true, &err), 0);
+    struct wp_meta meta = {0};
+    wp_meta_set(&meta, "command", "torchrun train.py");
+    if (o->window) {
+        wp_meta_setf(&meta, "start_us", "%lld", (long long)T0);
+        wp_meta_setf(&meta, "end_us", "%lld", (long long)(T0 + 120 * S));
+    }
+    if (o->rated_w)
+        wp_meta_set(&meta, "node.rated_w", o->rated_w);
+    if (o->allowance_w)
+        wp_meta_set(&meta, "node.allowance_w", o->allowance_w);
+    assert_int_equal(wp_trace_put_meta(w, &meta, &err), 0);
+    wp_meta_free(&meta);
+
+    struct wp_sensors tab = {0};
+    int temp = add_scoped(&tab, "hwmon", 0, "temp", WP_Q_TEMP, WP_GAUGE, S, WP_NO_LIMIT, 0,
+                          WP_SCOPE_OTHER, "", 1);
+    int in = -1, in_avg = -1, out_a = -1, out_b = -1, inlet = -1, g0 = -1, g1 = -1;
+    int pk0 = -1, pk1 = -1, dram = -1, psys = -1;
+    if (!o->temp_only) {
+        if (o->meter == NM_INPUT) {
+            in = add_scoped(&tab, "bmc", 0, "power", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT, 0,
+                            WP_SCOPE_NODE_INPUT, "W", 1000);
+            in_avg = add_scoped(&tab, "bmc", 0, "power_avg", WP_Q_POWER, WP_GAUGE, 10 * S,
+                                WP_NO_LIMIT, 0, WP_SCOPE_NODE_INPUT, "W", 1000);
+        }
+        if (o->meter != NM_NONE) {
+            out_a = add_scoped(&tab, "pdu-a", 3, "power_3", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT, 0,
+                               WP_SCOPE_PDU_OUTLET, "W", 1000);
+            out_b = add_scoped(&tab, "pdu-b", 3, "power_3", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT, 0,
+                               WP_SCOPE_PDU_OUTLET, "W", 1000);
+            inlet = add_scoped(&tab, "pdu-a", -1, "inlet", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT, 0,
+                               WP_SCOPE_PDU_INLET, "W", 1000);
+        }
+        if (o->gpus) {
+            g0 = add_scoped(&tab, "nvml", 0, "power", WP_Q_POWER, WP_GAUGE, 100 * MS, 700000, 0,
+                            WP_SCOPE_GPU, "mW", 1);
+            g1 = add_scoped(&tab, "nvml", 1, "power", WP_Q_POWER, WP_GAUGE, 100 * MS, 700000000, 0,
+                            WP_SCOPE_GPU, "uW", 0.001);
+        }
+        if (o->rapl) {
+            pk0 = add_scoped(&tab, "rapl", 0, "package", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
+                             RAPL_WRAP, WP_SCOPE_CPU_PACKAGE, "uJ", 0.001);
+            pk1 = add_scoped(&tab, "rapl", 1, "package", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
+                             RAPL_WRAP, WP_SCOPE_CPU_PACKAGE, "uJ", 0.001);
+            dram = add_scoped(&tab, "rapl", 0, "dram", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
+                              RAPL_WRAP, WP_SCOPE_DRAM, "uJ", 0.001);
+        }
+        if (o->psys)
+            psys = add_scoped(&tab, "rapl", 0, "psys", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
+                              RAPL_WRAP, WP_SCOPE_PSYS, "uJ", 0.001);
+    }
+    assert_int_equal(wp_trace_put_sensors(w, &tab, &err), 0);
+    wp_sensors_free(&tab);
+
+    for (int k = 0; k <= 120; k++) {
+        int64_t t = T0 + (int64_t)k * S;
+        int64_t node_w = k == 60 ? 8400 : k > 30 && k <= 90 ? 3000 : 2000;
+        put(w, temp, t, 40);
+        if (in >= 0)
+            put(w, in, t, node_w);
+        if (in_avg >= 0 && k % 10 == 0)
+            put(w, in_avg, t, 9999);
+        if (out_a >= 0) {
+            put(w, out_a, t, node_w / 2);
+            put(w, out_b, t, node_w / 2);
+            put(w, inlet, t, 50000);
+        }
+        if (pk0 >= 0) {
+            put(w, pk0, t, rapl_uj(RAPL_WRAP - 5000000000LL, 150, k));
+            put(w, pk1, t, rapl_uj(1000000000LL, 120, k));
+            put(w, dram, t, rapl_uj(0, 30, k));
+        }
+        if (psys >= 0)
+            put(w, psys, t, rapl_uj(7000000000LL, 400, k));
+    }
+    for (int k = 0; g0 >= 0 && k <= 1200; k++) {
+        int64_t t = T0 + (int64_t)k * 100 * MS;
+        put(w, g0, t, k == 600 ? 900000 : 500000);
+        put(w, g1, t, 600000000);
+    }
+    assert_int_equal(wp_trace_commit(w, &err), 0);
+    assert_int_equal(wp_trace_close(w, &err), 0);
+}
+
+static void compute_opts(const char *path, double rated_w, struct wp_summary *s)
+{
+    struct wp_err err = {0};
+    struct wp_trace *t;
+    if (wp_trace_open(&t, path, &err) != 0)
+        fail_msg("opening %s: %s", path, err.msg);
+    struct wp_summary_opts o = {.rated_w = rated_w};
+    if (wp_summary_compute_opts(t, &o, s, &err) != 0)
+        fail_msg("summary of %s: %s", path, err.msg);
+    wp_trace_free(t);
+}
+
+static char *text_of(const struct wp_summary *s)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    wp_summary_print_text(f, s);
+    fclose(f);
+    return text;
+}
+
+static const struct wp_node_part *part(const struct wp_summary *s, enum wp_scope sc)
+{
+    for (size_t i = 0; i < s->node.nparts; i++)
+        if (s->node.parts[i].scope == sc)
+            return &s->node.parts[i];
+    return NULL;
+}
+
+#define GPU_J   132040.0
+#define GPU_W   (GPU_J / 120.0)
+#define PKG_W   270.0
+#define DRAM_W  30.0
+#define NODE_J  305400.0
+#define PARTS_W (GPU_W + PKG_W + DRAM_W)
+
+/* The parts every node test shares: GPUs from their power series (GPU 1 scaled from uW), the
+ * packages from their counters across a wrap, DRAM from its counter. */
+static void check_parts(const struct wp_summary *s)
+{
+    assert_int_equal(s->ngpus, 2);
+    assert_near(s->gpus[1].energy_j, 72000.0, 1e-6); /* uW scaled, not read as mW */
+    assert_near(s->gpus[1].limit_w, 700.0, 1e-9);
+    assert_near(s->gpus[1].peak_w, 600.0, 1e-9);
+    assert_int_equal(s->node.nparts, 3);
+    const struct wp_node_part *p = part(s, WP_SCOPE_GPU);
+    assert_non_null(p);
+    assert_near(p->energy_j, GPU_J, 1e-6);
+    assert_near(p->mean_w, GPU_W, 1e-9);
+    assert_int_equal(p->devices, 2);
+    assert_string_equal(p->source, "nvml");
+    p = part(s, WP_SCOPE_CPU_PACKAGE);
+    assert_non_null(p);
+    assert_near(p->energy_j, PKG_W * 120.0, 1e-6);
+    assert_near(p->mean_w, PKG_W, 1e-9);
+    assert_int_equal(p->devices, 2);
+    assert_string_equal(p->source, "rapl");
+    p = part(s, WP_SCOPE_DRAM);
+    assert_non_null(p);
+    assert_near(p->energy_j, DRAM_W * 120.0, 1e-6);
+    assert_near(p->mean_w, DRAM_W, 1e-9);
+}
+
+static void test_node_from_node_input(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/node-input.wptrace", tmpdir);
+    write_node_trace(
+        path,
+        &(struct node_trace){
+            .meter = NM_INPUT, .gpus = true, .rapl = true, .window = true, .rated_w = "10200"});
+    struct wp_summary s;
+    compute(path, &s);
+    const struct wp_node_summary *n = &s.node;
+    assert_true(n->present);
+    assert_false(n->estimated);
+    assert_int_equal(n->basis, WP_NODE_INPUT);
+    assert_string_equal(n->source, "bmc/power"); /* not power_avg, not the PDU outlets */
+    assert_near(n->energy_j, NODE_J, 1e-6);
+    assert_near(n->mean_w, NODE_J / 120.0, 1e-9);
+    assert_near(n->peak_1s_w, 8400.0, 1e-6);
+    assert_near(n->peak_60s_w, 3090.0, 1e-6);
+    assert_near(n->gpu_sum_peak_20ms_w, 1500.0, 1e-9);
+    assert_near(n->rated_w, 10200.0, 0);
+    assert_near(n->peak_pct_of_rated, 8400.0 / 10200.0 * 100.0, 1e-9);
+    check_parts(&s);
+    assert_near(n->rest_w, NODE_J / 120.0 - PARTS_W, 1e-6);
+    assert_true(isnan(n->allowance_w));
+
+    char *text = text_of(&s);
+    assert_non_null(strstr(text, "\nnode: mean 2545.0 W, energy 305400.0 J"));
+    assert_non_null(strstr(text, "measured at the node input"));
+    assert_non_null(strstr(text, "meter: bmc/power\n"));
+    assert_non_null(strstr(text, "peak 8.40 kW (1 s) is 17.6 % under the rated 10.20 kW"));
+    assert_non_null(strstr(text, "cpu_package 270.0 W (2 rapl)"));
+    assert_non_null(strstr(text, "rest 1144.7 W"));
+    assert_null(strstr(text, "estimate"));
+    free(text);
+    wp_summary_free(&s);
+
+    /* The caller's rating replaces the trace's, and over the rating is said as over. */
+    compute_opts(path, 7000, &s);
+    assert_near(s.node.rated_w, 7000.0, 0);
+    assert_near(s.node.peak_pct_of_rated, 120.0, 1e-9);
+    text = text_of(&s);
+    assert_non_null(strstr(text, "peak 8.40 kW (1 s) is 20.0 % over the rated 7.00 kW"));
+    free(text);
+    wp_summary_free(&s);
+}
+
+static void test_node_from_pdu_outlets(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/node-pdu.wptrace", tmpdir);
+    write_node_trace(
+        path, &(struct node_trace){
+                  .meter = NM_PDU, .gpus = true, .rapl = true, .window = true, .rated_w = "10200"});
+    struct wp_summary s;
+    compute(path, &s);
+    const struct wp_node_summary *n = &s.node;
+    assert_true(n->present);
+    assert_false(n->estimated);
+    assert_int_equal(n->basis, WP_NODE_PDU_OUTLETS);
+    assert_string_equal(n->source, "pdu-a/power_3 + pdu-b/power_3"); /* never the inlet */
+    assert_near(n->energy_j, NODE_J, 1e-6);
+    assert_near(n->peak_1s_w, 8400.0, 1e-6); /* the two outlets summed before the peak */
+    assert_near(n->peak_60s_w, 3090.0, 1e-6);
+    check_parts(&s);
+    assert_near(n->rest_w, NODE_J / 120.0 - PARTS_W, 1e-6);
+    char *text = text_of(&s);
+    assert_non_null(strstr(text, "measured at the PDU outlets"));
+    assert_non_null(strstr(text, "17.6 % under the rated 10.20 kW"));
+    free(text);
+    wp_summary_free(&s);
+}
+
+static void test_node_estimated_without_meter(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/node-est.wptrace", tmpdir);
+    /* the recording's allowance */
+    write_node_trace(path, &(struct node_trace){.meter = NM_NONE,
+                                                .gpus = true,
+                                                .rapl = true,
+                                                .window = true,
+                                                .rated_w = "10200",
+                                                .allowance_w = "600"});
+    struct wp_summary s;
+    compute(path, &s);
+    const struct wp_node_summary *n = &s.node;
+    assert_true(n->present);
+    assert_true(n->estimated);
+    assert_int_equal(n->basis, WP_NODE_ESTIMATE);
+    assert_string_equal(n->source, "");
+    assert_false(n->allowance_default);
+    assert_near(n->allowance_w, 600.0, 0);
+    check_parts(&s);
+    assert_near(n->mean_w, PARTS_W + 600.0, 1e-6);
+    assert_near(n->energy_j, GPU_J + 36000.0 + 600.0 * 120.0, 1e-6);
+    /* no meter, no peak and no rest: nothing here is a measurement of the node */
+    assert_true(isnan(n->peak_1s_w));
+    assert_true(isnan(n->peak_60s_w));
+    assert_true(isnan(n->peak_pct_of_rated));
+    assert_true(isnan(n->rest_w));
+    assert_near(n->rated_w, 10200.0, 0);
+    assert_near(n->gpu_sum_peak_20ms_w, 1500.0, 1e-9);
+    char *text = text_of(&s);
+    assert_non_null(strstr(text, "\nnode: estimated mean 2000.3 W, estimated energy 240040.0 J"));
+    assert_non_null(strstr(text, "basis: measured parts + 600.0 W for fans"));
+    assert_non_null(strstr(text, "the node_allowance_w the recording was given"));
+    assert_non_null(strstr(text, "rated 10.20 kW: no measured node peak"));
+    assert_null(strstr(text, "% under"));
+    free(text);
+    wp_summary_free(&s);
+
+    /* the default allowance, stated with its share */
+    write_node_trace(
+        path, &(struct node_trace){.meter = NM_NONE, .gpus = true, .rapl = true, .window = true});
+    compute(path, &s);
+    assert_true(s.node.estimated);
+    assert_true(s.node.allowance_default);
+    assert_near(s.node.allowance_w, PARTS_W * WP_NODE_DEFAULT_ALLOWANCE_PCT / 100.0, 1e-9);
+    assert_near(s.node.mean_w, PARTS_W * (1.0 + WP_NODE_DEFAULT_ALLOWANCE_PCT / 100.0), 1e-6);
+    text = text_of(&s);
+    assert_non_null(strstr(text, "\nnode: estimated mean"));
+    assert_non_null(strstr(text, "assumed: 30 % of the parts' mean, wattprof's default"));
+    free(text);
+    wp_summary_free(&s);
+}
+
+/* psys holds the packages and DRAM: it stands for the CPU part alone. */
+static void test_node_psys_not_double_counted(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/node-psys.wptrace", tmpdir);
+    write_node_trace(
+        path, &(struct node_trace){
+                  .meter = NM_INPUT, .gpus = true, .rapl = true, .psys = true, .window = true});
+    struct wp_summary s;
+    compute(path, &s);
+    assert_int_equal(s.node.nparts, 2);
+    /* listed GPU first, as always, though psys was weighed first */
+    assert_int_equal(s.node.parts[0].scope, WP_SCOPE_GPU);
+    assert_int_equal(s.node.parts[1].scope, WP_SCOPE_PSYS);
+    const struct wp_node_part *p = part(&s, WP_SCOPE_PSYS);
+    assert_non_null(p);
+    assert_near(p->mean_w, 400.0, 1e-9);
+    assert_near(p->energy_j, 48000.0, 1e-6);
+    assert_null(part(&s, WP_SCOPE_CPU_PACKAGE));
+    assert_null(part(&s, WP_SCOPE_DRAM));
+    assert_near(s.node.rest_w, NODE_J / 120.0 - GPU_W - 400.0, 1e-6);
+    wp_summary_free(&s);
+}
+
+/* A node with RAPL only (no GPUs, and killed before the run window was written): its CPUs
+ * are reported and span the run. */
+static void test_node_rapl_only(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/node-rapl.wptrace", tmpdir);
+    write_node_trace(path, &(struct node_trace){.meter = NM_NONE, .rapl = true});
+    struct wp_summary s;
+    compute(path, &s);
+    assert_int_equal(s.ngpus, 0);
+    assert_int_equal(s.start_us, T0);
+    assert_int_equal(s.end_us, T0 + 120 * S);
+    assert_true(s.node.present);
+    assert_true(s.node.estimated);
+    assert_int_equal(s.node.nparts, 2);
+    assert_near(part(&s, WP_SCOPE_CPU_PACKAGE)->mean_w, PKG_W, 1e-9);
+    assert_near(part(&s, WP_SCOPE_CPU_PACKAGE)->energy_j, PKG_W * 120.0, 1e-6);
+    assert_near(part(&s, WP_SCOPE_DRAM)->mean_w, DRAM_W, 1e-9);
+    assert_true(isnan(s.node.gpu_sum_peak_20ms_w));
+    char *text = text_of(&s);
+    assert_non_null(strstr(text, "no GPU power sensors in this trace.\n"));
+    assert_null(strstr(text, "nothing to summarise"));
+    assert_non_null(strstr(text, "\nnode: estimated mean 390.0 W"));
+    assert_non_null(strstr(text, "parts: cpu_package 270.0 W (2 rapl), dram 30.0 W (1 rapl)"));
+    free(text);
+    wp_summary_free(&s);
+}
+
+/* Nothing but a temperature: no node block at all. */
+static void test_node_absent_without_power(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/node-temp.wptrace", tmpdir);
+    write_node_trace(path,
+                     &(struct node_trace){.temp_only = true, .window = true, .rated_w = "10200"});
+    struct wp_summary s;
+    compute(path, &s);
+    assert_false(s.node.present);
+    char *text = text_of(&s);
+    assert_non_null(strstr(text, "nothing to summarise"));
+    assert_null(strstr(text, "node:"));
+    free(text);
+    wp_summary_free(&s);
+}
+
+/* A damaged node.rated_w stops the summary with a message naming it, unless the caller
+ * gives the rating. */
+static void test_node_bad_rated_meta(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/node-badrated.wptrace", tmpdir);
+    write_node_trace(path, &(struct node_trace){
+                               .meter = NM_INPUT, .gpus = true, .window = true, .rated_w = "lots"});
+    struct wp_err err = {0};
+    struct wp_trace *t;
+    assert_int_equal(wp_trace_open(&t, path, &err), 0);
+    struct wp_summary s;
+    assert_int_equal(wp_summary_compute(t, &s, &err), -EINVAL);
+    assert_non_null(strstr(err.msg, "node.rated_w"));
+    struct wp_summary_opts o = {.rated_w = 10200};
+    assert_int_equal(wp_summary_compute_opts(t, &o, &s, &err), 0);
+    assert_near(s.node.rated_w, 10200.0, 0);
+    wp_summary_free(&s);
+    wp_trace_free(t);
+}
+
 /* ---- JSON through python3 ---- */
 
 /* Pipes json into python3, which decodes it as strict UTF-8, parses it as strict JSON (no
@@ -417,6 +842,78 @@ static void test_json_normal(void **state)
                      0);
     /* the check itself must be able to fail */
     assert_int_not_equal(python_check(json, "d[\"exit_code\"] == 4", NULL, true), 0);
+    free(json);
+    wp_summary_free(&s);
+}
+
+#define NODE_KEYS                                                                                  \
+    "{\"source\", \"estimated\", \"energy_j\", \"mean_w\", \"peak_1s_w\", \"peak_60s_w\", "        \
+    "\"gpu_sum_peak_20ms_w\", \"rated_w\", \"peak_pct_of_rated\", \"parts\", \"rest_w\"}"
+
+/* The node object has every key; what is missing is null, never 0. */
+static void test_json_node(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/json-node.wptrace", tmpdir);
+    write_node_trace(
+        path,
+        &(struct node_trace){
+            .meter = NM_INPUT, .gpus = true, .rapl = true, .window = true, .rated_w = "10200"});
+    struct wp_summary s;
+    compute(path, &s);
+    char *json = json_of(&s);
+    assert_int_equal(python_check(json,
+                                  "set(d[\"node\"]) >= " NODE_KEYS " and "
+                                  "d[\"node\"][\"source\"] == \"bmc/power\" and "
+                                  "d[\"node\"][\"estimated\"] is False and "
+                                  "d[\"node\"][\"energy_j\"] == 305400 and "
+                                  "d[\"node\"][\"peak_1s_w\"] == 8400 and "
+                                  "d[\"node\"][\"peak_60s_w\"] == 3090 and "
+                                  "d[\"node\"][\"gpu_sum_peak_20ms_w\"] == 1500 and "
+                                  "d[\"node\"][\"rated_w\"] == 10200 and "
+                                  "abs(d[\"node\"][\"peak_pct_of_rated\"] - 82.3529411764706) "
+                                  "< 1e-9 and "
+                                  "abs(d[\"node\"][\"rest_w\"] - 1144.6666666666667) < 1e-6 and "
+                                  "[p[\"scope\"] for p in d[\"node\"][\"parts\"]] == "
+                                  "[\"gpu\", \"cpu_package\", \"dram\"] and "
+                                  "all(set(p) >= {\"scope\", \"energy_j\", \"mean_w\"} "
+                                  "for p in d[\"node\"][\"parts\"]) and "
+                                  "d[\"node\"][\"parts\"][1][\"energy_j\"] == 32400",
+                                  NULL, false),
+                     0);
+    free(json);
+    wp_summary_free(&s);
+
+    /* an estimate with no rating, on a run too short for a 60 s peak: nulls, not zeros */
+    snprintf(path, sizeof(path), "%s/json-node-est.wptrace", tmpdir);
+    write_two_gpu_trace(path, true, false);
+    compute(path, &s);
+    json = json_of(&s);
+    assert_int_equal(python_check(json,
+                                  "set(d[\"node\"]) >= " NODE_KEYS " and "
+                                  "d[\"node\"][\"estimated\"] is True and "
+                                  "all(d[\"node\"][k] is None for k in (\"source\", "
+                                  "\"peak_1s_w\", \"peak_60s_w\", \"rated_w\", "
+                                  "\"peak_pct_of_rated\", \"rest_w\")) and "
+                                  "d[\"node\"][\"gpu_sum_peak_20ms_w\"] == 1000 and "
+                                  "abs(d[\"node\"][\"mean_w\"] - 406 * 1.3) < 1e-9 and "
+                                  "d[\"node\"][\"parts\"] == [{\"scope\": \"gpu\", \"energy_j\": "
+                                  "4060, \"mean_w\": 406, \"devices\": 2, \"source\": "
+                                  "\"nvml\"}]",
+                                  NULL, false),
+                     0);
+    free(json);
+    wp_summary_free(&s);
+
+    /* nothing but a temperature: "node": null */
+    snprintf(path, sizeof(path), "%s/json-node-none.wptrace", tmpdir);
+    write_node_trace(path, &(struct node_trace){.temp_only = true, .window = true});
+    compute(path, &s);
+    json = json_of(&s);
+    assert_int_equal(python_check(json, "\"node\" in d and d[\"node\"] is None", NULL, false), 0);
+    /* and the check can fail */
+    assert_int_not_equal(python_check(json, "d[\"node\"] is not None", NULL, true), 0);
     free(json);
     wp_summary_free(&s);
 }
@@ -739,6 +1236,14 @@ int main(void)
         cmocka_unit_test(test_json_write_errors),
         cmocka_unit_test(test_json_emitter_misuse),
         cmocka_unit_test(test_text_layout),
+        cmocka_unit_test(test_node_from_node_input),
+        cmocka_unit_test(test_node_from_pdu_outlets),
+        cmocka_unit_test(test_node_estimated_without_meter),
+        cmocka_unit_test(test_node_psys_not_double_counted),
+        cmocka_unit_test(test_node_rapl_only),
+        cmocka_unit_test(test_node_absent_without_power),
+        cmocka_unit_test(test_node_bad_rated_meta),
+        cmocka_unit_test(test_json_node),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
