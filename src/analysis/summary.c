@@ -32,8 +32,9 @@ static const char *const power_pref[] = {"power", "power_instant", "power_avg"};
 
 /* How far outside the run window a counter reading may lie and still stand for the run's
  * start or end. The recorder reads the counters just before it stamps start_us (179 us
- * before in a replayed run) and around end_us, and one read costs ~4.3 ms per GPU on H200
- * (REFERENCE.md), so eight GPUs read in turn straddle the stamp by tens of ms. */
+ * before in a replayed run) and around end_us, and one read costs ~4 ms per GPU on H200
+ * (bench/h200/README.md, counter probe), so eight GPUs read in turn straddle the stamp by tens
+ * of ms. */
 #define COUNTER_SLACK_US 100000
 
 /* Per-GPU working state that the totals need after the per-GPU pass. */
