@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/grow.h"
 #include "store/trace.h"
 #include "store/trace_int.h"
 
@@ -186,15 +187,9 @@ static int load_marks(struct wp_trace *t, struct wp_err *err)
         return rc;
     size_t cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (t->nmarks == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct wp_mark *nm = realloc(t->marks, ncap * sizeof(*nm));
-            if (!nm) {
-                sqlite3_finalize(st);
-                return wp_errf(err, -ENOMEM, "out of memory reading %s", t->path);
-            }
-            t->marks = nm;
-            cap = ncap;
+        if (WP_GROW(&t->marks, &cap, t->nmarks + 1) < 0) {
+            sqlite3_finalize(st);
+            return wp_errf(err, -ENOMEM, "out of memory reading %s", t->path);
         }
         struct wp_mark *m = &t->marks[t->nmarks];
         memset(m, 0, sizeof(*m));
@@ -231,15 +226,9 @@ static int load_events(struct wp_trace *t, struct wp_err *err)
         return rc;
     size_t cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (t->nevents == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct wp_event *ne = realloc(t->events, ncap * sizeof(*ne));
-            if (!ne) {
-                sqlite3_finalize(st);
-                return wp_errf(err, -ENOMEM, "out of memory reading %s", t->path);
-            }
-            t->events = ne;
-            cap = ncap;
+        if (WP_GROW(&t->events, &cap, t->nevents + 1) < 0) {
+            sqlite3_finalize(st);
+            return wp_errf(err, -ENOMEM, "out of memory reading %s", t->path);
         }
         struct wp_event *e = &t->events[t->nevents++];
         memset(e, 0, sizeof(*e));
@@ -438,23 +427,11 @@ static int sort_series(struct wp_series *s)
     return 0;
 }
 
-static int grow_series(struct wp_series *s, size_t *cap, size_t need)
+/* The two arrays grow together but keep their own capacities, so a failure between the two
+ * reallocs leaves both valid. */
+static int grow_series(struct wp_series *s, size_t *tcap, size_t *vcap, size_t need)
 {
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap : 1024;
-    while (ncap < need)
-        ncap *= 2;
-    int64_t *nt = realloc(s->t_us, ncap * sizeof(*nt));
-    if (!nt)
-        return -ENOMEM;
-    s->t_us = nt;
-    int64_t *nv = realloc(s->value, ncap * sizeof(*nv));
-    if (!nv)
-        return -ENOMEM;
-    s->value = nv;
-    *cap = ncap;
-    return 0;
+    return WP_GROW(&s->t_us, tcap, need) < 0 || WP_GROW(&s->value, vcap, need) < 0 ? -ENOMEM : 0;
 }
 
 static int bad_chunk(const struct wp_trace *t, int sensor, size_t k, int64_t t0, const char *what,
@@ -477,7 +454,7 @@ static int read_chunks(const struct wp_trace *t, int sensor, struct wp_series *o
     if (rc < 0)
         return rc;
     sqlite3_bind_int(st, 1, sensor);
-    size_t cap = 0, k = 0;
+    size_t tcap = 0, vcap = 0, k = 0;
     for (; (rc = sqlite3_step(st)) == SQLITE_ROW; k++) {
         int64_t t0 = sqlite3_column_int64(st, 0), t1 = sqlite3_column_int64(st, 1);
         int64_t n = sqlite3_column_int64(st, 2);
@@ -488,7 +465,7 @@ static int read_chunks(const struct wp_trace *t, int sensor, struct wp_series *o
             sqlite3_finalize(st);
             return bad_chunk(t, sensor, k, t0, "has an impossible sample count", err);
         }
-        if (grow_series(out, &cap, out->n + (size_t)n) < 0) {
+        if (grow_series(out, &tcap, &vcap, out->n + (size_t)n) < 0) {
             sqlite3_finalize(st);
             return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor, t->path);
         }

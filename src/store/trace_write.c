@@ -11,12 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/grow.h"
 #include "store/trace.h"
 #include "store/trace_int.h"
 
 struct sbuf {
     int64_t *t, *v;
-    size_t n, cap;
+    size_t n, tcap, vcap;
     size_t adding; /* scratch for wp_trace_append */
     bool declared;
 };
@@ -26,7 +27,7 @@ struct wp_trace_writer {
     char *path;
     sqlite3_stmt *st_chunk, *st_mark, *st_event, *st_meta, *st_sensor;
     struct sbuf *bufs; /* indexed by sensor id */
-    size_t nbufs;
+    size_t nbufs, capbufs;
     struct wp_mark *marks;
     size_t nmarks, capmarks;
     struct wp_event *events;
@@ -317,11 +318,9 @@ static int grow_bufs(struct wp_trace_writer *w, size_t need)
 {
     if (need <= w->nbufs)
         return 0;
-    struct sbuf *nb = realloc(w->bufs, need * sizeof(*nb));
-    if (!nb)
+    if (WP_GROW(&w->bufs, &w->capbufs, need) < 0)
         return -ENOMEM;
-    memset(nb + w->nbufs, 0, (need - w->nbufs) * sizeof(*nb));
-    w->bufs = nb;
+    memset(w->bufs + w->nbufs, 0, (need - w->nbufs) * sizeof(*w->bufs));
     w->nbufs = need;
     return 0;
 }
@@ -393,21 +392,7 @@ int wp_trace_put_sensors(struct wp_trace_writer *w, const struct wp_sensors *tab
 
 static int reserve(struct sbuf *b, size_t need)
 {
-    if (need <= b->cap)
-        return 0;
-    size_t ncap = b->cap ? b->cap : 64;
-    while (ncap < need)
-        ncap *= 2;
-    int64_t *nt = realloc(b->t, ncap * sizeof(*nt));
-    if (!nt)
-        return -ENOMEM;
-    b->t = nt;
-    int64_t *nv = realloc(b->v, ncap * sizeof(*nv));
-    if (!nv)
-        return -ENOMEM;
-    b->v = nv;
-    b->cap = ncap;
-    return 0;
+    return WP_GROW(&b->t, &b->tcap, need) < 0 || WP_GROW(&b->v, &b->vcap, need) < 0 ? -ENOMEM : 0;
 }
 
 int wp_trace_append(struct wp_trace_writer *w, const struct wp_sample *s, size_t n,
@@ -455,28 +440,16 @@ int wp_trace_put_mark(struct wp_trace_writer *w, const struct wp_mark *m, struct
         if (memchr(m->counts[i].key, '\0', sizeof(m->counts[i].key)) == NULL)
             return wp_errf(err, -EINVAL, "mark count key is longer than %zu characters",
                            sizeof(m->counts[i].key) - 1);
-    if (w->nmarks == w->capmarks) {
-        size_t ncap = w->capmarks ? w->capmarks * 2 : 16;
-        struct wp_mark *nm = realloc(w->marks, ncap * sizeof(*nm));
-        if (!nm)
-            return wp_errf(err, -ENOMEM, "out of memory");
-        w->marks = nm;
-        w->capmarks = ncap;
-    }
+    if (WP_GROW(&w->marks, &w->capmarks, w->nmarks + 1) < 0)
+        return wp_errf(err, -ENOMEM, "out of memory");
     w->marks[w->nmarks++] = *m;
     return 0;
 }
 
 int wp_trace_put_event(struct wp_trace_writer *w, const struct wp_event *e, struct wp_err *err)
 {
-    if (w->nevents == w->capevents) {
-        size_t ncap = w->capevents ? w->capevents * 2 : 16;
-        struct wp_event *ne = realloc(w->events, ncap * sizeof(*ne));
-        if (!ne)
-            return wp_errf(err, -ENOMEM, "out of memory");
-        w->events = ne;
-        w->capevents = ncap;
-    }
+    if (WP_GROW(&w->events, &w->capevents, w->nevents + 1) < 0)
+        return wp_errf(err, -ENOMEM, "out of memory");
     struct wp_event *d = &w->events[w->nevents++];
     *d = *e;
     d->source[sizeof(d->source) - 1] = '\0';
