@@ -1,10 +1,12 @@
 /* wattprof export: samples as rows for people who want rows. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/json.h"
 #include "store/trace.h"
 
 static const char export_usage[] =
@@ -27,9 +29,28 @@ struct export_ctx {
     struct wp_err err;
 };
 
+/* A text field of a CSV row (RFC 4180): quoted, with quotes doubled, when it holds a comma, a
+ * quote or a line break; sensor names come from the trace, which anyone can edit. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    putc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            putc('"', f);
+        putc(*s, f);
+    }
+    putc('"', f);
+}
+
 static int write_rows(FILE *f, void *arg)
 {
     struct export_ctx *x = arg;
+    struct wp_json j;
+    wp_json_init(&j, f, 0);
     const struct wp_sensors *tab = wp_trace_sensors(x->t);
     if (!x->jsonl)
         fprintf(f, "sensor_id,source,device,name,unit,t_us,value\n");
@@ -42,14 +63,25 @@ static int write_rows(FILE *f, void *arg)
             return -1;
         const char *unit = wp_quantity_unit(s->quantity);
         for (size_t k = 0; k < ser.n; k++) {
-            if (x->jsonl)
-                fprintf(f,
-                        "{\"sensor_id\":%d,\"source\":\"%s\",\"device\":%d,\"name\":\"%s\","
-                        "\"unit\":\"%s\",\"t_us\":%" PRId64 ",\"value\":%" PRId64 "}\n",
-                        s->id, s->source, s->device, s->name, unit, ser.t_us[k], ser.value[k]);
-            else
-                fprintf(f, "%d,%s,%d,%s,%s,%" PRId64 ",%" PRId64 "\n", s->id, s->source, s->device,
-                        s->name, unit, ser.t_us[k], ser.value[k]);
+            if (x->jsonl) {
+                wp_json_obj_begin(&j);
+                wp_json_kint(&j, "sensor_id", s->id);
+                wp_json_kstr(&j, "source", s->source);
+                wp_json_kint(&j, "device", s->device);
+                wp_json_kstr(&j, "name", s->name);
+                wp_json_kstr(&j, "unit", unit);
+                wp_json_kint(&j, "t_us", ser.t_us[k]);
+                wp_json_kint(&j, "value", ser.value[k]);
+                wp_json_obj_end(&j);
+                if (wp_json_end_line(&j) == -EIO)
+                    break;
+            } else {
+                fprintf(f, "%d,", s->id);
+                csv_field(f, s->source);
+                fprintf(f, ",%d,", s->device);
+                csv_field(f, s->name);
+                fprintf(f, ",%s,%" PRId64 ",%" PRId64 "\n", unit, ser.t_us[k], ser.value[k]);
+            }
         }
         wp_series_free(&ser);
         if (ferror(f))

@@ -1,6 +1,7 @@
 /* wattprof sweep: one command, run once per parameter value, all recorded into one trace,
  * each run its own phase ("sweep/<i>"), then a table that compares them. */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "analysis/summary.h"
 #include "cli/cli.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "core/recorder.h"
 #include "store/trace.h"
 
@@ -171,14 +173,6 @@ static void sum_phases(const struct wp_summary *s, int64_t t0, int64_t t1, const
     row->tokens = tokens;
 }
 
-static void num(FILE *f, double v, int prec)
-{
-    if (isfinite(v))
-        fprintf(f, "%.*f", prec, v);
-    else
-        fputs("null", f);
-}
-
 struct json_out {
     const char *phase;
     const struct sweep *sw;
@@ -186,64 +180,41 @@ struct json_out {
     bool interrupted;
 };
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if (*c < 0x20 || *c == 0x7f)
-            fprintf(f, "\\u%04x", *c);
-        else
-            fputc(*c, f);
-    }
-    fputc('"', f);
-}
-
 static int write_json(FILE *f, void *arg)
 {
-    const struct json_out *j = arg;
-    fprintf(f, "{\"param\":");
-    json_str(f, j->sw->name);
-    fprintf(f, ",\"phase\":");
-    if (j->phase)
-        json_str(f, j->phase);
-    else
-        fputs("null", f);
-    fprintf(f, ",\"interrupted\":%s,\"runs\":[", j->interrupted ? "true" : "false");
-    const struct run_row *first = &j->rows[0];
-    bool any = false;
-    for (size_t i = 0; i < j->sw->nvalues; i++) {
-        const struct run_row *r = &j->rows[i];
+    const struct json_out *o = arg;
+    struct wp_json j;
+    wp_json_init(&j, f, 1);
+    wp_json_obj_begin(&j);
+    wp_json_kstr(&j, "param", o->sw->name);
+    wp_json_kstr(&j, "phase", o->phase); /* NULL: whole runs */
+    wp_json_kbool(&j, "interrupted", o->interrupted);
+    wp_json_key(&j, "runs");
+    wp_json_arr_begin(&j);
+    const struct run_row *first = &o->rows[0];
+    for (size_t i = 0; i < o->sw->nvalues; i++) {
+        const struct run_row *r = &o->rows[i];
         if (!r->done)
             continue;
-        fprintf(f, "%s\n {\"value\":", any ? "," : "");
-        any = true;
-        json_str(f, r->value);
-        fprintf(f, ",\"exit_code\":%d,\"duration_s\":", r->exit_code);
-        num(f, r->duration_s, 3);
-        fprintf(f, ",\"energy_j\":");
-        num(f, r->energy_j, 3);
-        fprintf(f, ",\"mean_w\":");
-        num(f, r->mean_w, 2);
-        fprintf(f, ",\"peak_w\":");
-        num(f, r->peak_w, 2);
-        fprintf(f, ",\"samples\":");
-        num(f, r->samples, 0);
-        fprintf(f, ",\"tokens\":");
-        num(f, r->tokens, 0);
-        fprintf(f, ",\"j_per_sample\":");
-        num(f, r->energy_j / r->samples, 6);
-        fprintf(f, ",\"j_per_token\":");
-        num(f, r->energy_j / r->tokens, 9);
-        fprintf(f, ",\"energy_rel\":");
-        num(f, first->done ? r->energy_j / first->energy_j : NAN, 4);
-        fprintf(f, ",\"duration_rel\":");
-        num(f, first->done ? r->duration_s / first->duration_s : NAN, 4);
-        fprintf(f, "}");
+        wp_json_obj_begin(&j);
+        wp_json_kstr(&j, "value", r->value);
+        wp_json_kint(&j, "exit_code", r->exit_code);
+        wp_json_kdouble(&j, "duration_s", r->duration_s);
+        wp_json_kdouble(&j, "energy_j", r->energy_j);
+        wp_json_kdouble(&j, "mean_w", r->mean_w);
+        wp_json_kdouble(&j, "peak_w", r->peak_w);
+        wp_json_kdouble(&j, "samples", r->samples);
+        wp_json_kdouble(&j, "tokens", r->tokens);
+        wp_json_kdouble(&j, "j_per_sample", r->energy_j / r->samples);
+        wp_json_kdouble(&j, "j_per_token", r->energy_j / r->tokens);
+        wp_json_kdouble(&j, "energy_rel", first->done ? r->energy_j / first->energy_j : NAN);
+        wp_json_kdouble(&j, "duration_rel", first->done ? r->duration_s / first->duration_s : NAN);
+        wp_json_obj_end(&j);
     }
-    fprintf(f, "\n]}\n");
-    return ferror(f) ? -1 : 0;
+    wp_json_arr_end(&j);
+    wp_json_obj_end(&j);
+    int rc = wp_json_end(&j);
+    return rc == -EIO ? -EIO : rc < 0 ? -EINVAL : 0;
 }
 
 static void print_table(FILE *f, const struct sweep *sw, const struct run_row *rows)
