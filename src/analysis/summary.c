@@ -10,7 +10,9 @@
  *    "total": {"energy_j", "counter_energy_j", "counter_diff_pct", "mean_w", "peak_w"},
  *    "phases": [{"name", "t0_us", "t1_us", "depth", "open_ended", "duration_s", "energy_j",
  *                "mean_w", "peak_w", "counts": {KEY: number}, "j_per_sample", "j_per_token",
- *                "j_per_tflop"}]}  (the last three from the counts samples, tokens, flops)
+ *                "j_per_tflop"}],  (the last three from the counts samples, tokens, flops)
+ *    "damaged": [{"sensor_id", "source", "device", "name", "t0_us", "t1_us", "samples",
+ *                 "why"}]}  (chunks left out of every number above)
  * "phases" come from the job's begin/end marks (phases.c). */
 #include <errno.h>
 #include <inttypes.h>
@@ -22,6 +24,7 @@
 #include "analysis/energy.h"
 #include "analysis/phases.h"
 #include "analysis/summary.h"
+#include "core/grow.h"
 #include "core/json.h"
 
 /* Finest first: the 20 ms driver buffer, then the 100 ms instant field, then the 1 s average
@@ -129,18 +132,50 @@ static int nomem(struct wp_err *err)
                    "summarise on a larger machine");
 }
 
+/* Keeps the damaged spans of a series just read, with their description. */
+static int keep_damage(const struct wp_trace *t, struct wp_summary *s, const struct wp_series *ser,
+                       struct wp_err *err)
+{
+    if (ser->ndamaged == 0)
+        return 0;
+    size_t cap = s->ndamaged;
+    if (WP_GROW(&s->damaged, &cap, s->ndamaged + ser->ndamaged) < 0)
+        return nomem(err);
+    for (size_t i = 0; i < ser->ndamaged; i++) {
+        struct wp_damage_summary *d = &s->damaged[s->ndamaged++];
+        memset(d, 0, sizeof(*d));
+        d->span = ser->damaged[i];
+        d->device = -1;
+        const struct wp_sensors *tab = wp_trace_sensors(t);
+        for (size_t k = 0; k < tab->n; k++) {
+            if (tab->v[k].id != d->span.sensor)
+                continue;
+            copy_str(d->source, sizeof(d->source), tab->v[k].source);
+            d->device = tab->v[k].device;
+            copy_str(d->sensor_name, sizeof(d->sensor_name), tab->v[k].name);
+        }
+        wp_trace_damage_describe(t, &d->span, d->text, sizeof(d->text));
+    }
+    return 0;
+}
+
 /* Counter fields of g over the run [from_us, to_us]: the delta between the readings that
  * bracket it, and the trace's energy over exactly those readings' window to compare with. */
-static int gpu_counter(const struct wp_trace *t, int device, struct gpu_work *w,
-                       struct wp_gpu_summary *g, int64_t from_us, int64_t to_us, struct wp_err *err)
+static int gpu_counter(const struct wp_trace *t, struct wp_summary *s, int device,
+                       struct gpu_work *w, struct wp_gpu_summary *g, int64_t from_us, int64_t to_us,
+                       struct wp_err *err)
 {
     const struct wp_sensor *c = wp_sensors_find(wp_trace_sensors(t), "nvml", device, "energy");
     if (!c || c->kind != WP_COUNTER)
         return 0;
     struct wp_series cs = {0};
     int rc = wp_trace_series(t, c->id, &cs, err);
-    if (rc < 0)
+    if (rc == 0)
+        rc = keep_damage(t, s, &cs, err);
+    if (rc < 0) {
+        wp_series_free(&cs);
         return rc;
+    }
     /* The readings that bracket the run most tightly: the last one at or before the start if
      * it is within the slack, else the first inside; likewise at the end. */
     size_t i0 = wp_lower_bound_i64(cs.t_us, cs.n, from_us),
@@ -338,7 +373,8 @@ int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct 
         copy_str(g->power_sensor, sizeof(g->power_sensor), w[i].power->name);
         if (w[i].power->limit != WP_NO_LIMIT)
             g->limit_w = (double)w[i].power->limit / 1000.0;
-        if ((rc = wp_trace_series(t, w[i].power->id, &w[i].series, err)) < 0)
+        if ((rc = wp_trace_series(t, w[i].power->id, &w[i].series, err)) < 0 ||
+            (rc = keep_damage(t, out, &w[i].series, err)) < 0)
             goto fail;
         struct wp_series *ps = &w[i].series;
         w[i].cadence_us = w[i].power->cadence_us;
@@ -388,7 +424,7 @@ int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct 
                 goto fail;
             }
         }
-        if ((rc = gpu_counter(t, idx[i], &w[i], g, out->start_us, out->end_us, err)) < 0)
+        if ((rc = gpu_counter(t, out, idx[i], &w[i], g, out->start_us, out->end_us, err)) < 0)
             goto fail;
     }
     totals(out, w);
@@ -413,6 +449,9 @@ void wp_summary_free(struct wp_summary *s)
     free(s->phases);
     s->phases = NULL;
     s->nphases = 0;
+    free(s->damaged);
+    s->damaged = NULL;
+    s->ndamaged = 0;
 }
 
 /* ---- text ---- */
@@ -700,6 +739,22 @@ int wp_summary_write_json(FILE *f, const struct wp_summary *s)
         for (size_t u = 0; u < sizeof(per_units) / sizeof(per_units[0]); u++)
             wp_json_kdouble(&j, per_units[u].json,
                             per_count(p, per_units[u].key, per_units[u].unit));
+        wp_json_obj_end(&j);
+    }
+    wp_json_arr_end(&j);
+    wp_json_key(&j, "damaged");
+    wp_json_arr_begin(&j);
+    for (size_t i = 0; i < s->ndamaged; i++) {
+        const struct wp_damage_summary *d = &s->damaged[i];
+        wp_json_obj_begin(&j);
+        wp_json_kint(&j, "sensor_id", d->span.sensor);
+        kstr_or_null(&j, "source", d->source);
+        wp_json_kint(&j, "device", d->device);
+        kstr_or_null(&j, "name", d->sensor_name);
+        wp_json_kint(&j, "t0_us", d->span.t0_us);
+        wp_json_kint(&j, "t1_us", d->span.t1_us);
+        wp_json_kint(&j, "samples", d->span.samples);
+        wp_json_kstr(&j, "why", d->span.why);
         wp_json_obj_end(&j);
     }
     wp_json_arr_end(&j);

@@ -55,6 +55,15 @@ struct wp_phase_summary {
     struct wp_mark_count counts[2 * WP_MARK_MAX_COUNTS];
 };
 
+/* A damaged span of the trace that the numbers leave out (see wp_trace_series). */
+struct wp_damage_summary {
+    struct wp_trace_damage span;
+    char source[16];
+    int device;
+    char sensor_name[48];
+    char text[320]; /* wp_trace_damage_describe */
+};
+
 struct wp_summary {
     int64_t start_us, end_us; /* the run window (meta start_us/end_us, else the data's span) */
     double duration_s;
@@ -68,6 +77,10 @@ struct wp_summary {
     /* The job's phases, from its begin/end marks (src/analysis/phases.c). */
     size_t nphases;
     struct wp_phase_summary *phases;
+    /* Damaged chunks: the numbers above come from the intact data only. A caller must say so
+     * (the CLI names each span on stderr and exits 65). */
+    size_t ndamaged;
+    struct wp_damage_summary *damaged;
 };
 
 int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct wp_err *err);

@@ -38,7 +38,10 @@ int cli_check_output(const char *cmd, const char *path, bool force);
 
 /* Writes an output file atomically: to a temporary file beside it, then linked into place
  * (refusing to replace an existing file unless force). "-" writes to stdout. The callback
- * returns <0 on failure. Returns 0 or an exit status, after printing the error. */
+ * returns 0; or a positive exit status after printing why (a damaged trace, say: nothing is
+ * put in place then); or a negative errno when it stopped because writing failed. Write
+ * failures (also those found at flush and close) are reported here as such, exit 74.
+ * Returns 0 or an exit status, after printing the error. */
 typedef int (*cli_write_fn)(FILE *f, void *ctx);
 int cli_write_output(const char *cmd, const char *path, bool force, cli_write_fn fn, void *ctx);
 

@@ -24,9 +24,10 @@ static const char export_usage[] =
 
 struct export_ctx {
     const struct wp_trace *t;
+    const char *path;
     bool jsonl;
     const char *only;
-    struct wp_err err;
+    size_t ndamaged; /* damaged chunks left out, each named on stderr */
 };
 
 /* A text field of a CSV row (RFC 4180): quoted, with quotes doubled, when it holds a comma, a
@@ -59,8 +60,18 @@ static int write_rows(FILE *f, void *arg)
         if (x->only && strcmp(s->name, x->only) != 0)
             continue;
         struct wp_series ser;
-        if (wp_trace_series(x->t, s->id, &ser, &x->err) < 0)
-            return -1;
+        struct wp_err err = {0};
+        int rc = wp_trace_series(x->t, s->id, &ser, &err);
+        if (rc < 0) {
+            cli_error("export", "%s", err.msg);
+            return cli_exit_for_open(rc);
+        }
+        for (size_t d = 0; d < ser.ndamaged; d++) {
+            char what[320];
+            wp_trace_damage_describe(x->t, &ser.damaged[d], what, sizeof(what));
+            cli_error("export", "%s is damaged: %s; those samples are left out", x->path, what);
+        }
+        x->ndamaged += ser.ndamaged;
         const char *unit = wp_quantity_unit(s->quantity);
         for (size_t k = 0; k < ser.n; k++) {
             if (x->jsonl) {
@@ -85,7 +96,7 @@ static int write_rows(FILE *f, void *arg)
         }
         wp_series_free(&ser);
         if (ferror(f))
-            return -1;
+            return -EIO;
     }
     return 0;
 }
@@ -141,11 +152,12 @@ int cmd_export(int argc, char **argv)
         cli_error("export", "give exactly one trace; usage: wattprof export TRACE --csv");
         return WP_EXIT_USAGE;
     }
-    struct export_ctx x = {.jsonl = format == 2, .only = only};
+    struct export_ctx x = {.jsonl = format == 2, .only = only, .path = argv[optind]};
     struct wp_trace *t = NULL;
-    int rc = wp_trace_open(&t, argv[optind], &x.err);
+    struct wp_err err = {0};
+    int rc = wp_trace_open(&t, argv[optind], &err);
     if (rc < 0) {
-        cli_error("export", "%s", x.err.msg);
+        cli_error("export", "%s", err.msg);
         return cli_exit_for_open(rc);
     }
     x.t = t;
@@ -162,8 +174,13 @@ int cmd_export(int argc, char **argv)
         }
     }
     rc = cli_write_output("export", out, force, write_rows, &x);
-    if (rc && x.err.code)
-        cli_error("export", "%s", x.err.msg);
+    if (rc == 0 && x.ndamaged > 0) {
+        cli_error("export",
+                  "wrote the intact samples of %s; %zu damaged chunk(s) are missing (named "
+                  "above); copy the trace again from where it was recorded, or record it again",
+                  argv[optind], x.ndamaged);
+        rc = WP_EXIT_DATAERR;
+    }
     wp_trace_free(t);
     return rc;
 }

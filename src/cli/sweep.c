@@ -214,7 +214,11 @@ static int write_json(FILE *f, void *arg)
     wp_json_arr_end(&j);
     wp_json_obj_end(&j);
     int rc = wp_json_end(&j);
-    return rc == -EIO ? -EIO : rc < 0 ? -EINVAL : 0;
+    if (rc == -EINVAL) {
+        cli_error("sweep", "internal error: the sweep JSON came out unbalanced");
+        return WP_EXIT_SOFTWARE;
+    }
+    return rc;
 }
 
 static void print_table(FILE *f, const struct sweep *sw, const struct run_row *rows)

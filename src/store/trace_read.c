@@ -375,6 +375,7 @@ void wp_series_free(struct wp_series *s)
         return;
     free(s->t_us);
     free(s->value);
+    free(s->damaged);
     memset(s, 0, sizeof(*s));
 }
 
@@ -434,13 +435,20 @@ static int grow_series(struct wp_series *s, size_t *tcap, size_t *vcap, size_t n
     return WP_GROW(&s->t_us, tcap, need) < 0 || WP_GROW(&s->value, vcap, need) < 0 ? -ENOMEM : 0;
 }
 
-static int bad_chunk(const struct wp_trace *t, int sensor, size_t k, int64_t t0, const char *what,
-                     struct wp_err *err)
+/* Notes a chunk that cannot be used; its samples stay out of the series. */
+static int bad_chunk(const struct wp_trace *t, struct wp_series *out, size_t *cap, int sensor,
+                     int64_t t0, int64_t t1, int64_t n, const char *what, struct wp_err *err)
 {
-    char why[200];
-    snprintf(why, sizeof(why), "chunk %zu of sensor %d (starting at t_us %" PRId64 ") %s", k,
-             sensor, t0, what);
-    return damaged(t, err, why);
+    if (WP_GROW(&out->damaged, cap, out->ndamaged + 1) < 0)
+        return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor, t->path);
+    struct wp_trace_damage *d = &out->damaged[out->ndamaged++];
+    memset(d, 0, sizeof(*d));
+    d->sensor = sensor;
+    d->t0_us = t0;
+    d->t1_us = t1;
+    d->samples = n;
+    snprintf(d->why, sizeof(d->why), "%s", what);
+    return 0;
 }
 
 static int read_chunks(const struct wp_trace *t, int sensor, struct wp_series *out,
@@ -454,48 +462,81 @@ static int read_chunks(const struct wp_trace *t, int sensor, struct wp_series *o
     if (rc < 0)
         return rc;
     sqlite3_bind_int(st, 1, sensor);
-    size_t tcap = 0, vcap = 0, k = 0;
-    for (; (rc = sqlite3_step(st)) == SQLITE_ROW; k++) {
+    size_t tcap = 0, vcap = 0, dcap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t t0 = sqlite3_column_int64(st, 0), t1 = sqlite3_column_int64(st, 1);
         int64_t n = sqlite3_column_int64(st, 2);
         const uint8_t *blob = sqlite3_column_blob(st, 3);
         size_t len = (size_t)sqlite3_column_bytes(st, 3);
+        const char *bad = NULL;
         /* Each sample takes at least two bytes, so n > len is a lie: don't allocate for it. */
         if (n < 0 || (uint64_t)n > len) {
+            bad = "has an impossible sample count";
+        } else {
+            if (grow_series(out, &tcap, &vcap, out->n + (size_t)n) < 0) {
+                sqlite3_finalize(st);
+                return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor,
+                               t->path);
+            }
+            int64_t *ct = out->t_us + out->n, *cv = out->value + out->n;
+            if (wp_chunk_decode(blob, len, (size_t)n, ct, cv) < 0) {
+                bad = "does not decode (checksum or encoding)";
+            } else {
+                int64_t lo = n ? ct[0] : t0, hi = n ? ct[0] : t1;
+                for (int64_t i = 1; i < n; i++) {
+                    lo = ct[i] < lo ? ct[i] : lo;
+                    hi = ct[i] > hi ? ct[i] : hi;
+                }
+                if (lo != t0 || hi != t1)
+                    bad = "holds samples outside its time range";
+            }
+        }
+        if (!bad) {
+            out->n += (size_t)n;
+        } else if ((rc = bad_chunk(t, out, &dcap, sensor, t0, t1, n, bad, err)) < 0) {
             sqlite3_finalize(st);
-            return bad_chunk(t, sensor, k, t0, "has an impossible sample count", err);
+            return rc;
         }
-        if (grow_series(out, &tcap, &vcap, out->n + (size_t)n) < 0) {
-            sqlite3_finalize(st);
-            return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor, t->path);
-        }
-        int64_t *ct = out->t_us + out->n, *cv = out->value + out->n;
-        if (wp_chunk_decode(blob, len, (size_t)n, ct, cv) < 0) {
-            sqlite3_finalize(st);
-            return bad_chunk(t, sensor, k, t0, "does not decode", err);
-        }
-        int64_t lo = n ? ct[0] : t0, hi = n ? ct[0] : t1;
-        for (int64_t i = 1; i < n; i++) {
-            lo = ct[i] < lo ? ct[i] : lo;
-            hi = ct[i] > hi ? ct[i] : hi;
-        }
-        if (lo != t0 || hi != t1) {
-            sqlite3_finalize(st);
-            return bad_chunk(t, sensor, k, t0, "holds samples outside its time range", err);
-        }
-        out->n += (size_t)n;
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : db_fail(t, rc, err);
 }
 
+static const struct wp_sensor *sensor_row(const struct wp_trace *t, int id)
+{
+    for (size_t i = 0; i < t->sensors.n; i++)
+        if (t->sensors.v[i].id == id)
+            return &t->sensors.v[i];
+    return NULL;
+}
+
+void wp_trace_damage_describe(const struct wp_trace *t, const struct wp_trace_damage *d, char *buf,
+                              size_t cap)
+{
+    const struct wp_sensor *s = sensor_row(t, d->sensor);
+    char who[160];
+    if (s)
+        snprintf(who, sizeof(who), "%.16s device %d %.40s", s->source, s->device, s->name);
+    else
+        snprintf(who, sizeof(who), "sensor %d", d->sensor);
+    /* Times relative to the recording's start read better than epoch microseconds; a trace
+     * without start_us (never the recorder's) gets the raw values. */
+    const char *st = wp_meta_get(&t->meta, "start_us");
+    char *end = NULL;
+    long long start = st ? strtoll(st, &end, 10) : 0;
+    if (st && end != st && !*end)
+        snprintf(buf, cap, "%s, %.3f s to %.3f s after the start (%" PRId64 " samples): %s", who,
+                 (double)(d->t0_us - start) / 1e6, (double)(d->t1_us - start) / 1e6, d->samples,
+                 d->why);
+    else
+        snprintf(buf, cap, "%s, t_us %" PRId64 " to %" PRId64 " (%" PRId64 " samples): %s", who,
+                 d->t0_us, d->t1_us, d->samples, d->why);
+}
+
 int wp_trace_series(const struct wp_trace *t, int sensor, struct wp_series *out, struct wp_err *err)
 {
     memset(out, 0, sizeof(*out));
-    bool known = false;
-    for (size_t i = 0; i < t->sensors.n; i++)
-        known = known || t->sensors.v[i].id == sensor;
-    if (!known)
+    if (!sensor_row(t, sensor))
         return wp_errf(err, -ENOENT, "%s has no sensor %d", t->path, sensor);
     int rc = read_chunks(t, sensor, out, err);
     if (rc == 0 && sort_series(out) < 0)

@@ -60,17 +60,18 @@ static void test_json_escapes_every_control_character(void **state)
 static void test_json_keeps_valid_utf8(void **state)
 {
     (void)state;
-    assert_escapes("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+    assert_escapes("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                   "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
 }
 
 static void test_json_replaces_invalid_utf8_with_fffd(void **state)
 {
     (void)state;
-    assert_escapes("\xff", "\"\\ufffd\"");                      /* never a UTF-8 byte */
-    assert_escapes("a\x80z", "\"a\\ufffdz\"");                  /* stray continuation */
-    assert_escapes("a\xc3", "\"a\\ufffd\"");                    /* cut at the end */
-    assert_escapes("\xe2\x82x", "\"\\ufffdx\"");                /* cut: one U+FFFD for both */
-    assert_escapes("\xc0\xaf", "\"\\ufffd\\ufffd\"");           /* overlong '/' */
+    assert_escapes("\xff", "\"\\ufffd\"");                       /* never a UTF-8 byte */
+    assert_escapes("a\x80z", "\"a\\ufffdz\"");                   /* stray continuation */
+    assert_escapes("a\xc3", "\"a\\ufffd\"");                     /* cut at the end */
+    assert_escapes("\xe2\x82x", "\"\\ufffdx\"");                 /* cut: one U+FFFD for both */
+    assert_escapes("\xc0\xaf", "\"\\ufffd\\ufffd\"");            /* overlong '/' */
     assert_escapes("\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""); /* a UTF-16 surrogate */
     assert_escapes("\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
     assert_escapes("\"\xff\\", "\"\\\"\\ufffd\\\\\"");
