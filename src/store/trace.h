@@ -23,9 +23,11 @@ struct wp_trace_writer;
 
 /* Creates a new trace at path. Refuses an existing file (-EEXIST, message names --force)
  * unless force is set; never truncates an existing file in place. With force, the old file and
- * its -wal/-shm are removed first. A missing or unwritable directory is -ENOENT / -EACCES. If
- * creation fails after the name was claimed, nothing is left behind. A writer belongs to one
- * thread. */
+ * its -wal/-shm are removed first. A trace that another writer still holds is never replaced,
+ * with or without force: -EBUSY, naming that writer's PID where it can (the writer locks its
+ * trace from create to close; readers are not affected). A missing or unwritable directory
+ * is -ENOENT / -EACCES. If creation fails after the name was claimed, nothing is left behind.
+ * A writer belongs to one thread. */
 int wp_trace_create(struct wp_trace_writer **out, const char *path, bool force, struct wp_err *err);
 /* Upserts every key, written at once (call it at start and again at the end of a run); the
  * keys "format" and "format_version" are reserved. */

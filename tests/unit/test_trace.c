@@ -486,6 +486,43 @@ static void test_trace_create_with_force_replaces_file_and_its_wal(void **state)
     wp_sensors_free(&tab);
 }
 
+/* A second writer, even with force, must not replace a trace that is still being written:
+ * the first writer's samples would go to an unlinked file and be lost. The check holds
+ * inside one process too (OFD locks), which is what lets this test run in one. */
+static void test_trace_create_with_force_refuses_a_trace_being_written(void **state)
+{
+    struct ctx *c = *state;
+    struct wp_sensors tab;
+    three_sensors(&tab);
+    struct wp_trace_writer *w = create_ok(c->path, &tab);
+    struct wp_err err = {0};
+    struct wp_sample x = {0, tim(0, 0), val(0, 0)};
+    assert_int_equal(wp_trace_append(w, &x, 1, &err), 0);
+    assert_int_equal(wp_trace_commit(w, &err), 0);
+
+    struct wp_trace_writer *w2 = NULL;
+    assert_int_equal(wp_trace_create(&w2, c->path, true, &err), -EBUSY);
+    assert_null(w2);
+    if (!strstr(err.msg, "being recorded") || !strstr(err.msg, c->path))
+        fail_msg("message: %s", err.msg);
+    assert_true(exists_sfx(c->path, "-wal")); /* nothing of the live trace was removed */
+    assert_int_equal(wp_trace_create(&w2, c->path, false, &err), -EBUSY);
+
+    /* The first writer goes on, and its samples are all there. */
+    x = (struct wp_sample){0, tim(0, 1), val(0, 1)};
+    assert_int_equal(wp_trace_append(w, &x, 1, &err), 0);
+    assert_int_equal(wp_trace_close(w, &err), 0);
+    struct wp_trace *t = NULL;
+    assert_int_equal(wp_trace_open(&t, c->path, &err), 0);
+    check_series(t, 0, 2);
+    wp_trace_free(t);
+
+    /* Closed, it may be replaced again. */
+    assert_int_equal(wp_trace_create(&w2, c->path, true, &err), 0);
+    assert_int_equal(wp_trace_close(w2, &err), 0);
+    wp_sensors_free(&tab);
+}
+
 static void test_trace_create_ignores_orphan_wal_without_database(void **state)
 {
     struct ctx *c = *state;
@@ -882,6 +919,7 @@ int main(void)
         T(test_trace_open_rejects_newer_format_version),
         T(test_trace_open_rejects_truncated_copy),
         T(test_trace_series_keeps_intact_chunks_and_lists_the_damaged_one),
+        T(test_trace_create_with_force_refuses_a_trace_being_written),
         T(test_trace_reader_sees_committed_samples_while_writer_is_open),
         T(test_trace_keeps_every_committed_sample_when_writer_is_sigkilled),
     };
