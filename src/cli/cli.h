@@ -61,6 +61,10 @@ void cli_print_event(const struct wp_event *e, void *ctx);
 /* Parses a positive number of seconds ("30", "1.5", "2m", "1h"). Returns 0 or -EINVAL. */
 int cli_parse_seconds(const char *s, double *out);
 
+/* Warns when the trace was copied without the -wal of a recording that never finished. */
+struct wp_trace;
+void cli_warn_wal_missing(const char *cmd, const struct wp_trace *t, const char *path);
+
 /* Computes and prints the summary of a trace (text to `text`, JSON to json_path when set),
  * then, with events, what the recorder noted (GPU lost, driver faults). Returns 0 or an exit
  * status. */

@@ -237,6 +237,15 @@ int cli_parse_seconds(const char *s, double *out)
     return 0;
 }
 
+void cli_warn_wal_missing(const char *cmd, const struct wp_trace *t, const char *path)
+{
+    if (wp_trace_wal_missing(t))
+        cli_warn(cmd,
+                 "%s-wal is missing and the recording never finished: samples after the last "
+                 "checkpoint would be in it; copy it beside %s if you still have it",
+                 path, path);
+}
+
 struct json_ctx {
     const struct wp_summary *s;
 };
@@ -261,6 +270,7 @@ int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const cha
         cli_error(cmd, "%s", err.msg);
         return cli_exit_for_open(rc);
     }
+    cli_warn_wal_missing(cmd, t, trace_path);
     struct wp_summary s;
     memset(&s, 0, sizeof(s));
     rc = wp_summary_compute(t, &s, &err);

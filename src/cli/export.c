@@ -161,6 +161,7 @@ int cmd_export(int argc, char **argv)
         return cli_exit_for_open(rc);
     }
     x.t = t;
+    cli_warn_wal_missing("export", t, argv[optind]);
     if (only) {
         const struct wp_sensors *tab = wp_trace_sensors(t);
         bool any = false;

@@ -73,10 +73,16 @@ struct wp_series {
 
 /* Opens read-only and checks it is a wattprof trace of a known version; a file that is not
  * SQLite, not a trace, or damaged gets a message that says so (-EINVAL / -EIO). Works on a
- * trace whose writer was killed (WAL still present). Also: -ENOENT missing file, -EISDIR,
- * -EACCES, -ENOTSUP written by a newer wattprof (format_version above WP_TRACE_VERSION). */
+ * trace whose writer was killed (WAL still present). Leaves no file behind: no -wal/-shm is
+ * created beside a trace that had none (see wp_trace_wal_missing). Also: -ENOENT missing file,
+ * -EISDIR, -EACCES, -ENOTSUP written by a newer wattprof (format_version above WP_TRACE_VERSION).
+ */
 int wp_trace_open(struct wp_trace **out, const char *path, struct wp_err *err);
 void wp_trace_free(struct wp_trace *t);
+/* True when the trace is in WAL mode, its -wal file is missing and the recording never
+ * finished (no end_us): samples after the last checkpoint would be in PATH-wal. Opening such a
+ * file fails (-EIO, message names PATH-wal) when nothing was checkpointed yet. */
+bool wp_trace_wal_missing(const struct wp_trace *t);
 const struct wp_sensors *wp_trace_sensors(const struct wp_trace *t);
 const struct wp_meta *wp_trace_meta(const struct wp_trace *t);
 /* All samples of one sensor, decoded, sorted by time (stable: samples with equal times keep

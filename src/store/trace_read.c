@@ -18,6 +18,8 @@
 struct wp_trace {
     sqlite3 *db;
     char *path;
+    bool wal_missing; /* WAL-mode file opened without its -wal (immutable) */
+    bool shm_ours;    /* SQLite created the -shm for this read: removed at free */
     struct wp_meta meta;
     struct wp_sensors sensors;
     struct wp_mark *marks;
@@ -79,6 +81,18 @@ static int prepare(const struct wp_trace *t, const char *sql, sqlite3_stmt **st,
     if ((rc & 0xFF) == SQLITE_ERROR)
         return damaged(t, err, sqlite3_errmsg(t->db)); /* a table or column is missing */
     return db_fail(t, rc, err);
+}
+
+/* Whether the file has a meta table at all (schema included), without an error message. */
+static bool has_meta_table(const struct wp_trace *t)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(t->db, "SELECT 1 FROM sqlite_master WHERE name = 'meta'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return false;
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
 }
 
 static int load_meta(struct wp_trace *t, struct wp_err *err)
@@ -244,8 +258,9 @@ static int load_events(struct wp_trace *t, struct wp_err *err)
 
 /* Checks what SQLite would otherwise accept or misreport: a missing file, a directory, an
  * empty file (SQLite treats it as a new, empty database) and a file of some other format. */
-static int check_file(const char *path, struct wp_err *err)
+static int check_file(const char *path, bool *wal_mode, struct wp_err *err)
 {
+    *wal_mode = false;
     struct stat st;
     if (stat(path, &st) < 0) {
         int e = errno;
@@ -294,13 +309,53 @@ static int check_file(const char *path, struct wp_err *err)
                  (long long)st.st_size, page);
         return damaged_path(path, err, why);
     }
+    *wal_mode = head[18] == 2 && head[19] == 2;
     return 0;
+}
+
+static bool exists_sfx(const char *path, const char *sfx)
+{
+    char p[4096];
+    struct stat st;
+    return snprintf(p, sizeof(p), "%s%s", path, sfx) < (int)sizeof(p) && stat(p, &st) == 0;
+}
+
+/* "file:" URI for path with SQLite's immutable flag: no locks, no -wal or -shm looked for or
+ * created. Everything but unreserved characters and '/' is percent-encoded. */
+static char *immutable_uri(const char *path)
+{
+    static const char tail[] = "?immutable=1";
+    size_t n = strlen(path);
+    char *u = malloc(5 + 3 * n + sizeof(tail));
+    if (!u)
+        return NULL;
+    char *o = u + sprintf(u, "file:");
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            strchr("/._~-", *c))
+            *o++ = (char)*c;
+        else
+            o += sprintf(o, "%%%02X", *c);
+    }
+    memcpy(o, tail, sizeof(tail));
+    return u;
+}
+
+/* The trace was copied without the write-ahead log its recorder was still writing. */
+static int wal_missing_error(const struct wp_trace *t, struct wp_err *err)
+{
+    return wp_errf(err, -EIO,
+                   "%s holds no data of its own: its write-ahead log %s-wal is missing, and the "
+                   "data would be in it (the recorder was killed, or still runs, and the trace "
+                   "was copied without it); copy %s-wal beside it and try again",
+                   t->path, t->path, t->path);
 }
 
 int wp_trace_open(struct wp_trace **out, const char *path, struct wp_err *err)
 {
     *out = NULL;
-    int rc = check_file(path, err);
+    bool wal_mode;
+    int rc = check_file(path, &wal_mode, err);
     if (rc < 0)
         return rc;
     struct wp_trace *t = calloc(1, sizeof(*t));
@@ -308,7 +363,23 @@ int wp_trace_open(struct wp_trace **out, const char *path, struct wp_err *err)
         free(t);
         return wp_errf(err, -ENOMEM, "out of memory opening %s", path);
     }
-    rc = sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READONLY, NULL);
+    /* A reader must leave nothing beside the trace. A WAL-mode file without its -wal (copied
+     * alone) is read as it is, immutable: otherwise SQLite creates an empty -wal and -shm next
+     * to it. With the -wal but no -shm, SQLite needs a -shm to read the log; it is removed
+     * again at wp_trace_free. */
+    char *uri = NULL;
+    if (wal_mode && !exists_sfx(path, "-wal")) {
+        t->wal_missing = true;
+        if (!(uri = immutable_uri(path))) {
+            wp_trace_free(t);
+            return wp_errf(err, -ENOMEM, "out of memory opening %s", path);
+        }
+    } else if (wal_mode && !exists_sfx(path, "-shm")) {
+        t->shm_ours = true;
+    }
+    rc = sqlite3_open_v2(uri ? uri : path, &t->db,
+                         SQLITE_OPEN_READONLY | (uri ? SQLITE_OPEN_URI : 0), NULL);
+    free(uri);
     if (rc != SQLITE_OK) {
         rc = t->db ? db_fail(t, rc, err) : wp_errf(err, -ENOMEM, "out of memory opening %s", path);
         wp_trace_free(t);
@@ -319,11 +390,21 @@ int wp_trace_open(struct wp_trace **out, const char *path, struct wp_err *err)
      * out of a read exactly as it went in. */
     sqlite3_db_config(t->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_busy_timeout(t->db, 2000);
+    if (t->wal_missing && !has_meta_table(t)) {
+        rc = wal_missing_error(t, err);
+        wp_trace_free(t);
+        return rc;
+    }
     if ((rc = load_meta(t, err)) < 0 || (rc = load_sensors(t, err)) < 0 ||
         (rc = load_marks(t, err)) < 0 || (rc = load_events(t, err)) < 0) {
         wp_trace_free(t);
         return rc;
     }
+    /* Checkpointed data is in the file; a recording that never finished may have more in the
+     * missing log. A finished one that stayed in WAL mode (a reader held it at close) does
+     * not: its log was merged and removed. */
+    if (t->wal_missing && wp_meta_get(&t->meta, "end_us"))
+        t->wal_missing = false;
     *out = t;
     return 0;
 }
@@ -333,12 +414,22 @@ void wp_trace_free(struct wp_trace *t)
     if (!t)
         return;
     sqlite3_close(t->db);
+    if (t->shm_ours) {
+        char p[4096];
+        if (snprintf(p, sizeof(p), "%s-shm", t->path) < (int)sizeof(p))
+            unlink(p);
+    }
     wp_meta_free(&t->meta);
     wp_sensors_free(&t->sensors);
     free(t->marks);
     free(t->events);
     free(t->path);
     free(t);
+}
+
+bool wp_trace_wal_missing(const struct wp_trace *t)
+{
+    return t->wal_missing;
 }
 
 const struct wp_sensors *wp_trace_sensors(const struct wp_trace *t)
