@@ -58,7 +58,14 @@ void cli_trace_done(struct cli_trace *t);
 /* Prints a recorder event (GPU lost, driver fault) as a warning. */
 void cli_print_event(const struct wp_event *e, void *ctx);
 
-/* Parses a positive number of seconds ("30", "1.5", "2m", "1h"). Returns 0 or -EINVAL. */
+/* Durations and pauses: a millisecond to a year. Above a year nothing useful is measured, and
+ * far above it the value no longer fits a timespec (1e19 s once wrapped to "stop now"). */
+#define CLI_SECONDS_MIN   0.001
+#define CLI_SECONDS_MAX   31536000.0
+#define CLI_SECONDS_RANGE "from 0.001 s to 365 days (31536000 s)"
+/* Parses a number of seconds ("30", "1.5", "90s", "2m", "1h") within CLI_SECONDS_MIN..MAX.
+ * Returns 0, or -EINVAL (not a number, NaN, infinite, negative, zero, too small or too large:
+ * say CLI_SECONDS_RANGE). */
 int cli_parse_seconds(const char *s, double *out);
 
 /* Warns when the trace was copied without the -wal of a recording that never finished. */

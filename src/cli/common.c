@@ -231,7 +231,7 @@ int cli_parse_seconds(const char *s, double *out)
         v *= 60, end++;
     else if (*end == 'h' && end[1] == 0)
         v *= 3600, end++;
-    if (*end)
+    if (*end || !isfinite(v) || v < CLI_SECONDS_MIN || v > CLI_SECONDS_MAX)
         return -EINVAL;
     *out = v;
     return 0;

@@ -54,8 +54,8 @@ int cmd_record(int argc, char **argv)
         case 'd':
             if (cli_parse_seconds(optarg, &duration_s) < 0) {
                 cli_error("record",
-                          "--duration wants a positive number of seconds (e.g. 60, "
-                          "90s, 15m, 2h), not '%s'",
+                          "--duration wants a number of seconds " CLI_SECONDS_RANGE
+                          " (e.g. 60, 90s, 15m, 2h), not '%s'",
                           optarg);
                 return WP_EXIT_USAGE;
             }

@@ -229,7 +229,7 @@ static void print_table(FILE *f, const struct sweep *sw, const struct run_row *r
     for (size_t i = 0; i < sw->nvalues; i++) {
         const struct run_row *r = &rows[i];
         if (!r->done) {
-            fprintf(f, " %-12s %5s   (not run)\n", r->value, "-");
+            fprintf(f, " %-12s %5s   not run\n", r->value, "-");
             continue;
         }
         char per[32] = "-";
@@ -242,6 +242,18 @@ static void print_table(FILE *f, const struct sweep *sw, const struct run_row *r
                 first->done ? r->energy_j / first->energy_j : NAN,
                 first->done ? r->duration_s / first->duration_s : NAN);
     }
+}
+
+/* Idles between runs; false if a stop signal came meanwhile (then no further run starts). */
+static bool cool_down(double seconds)
+{
+    int64_t end = wp_mono_us() + (int64_t)(seconds * 1e6);
+    for (int64_t now = wp_mono_us(); now < end; now = wp_mono_us()) {
+        if (cli_signal_seen())
+            return false;
+        wp_sleep_until_mono_us(end - now < 100000 ? end : now + 100000);
+    }
+    return !cli_signal_seen();
 }
 
 static int sweep_main(int argc, char **argv, struct sweep *swp)
@@ -292,7 +304,9 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
             break;
         case 'c':
             if (cli_parse_seconds(optarg, &cooldown_s) < 0) {
-                cli_error("sweep", "--cooldown wants a positive number of seconds");
+                cli_error("sweep",
+                          "--cooldown wants a number of seconds " CLI_SECONDS_RANGE ", not '%s'",
+                          optarg);
                 return WP_EXIT_USAGE;
             }
             break;
@@ -376,10 +390,13 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         cli_error("sweep", "out of memory");
         return WP_EXIT_SOFTWARE;
     }
+    /* Every row names its value, also those of runs that never happen (the table says
+     * "not run" for them). */
+    for (size_t i = 0; i < sw.nvalues; i++)
+        rows[i].value = sw.values[i];
     cli_forward_signals(true);
     bool failed = false, interrupted = false;
     for (size_t i = 0; i < sw.nvalues; i++) {
-        rows[i].value = sw.values[i];
         for (int a = 0; a < ntmpl; a++)
             argv_i[a] = substitute(tmpl[a], sw.name, sw.values[i]);
         argv_i[ntmpl] = NULL;
@@ -414,8 +431,11 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         }
         if (code != 0 && stop_on_error)
             break;
-        if (cooldown_s > 0 && i + 1 < sw.nvalues)
-            usleep((useconds_t)(cooldown_s * 1e6));
+        if (cooldown_s > 0 && i + 1 < sw.nvalues && !cool_down(cooldown_s)) {
+            interrupted = true;
+            cli_warn("sweep", "interrupted: keeping the %zu finished run(s)", i + 1);
+            break;
+        }
     }
     free(argv_i);
     rc = wp_recorder_stop(r, &err);
