@@ -2,7 +2,7 @@
  * power series and its energy counter, and the GPUs together.
  *
  * JSON written by wp_summary_write_json (missing values are null, never 0):
- *   {"command", "duration_s", "start_us", "end_us", "exit_code", "replay",
+ *   {"command", "duration_s", "start_us", "end_us", "exit_code", "replay", "host",
  *    "gpus": [{"index", "uuid", "name", "power_sensor", "limit_w", "energy_j", "covered_s",
  *              "counter_energy_j", "counter_diff_pct", "counter_fault", "mean_w", "peak_w",
  *              "peak_1s_w", "p99_w", "peak_pct_limit", "samples", "median_interval_ms",
@@ -11,6 +11,8 @@
  *    "phases": [{"name", "t0_us", "t1_us", "depth", "open_ended", "duration_s", "energy_j",
  *                "mean_w", "peak_w", "counts": {KEY: number}, "j_per_sample", "j_per_token",
  *                "j_per_tflop"}],  (the last three from the counts samples, tokens, flops)
+ *    "marks": [{"name", "t_us", "t_s", "counts": {KEY: number}}],  (point marks; t_s since
+ *              the start)
  *    "damaged": [{"sensor_id", "source", "device", "name", "t0_us", "t1_us", "samples",
  *                 "why"}]}  (chunks left out of every number above)
  * "phases" come from the job's begin/end marks (phases.c). */
@@ -317,6 +319,32 @@ static int totals_and_phases(const struct wp_trace *t, struct wp_summary *s, str
     return rc;
 }
 
+static int point_marks(const struct wp_trace *t, struct wp_summary *s, struct wp_err *err)
+{
+    const struct wp_mark *m;
+    size_t n = 0;
+    int rc = wp_trace_marks(t, &m, &n, err);
+    if (rc < 0)
+        return rc;
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].kind != WP_MARK_POINT)
+            continue;
+        if (WP_GROW(&s->points, &cap, s->npoints + 1) < 0)
+            return nomem(err);
+        struct wp_point_summary *p = &s->points[s->npoints++];
+        memset(p, 0, sizeof(*p));
+        copy_str(p->name, sizeof(p->name), m[i].name);
+        p->t_us = m[i].t_us;
+        p->t_s = (double)(m[i].t_us - s->start_us) / 1e6;
+        p->ncounts = m[i].ncounts < 0                    ? 0
+                     : m[i].ncounts > WP_MARK_MAX_COUNTS ? WP_MARK_MAX_COUNTS
+                                                         : m[i].ncounts;
+        memcpy(p->counts, m[i].counts, (size_t)p->ncounts * sizeof(p->counts[0]));
+    }
+    return 0;
+}
+
 int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct wp_err *err)
 {
     memset(out, 0, sizeof(*out));
@@ -325,6 +353,7 @@ int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct 
     int rc;
     copy_str(out->command, sizeof(out->command), wp_meta_get(meta, "command"));
     copy_str(out->replay, sizeof(out->replay), wp_meta_get(meta, "replay"));
+    copy_str(out->host, sizeof(out->host), wp_meta_get(meta, "host"));
     int64_t v;
     bool has_start, has_end, has_exit;
     int64_t start_us = 0, end_us = 0;
@@ -429,6 +458,8 @@ int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct 
     }
     totals(out, w);
     rc = totals_and_phases(t, out, w, err);
+    if (rc == 0)
+        rc = point_marks(t, out, err);
 fail:
     for (size_t i = 0; i < ngpus; i++)
         wp_series_free(&w[i].series);
@@ -452,6 +483,9 @@ void wp_summary_free(struct wp_summary *s)
     free(s->damaged);
     s->damaged = NULL;
     s->ndamaged = 0;
+    free(s->points);
+    s->points = NULL;
+    s->npoints = 0;
 }
 
 /* ---- text ---- */
@@ -512,16 +546,27 @@ static void print_row(FILE *f, const char *label, const struct wp_gpu_summary *g
 }
 
 static void print_phases(FILE *f, const struct wp_summary *s);
+static void print_points(FILE *f, const struct wp_summary *s);
 
 void wp_summary_print_text(FILE *f, const struct wp_summary *s)
 {
-    fputs("wattprof: '", f);
-    put_clean(f, s->command[0] ? s->command : "(no command)", 60);
-    fprintf(f, "' ran %.3f s", s->duration_s);
-    if (s->has_exit_code)
-        fprintf(f, ", exit code %d\n", s->exit_code);
-    else
-        fputs(", exit code unknown\n", f);
+    if (s->command[0]) {
+        fputs("wattprof: '", f);
+        put_clean(f, s->command, 60);
+        fprintf(f, "' ran %.3f s", s->duration_s);
+        if (s->has_exit_code)
+            fprintf(f, ", exit code %d\n", s->exit_code);
+        else
+            fputs(", exit code unknown\n", f);
+    } else {
+        /* `record`: no command, so no exit code to speak of */
+        fprintf(f, "wattprof: recorded %.3f s", s->duration_s);
+        if (s->host[0]) {
+            fputs(" on ", f);
+            put_clean(f, s->host, 60);
+        }
+        fputc('\n', f);
+    }
     if (s->replay[0]) {
         /* The whole description, wrapped: it says what was replayed, which matters more
          * than keeping it to one line. */
@@ -566,6 +611,10 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
     fputs("diff %: trace vs energy counter over the counter's read window; gaps: intervals > 2x "
           "cadence.\n",
           f);
+    fputs("counter J: the GPU's hardware energy counter over the run; %limit: peak W as % of the "
+          "power limit.\n",
+          f);
+    fputs("ival ms: median time between samples; p99 W: 99th percentile of the samples.\n", f);
     for (size_t i = 0; i < s->ngpus; i++) {
         const struct wp_gpu_summary *g = &s->gpus[i];
         if (!g->power_sensor[0]) {
@@ -590,6 +639,7 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
                     g->index);
     }
     print_phases(f, s);
+    print_points(f, s);
 }
 
 /* Phases beyond this many are left to the JSON output: the block is for a terminal. */
@@ -657,6 +707,35 @@ static void print_phases(FILE *f, const struct wp_summary *s)
     fputs("phase energy is all GPUs together; + marks a phase that never ended.\n", f);
 }
 
+/* Point marks beyond this many are left to the JSON output, like phases. */
+#define TEXT_MAX_POINTS 20
+
+static void print_points(FILE *f, const struct wp_summary *s)
+{
+    if (s->npoints == 0)
+        return;
+    fputc('\n', f);
+    fprintf(f, "%10s  %-30s %s\n", "mark at s", "mark", "counts");
+    for (size_t i = 0; i < s->npoints && i < TEXT_MAX_POINTS; i++) {
+        const struct wp_point_summary *p = &s->points[i];
+        char line[160];
+        int n = snprintf(line, sizeof(line), "%10.3f  %-30.30s", p->t_s, p->name);
+        for (int k = 0; k < p->ncounts && n > 0 && (size_t)n < sizeof(line); k++) {
+            char kv[64];
+            snprintf(kv, sizeof(kv), " %.20s=%g", p->counts[k].key, p->counts[k].value);
+            if ((size_t)n + strlen(kv) > 100)
+                break;
+            n += snprintf(line + n, sizeof(line) - (size_t)n, "%s", kv);
+        }
+        for (char *c = line; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
+        put_row(f, "%s", line);
+    }
+    if (s->npoints > TEXT_MAX_POINTS)
+        fprintf(f, "... and %zu more marks (see --json)\n", s->npoints - TEXT_MAX_POINTS);
+}
+
 /* ---- JSON ---- */
 
 static void kstr_or_null(struct wp_json *j, const char *key, const char *s)
@@ -678,6 +757,7 @@ int wp_summary_write_json(FILE *f, const struct wp_summary *s)
     else
         wp_json_knull(&j, "exit_code");
     kstr_or_null(&j, "replay", s->replay);
+    kstr_or_null(&j, "host", s->host);
     wp_json_key(&j, "gpus");
     wp_json_arr_begin(&j);
     for (size_t i = 0; i < s->ngpus; i++) {
@@ -739,6 +819,22 @@ int wp_summary_write_json(FILE *f, const struct wp_summary *s)
         for (size_t u = 0; u < sizeof(per_units) / sizeof(per_units[0]); u++)
             wp_json_kdouble(&j, per_units[u].json,
                             per_count(p, per_units[u].key, per_units[u].unit));
+        wp_json_obj_end(&j);
+    }
+    wp_json_arr_end(&j);
+    wp_json_key(&j, "marks");
+    wp_json_arr_begin(&j);
+    for (size_t i = 0; i < s->npoints; i++) {
+        const struct wp_point_summary *p = &s->points[i];
+        wp_json_obj_begin(&j);
+        wp_json_kstr(&j, "name", p->name);
+        wp_json_kint(&j, "t_us", p->t_us);
+        wp_json_kdouble(&j, "t_s", p->t_s);
+        wp_json_key(&j, "counts");
+        wp_json_obj_begin(&j);
+        for (int k = 0; k < p->ncounts; k++)
+            wp_json_kdouble(&j, p->counts[k].key, p->counts[k].value);
+        wp_json_obj_end(&j);
         wp_json_obj_end(&j);
     }
     wp_json_arr_end(&j);

@@ -55,6 +55,15 @@ struct wp_phase_summary {
     struct wp_mark_count counts[2 * WP_MARK_MAX_COUNTS];
 };
 
+/* A point mark of the job (`mark NAME key=value`): an instant, not a phase. */
+struct wp_point_summary {
+    char name[WP_MARK_NAME_MAX + 1];
+    int64_t t_us;
+    double t_s; /* since the run's start */
+    int ncounts;
+    struct wp_mark_count counts[WP_MARK_MAX_COUNTS];
+};
+
 /* A damaged span of the trace that the numbers leave out (see wp_trace_series). */
 struct wp_damage_summary {
     struct wp_trace_damage span;
@@ -81,6 +90,10 @@ struct wp_summary {
      * (the CLI names each span on stderr and exits 65). */
     size_t ndamaged;
     struct wp_damage_summary *damaged;
+    char host[256]; /* where it was recorded (meta host), "" if unknown */
+    /* The job's point marks, in time order. */
+    size_t npoints;
+    struct wp_point_summary *points;
 };
 
 int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct wp_err *err);
