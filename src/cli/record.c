@@ -16,7 +16,8 @@ static const char record_usage[] =
     "Records every power sensor found (see `wattprof list`) into TRACE until SIGINT or\n"
     "SIGTERM (Ctrl-C), or for S seconds, then prints the summary to stderr. The trace is\n"
     "committed every second: if wattprof is killed, TRACE keeps all but the last second.\n"
-    "Jobs on the node can send phase marks to the socket named in the trace's metadata.\n"
+    "Jobs on the node can send phase marks to the socket it prints at the start (export it\n"
+    "as WATTPROF_SOCKET for them; it is also in the trace's metadata).\n"
     "\n"
     "options:\n"
     "  -o, --output TRACE  the trace file to create (required; never replaced without --force)\n"
@@ -118,9 +119,14 @@ int cmd_record(int argc, char **argv)
         cli_error("record", "%s", err.msg);
         return rc == -ENODEV ? WP_EXIT_UNAVAILABLE : cli_exit_for_create(rc);
     }
-    if (!quiet)
+    if (!quiet) {
         fprintf(stderr, "wattprof record: recording %zu sensors to %s%s; Ctrl-C to stop\n",
                 wp_recorder_nsensors(r), out, duration_s > 0 ? " for the given duration" : "");
+        /* Jobs started separately (other shells, Slurm steps) need the path to send marks. */
+        if (wp_recorder_socket(r))
+            fprintf(stderr, "wattprof record: jobs send phase marks with WATTPROF_SOCKET=%s\n",
+                    wp_recorder_socket(r));
+    }
     int sig;
     if (duration_s > 0) {
         struct timespec ts = {.tv_sec = (time_t)duration_s,
