@@ -36,6 +36,10 @@ int cli_exit_for_open(int code);
  * (stdout) is always fine. */
 int cli_check_output(const char *cmd, const char *path, bool force);
 
+/* cli_check_output for a trace: "-" is a usage error (64), since a trace is a file that is
+ * written in place, not a stream. */
+int cli_check_trace_output(const char *cmd, const char *path, bool force);
+
 /* Writes an output file atomically: to a temporary file beside it, then linked into place
  * (refusing to replace an existing file unless force). "-" writes to stdout. The callback
  * returns 0; or a positive exit status after printing why (a damaged trace, say: nothing is

@@ -70,6 +70,17 @@ int cli_exit_for_open(int code)
     }
 }
 
+int cli_check_trace_output(const char *cmd, const char *path, bool force)
+{
+    if (path && strcmp(path, "-") == 0) {
+        cli_error(cmd, "-o -: a trace is an SQLite file, not a stream, so it cannot go to standard "
+                       "output; give a file name (`wattprof export TRACE --csv` writes rows to "
+                       "standard output)");
+        return WP_EXIT_USAGE;
+    }
+    return cli_check_output(cmd, path, force);
+}
+
 int cli_check_output(const char *cmd, const char *path, bool force)
 {
     if (!path || strcmp(path, "-") == 0)
@@ -208,7 +219,17 @@ void cli_trace_done(struct cli_trace *t)
     if (!t->temporary)
         return;
     unlink(t->tmppath);
-    rmdir(t->tmpdir);
+    /* A trace that failed to close (a full disk) still has its log and shared memory file;
+     * the directory cannot go while they are there. */
+    static const char *const sidecars[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(sidecars) / sizeof(sidecars[0]); i++) {
+        char p[sizeof(t->tmppath) + 16];
+        snprintf(p, sizeof(p), "%s%s", t->tmppath, sidecars[i]);
+        unlink(p);
+    }
+    if (rmdir(t->tmpdir) != 0 && errno != ENOENT)
+        cli_warn(NULL, "could not remove the temporary directory %s: %s", t->tmpdir,
+                 strerror(errno));
     t->temporary = false;
 }
 

@@ -90,7 +90,7 @@ int cmd_record(int argc, char **argv)
         return WP_EXIT_USAGE;
     }
     int rc;
-    if ((rc = cli_check_output("record", out, force)) ||
+    if ((rc = cli_check_trace_output("record", out, force)) ||
         (json && (rc = cli_check_output("record", json, force))))
         return rc;
 

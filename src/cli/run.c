@@ -77,7 +77,7 @@ int cmd_run(int argc, char **argv)
     }
     char **cmdv = argv + optind;
     int rc;
-    if (out && (rc = cli_check_output("run", out, force)))
+    if (out && (rc = cli_check_trace_output("run", out, force)))
         return rc;
     if (json && (rc = cli_check_output("run", json, force)))
         return rc;

@@ -346,7 +346,7 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
                   key, key);
         return WP_EXIT_USAGE;
     }
-    if ((out && (rc = cli_check_output("sweep", out, force))) ||
+    if ((out && (rc = cli_check_trace_output("sweep", out, force))) ||
         (json && (rc = cli_check_output("sweep", json, force))))
         return rc;
 
