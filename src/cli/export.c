@@ -20,7 +20,11 @@ static const char export_usage[] =
     "  --csv | --jsonl    output format (one of them is required)\n"
     "  -o, --output FILE  write to FILE instead of stdout (never replaced without --force)\n"
     "  -s, --sensor NAME  only readings with this name (e.g. power, energy, power_avg)\n"
-    "  -f, --force        replace FILE if it exists\n";
+    "  -f, --force        replace FILE if it exists\n"
+    "\n"
+    "exit status: 0, 64 usage (also: no reading of that name), 65 not a trace or damaged (the\n"
+    "intact samples are still written), 66 cannot read TRACE, 70 internal error, 73 FILE\n"
+    "exists or cannot be created, 74 write error.\n";
 
 struct export_ctx {
     const struct wp_trace *t;

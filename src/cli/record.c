@@ -27,6 +27,10 @@ static const char record_usage[] =
     "  -q, --quiet         no summary on stderr\n"
     "  -h, --help          this help\n"
     "\n"
+    "exit status: 0, 64 usage, 65/66 the finished trace does not read back, 69 nothing to\n"
+    "measure with, 70 internal error, 73 TRACE or FILE exists, is being recorded, or cannot be\n"
+    "created, 74 write error (disk full, ...).\n"
+    "\n"
     "Slurm, one recorder per node (the job id is stored in the trace):\n"
     "  srun --ntasks-per-node=1 sh -c 'wattprof record -o "
     "power-$SLURM_JOB_ID-$(hostname).wptrace'\n";
