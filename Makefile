@@ -66,11 +66,14 @@ $(BUILD)/fake-nvml/no-%/libnvidia-ml.so.1: $(FAKE_SRC) src/sources/nvml_abi.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DFAKE_OMIT_$* -shared -Wl,-soname,libnvidia-ml.so.1 -o $@ $(FAKE_SRC) -lz -lm -pthread
 
-$(BUILD)/wattprof-burn: bench/burn/burn.cu
+# It sends its phase marks through libwattprof, like any job would, and writes its JSON line
+# with the core library's JSON writer (only json.o is linked from it).
+$(BUILD)/wattprof-burn: bench/burn/burn.cu $(BUILD)/libwattprof.a $(CORE_LIB) \
+  include/wattprof/marks.h src/core/json.h
 	@mkdir -p $(dir $@)
 	$(NVCC) -O2 -std=c++17 -gencode arch=compute_90,code=sm_90 \
 	  -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=compute_90 \
-	  -o $@ $< -lcublas -lcublasLt
+	  -Iinclude -Isrc -o $@ $< $(BUILD)/libwattprof.a $(CORE_LIB) -lcublas -lcublasLt
 burn: $(BUILD)/wattprof-burn
 
 $(BUILD)/tests/%: tests/unit/%.c $(CORE_LIB)

@@ -21,6 +21,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" { /* bench/burn/burn.cu writes its JSON line with it too */
+#endif
+
 #define WP_JSON_MAX_DEPTH 32
 
 struct wp_json {
@@ -67,5 +71,9 @@ int wp_json_end_line(struct wp_json *j);
 /* Writes s as a JSON string literal (with quotes) with the escaping above; returns 0 or -EIO.
  * The one string escaper: everything JSON that wattprof writes goes through this file. */
 int wp_json_write_string(FILE *f, const char *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
