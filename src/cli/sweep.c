@@ -40,8 +40,9 @@ static const char sweep_usage[] =
     "\n"
     "exit status: 0 if every run exited 0, 1 if any failed, 130 if interrupted; wattprof's\n"
     "own errors: 64 usage, 69 nothing to measure with, 70 internal error, 73 TRACE or FILE\n"
-    "exists or cannot be created (all before the first run), 65 the trace does not read\n"
-    "back, 74 the recording or FILE could not be written.\n"
+    "exists or cannot be created (all before the first run), 65/66 the trace does not read\n"
+    "back or is damaged (the table covers what is intact), 74 the recording or FILE could\n"
+    "not be written.\n"
     "\n"
     "example (the study's batch-size sweep):\n"
     "  wattprof sweep --param gb=512,1024,2048,4096 --phase train -o resnet.wptrace -- \\\n"
@@ -450,9 +451,9 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         goto done;
     }
     struct wp_trace *t = NULL;
-    if (wp_trace_open(&t, trace, &err) < 0) {
+    if ((rc = wp_trace_open(&t, trace, &err)) < 0) {
         cli_error("sweep", "%s", err.msg);
-        status = WP_EXIT_IOERR;
+        status = cli_exit_for_open(rc); /* as every reader of a trace does */
         goto done;
     }
     struct wp_summary s;
@@ -492,6 +493,11 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
             if (jrc)
                 status = jrc;
         }
+        for (size_t i = 0; i < s.ndamaged; i++)
+            cli_error("sweep", "%s is damaged: %s; left out of the table", trace,
+                      s.damaged[i].text);
+        if (s.ndamaged > 0 && (status == 0 || status == WP_EXIT_FAIL))
+            status = WP_EXIT_DATAERR;
     }
     wp_summary_free(&s);
     wp_trace_free(t);

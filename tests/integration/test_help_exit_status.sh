@@ -18,7 +18,7 @@ want run 126 127 128 64 69 70 73 74
 want record 0 64 65 66 69 70 73 74
 want report 0 64 65 66 70 73 74
 want export 0 64 65 66 70 73 74
-want sweep 0 1 130 64 65 69 70 73 74
+want sweep 0 1 130 64 65 66 69 70 73 74
 
 # A few of them, triggered.
 expect_status 0 "$WATTPROF" record -q -o t.wptrace --duration 0.5
