@@ -324,20 +324,20 @@ static bool exists_sfx(const char *path, const char *sfx)
  * created. Everything but unreserved characters and '/' is percent-encoded. */
 static char *immutable_uri(const char *path)
 {
-    static const char tail[] = "?immutable=1";
-    size_t n = strlen(path);
-    char *u = malloc(5 + 3 * n + sizeof(tail));
+    static const char head[] = "file:", tail[] = "?immutable=1";
+    size_t cap = sizeof(head) + 3 * strlen(path) + sizeof(tail);
+    char *u = malloc(cap);
     if (!u)
         return NULL;
-    char *o = u + sprintf(u, "file:");
+    size_t o = (size_t)snprintf(u, cap, "%s", head);
     for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
         if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
             strchr("/._~-", *c))
-            *o++ = (char)*c;
+            u[o++] = (char)*c;
         else
-            o += sprintf(o, "%%%02X", *c);
+            o += (size_t)snprintf(u + o, cap - o, "%%%02X", *c);
     }
-    memcpy(o, tail, sizeof(tail));
+    snprintf(u + o, cap - o, "%s", tail);
     return u;
 }
 
