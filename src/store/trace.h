@@ -95,7 +95,8 @@ int wp_trace_series(const struct wp_trace *t, int sensor, struct wp_series *out,
                     struct wp_err *err);
 /* One line for a damaged span, for people: which sensor (source, device, reading), its time
  * range in seconds after the recording's start, what is wrong, e.g. "nvml device 0 power,
- * 12.003 s to 13.001 s after the start (50 samples): the chunk does not decode". */
+ * 12.003 s to 13.001 s after the start (50 samples): does not decode (checksum or
+ * encoding)". */
 void wp_trace_damage_describe(const struct wp_trace *t, const struct wp_trace_damage *d, char *buf,
                               size_t cap);
 void wp_series_free(struct wp_series *s);
