@@ -22,8 +22,8 @@ ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Iinclu
 LDLIBS := $(SQLITE_LIBS) -ldl -lm -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
-CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c src/recorder/*.c \
-  src/model/*.c src/report/*.c src/net/*.c src/marks/*.c))
+CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c \
+  src/recorder/*.c src/marks/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -66,11 +66,14 @@ $(BUILD)/fake-nvml/no-%/libnvidia-ml.so.1: $(FAKE_SRC) src/sources/nvml_abi.h
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -DFAKE_OMIT_$* -shared -Wl,-soname,libnvidia-ml.so.1 -o $@ $(FAKE_SRC) -lz -lm -pthread
 
-$(BUILD)/wattprof-burn: bench/burn/burn.cu
+# It sends its phase marks through libwattprof, like any job would, and writes its JSON line
+# with the core library's JSON writer (only json.o is linked from it).
+$(BUILD)/wattprof-burn: bench/burn/burn.cu $(BUILD)/libwattprof.a $(CORE_LIB) \
+  include/wattprof/marks.h src/core/json.h
 	@mkdir -p $(dir $@)
 	$(NVCC) -O2 -std=c++17 -gencode arch=compute_90,code=sm_90 \
 	  -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=compute_90 \
-	  -o $@ $< -lcublas -lcublasLt
+	  -Iinclude -Isrc -o $@ $< $(BUILD)/libwattprof.a $(CORE_LIB) -lcublas -lcublasLt
 burn: $(BUILD)/wattprof-burn
 
 $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_LIB)

@@ -18,6 +18,9 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <wattprof/marks.h>
+
+#include "core/json.h"
 #include <time.h>
 #include <unistd.h>
 
@@ -170,21 +173,20 @@ std::string strf(const char *fmt, ...)
     return buf;
 }
 
+// A JSON string literal through wattprof's one JSON writer (src/core/json.c): CUDA's error
+// strings and device names are escaped, and invalid UTF-8 becomes U+FFFD.
 std::string json_str(const std::string &s)
 {
-    std::string o = "\"";
-    for (char ch : s) {
-        unsigned char c = (unsigned char)ch;
-        if (c == '"' || c == '\\') {
-            o += '\\';
-            o += (char)c;
-        } else if (c < 0x20) {
-            o += strf("\\u%04x", c);
-        } else {
-            o += (char)c;
-        }
-    }
-    return o + "\"";
+    char *buf = nullptr;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return "null";
+    int rc = wp_json_write_string(f, s.c_str());
+    fclose(f);
+    std::string o = rc == 0 && buf ? std::string(buf, len) : std::string("null");
+    free(buf);
+    return o;
 }
 
 // A JSON number, or null where the value is missing (NaN/inf), never a made-up 0.
@@ -194,37 +196,20 @@ std::string json_num(double v)
 }
 
 // ---------------------------------------------------------------------------------------
-// Phase marks for `wattprof run`: one AF_UNIX datagram per message to $WATTPROF_SOCKET,
-// "begin|end|mark NAME key=value ...". Never blocks and ignores every failure: a burn must
-// not stall or die because nobody is listening.
+// Phase marks for `wattprof run` go through libwattprof (include/wattprof/marks.h): it never
+// blocks and a failure only comes back as -1, which a burn ignores (it must not stall or die
+// because nobody is listening).
 
-bool mark_format(char *buf, size_t cap, const char *verb, const char *name, const char *counts)
+std::string burn_begin_counts(int gpus, int size, int bits, double seconds, long check_every,
+                              int on_ms, int off_ms)
 {
-    int n = snprintf(buf, cap, "%s %s%s%s", verb, name, counts && *counts ? " " : "",
-                     counts ? counts : "");
-    return n > 0 && (size_t)n < cap && n <= 512;
+    return strf("gpus=%d size=%d bits=%d seconds=%.3f check_every=%ld on_ms=%d off_ms=%d", gpus,
+                size, bits, seconds, check_every, on_ms, off_ms);
 }
 
-void mark_send(const char *verb, const char *name, const char *counts)
+std::string burn_end_counts(double flops, unsigned long long errors, int gpus_ok)
 {
-    const char *path = getenv("WATTPROF_SOCKET");
-    if (!path || !*path)
-        return;
-    struct sockaddr_un sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    if (strlen(path) >= sizeof sa.sun_path)
-        return;
-    memcpy(sa.sun_path, path, strlen(path));
-    char msg[513];
-    if (!mark_format(msg, sizeof msg, verb, name, counts))
-        return;
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (fd < 0)
-        return;
-    (void)sendto(fd, msg, strlen(msg), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa,
-                 sizeof sa);
-    close(fd);
+    return strf("flops=%.0f errors=%llu gpus_ok=%d", flops, errors, gpus_ok);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1274,13 +1259,12 @@ int self_test()
             fclose(null);
     }
     {
-        char buf[513];
-        expect(mark_format(buf, sizeof buf, "end", "burn", "flops=123 errors=0") &&
-                   !strcmp(buf, "end burn flops=123 errors=0"),
-               "formatting a mark");
-        std::string big(600, 'x');
-        expect(!mark_format(buf, sizeof buf, "mark", "burn", big.c_str()),
-               "refusing a mark over 512 bytes");
+        expect(json_str("GPU \"0\"\n\xff") == "\"GPU \\\"0\\\"\\n\\ufffd\"",
+               "escaping a JSON string (quotes, control characters, invalid UTF-8)");
+        // The counts the burn sends must pass libwattprof's checks, or its marks never arrive.
+        errno = 0;
+        expect(wp_marks_point("burn", "not-a-count") == -1 && errno == EINVAL,
+               "libwattprof refusing malformed counts");
         // Round trip through a real socket.
         char dir[] = "/tmp/wpburn-XXXXXX";
         if (mkdtemp(dir)) {
@@ -1292,11 +1276,17 @@ int self_test()
             memcpy(sa.sun_path, path.c_str(), path.size());
             if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
                 setenv("WATTPROF_SOCKET", path.c_str(), 1);
-                mark_send("begin", "burn", "gpus=2 size=8192");
+                expect(wp_marks_begin("burn", burn_begin_counts(2, 8192, 16, 15.0, 10, 0, 0)
+                                                  .c_str()) == 0,
+                       "sending the begin mark");
                 char got[600];
                 ssize_t n = recv(fd, got, sizeof got - 1, MSG_DONTWAIT);
                 got[n > 0 ? n : 0] = 0;
-                expect(!strcmp(got, "begin burn gpus=2 size=8192"), "a mark arrives intact");
+                expect(!strcmp(got, "begin burn gpus=2 size=8192 bits=16 seconds=15.000 "
+                                    "check_every=10 on_ms=0 off_ms=0"),
+                       "a mark arrives intact");
+                expect(wp_marks_end("burn", burn_end_counts(1e15, 0, 2).c_str()) == 0,
+                       "sending the end mark");
                 unsetenv("WATTPROF_SOCKET");
             } else {
                 expect(false, "binding a test socket");
@@ -1308,7 +1298,7 @@ int self_test()
         }
         // Nobody listening: must return at once, without SIGPIPE.
         setenv("WATTPROF_SOCKET", "/nonexistent/wattprof.sock", 1);
-        mark_send("end", "burn", "flops=1");
+        (void)wp_marks_end("burn", "flops=1");
         unsetenv("WATTPROF_SOCKET");
     }
     printf("self-test: %s\n", bad ? "FAILED" : "ok");
@@ -1485,10 +1475,9 @@ int main(int argc, char **argv)
 
     int64_t t_begin_us = wall_us();
     if (ready > 0)
-        mark_send("begin", "burn",
-                  strf("gpus=%d size=%d bits=%d seconds=%.3f check_every=%ld on_ms=%d off_ms=%d",
-                       ready, o.size, in_bits(o.dtype), o.seconds, o.check_every, o.on_ms, o.off_ms)
-                      .c_str());
+        (void)wp_marks_begin("burn", burn_begin_counts(ready, o.size, in_bits(o.dtype), o.seconds,
+                                                       o.check_every, o.on_ms, o.off_ms)
+                                         .c_str());
     {
         std::lock_guard<std::mutex> lk(sh.mu);
         sh.t_go = mono_s();
@@ -1563,13 +1552,13 @@ int main(int argc, char **argv)
                : run_failed   ? EXIT_RUN_FAILED
                               : 0;
     if (ready > 0)
-        mark_send("end", "burn",
-                  strf("flops=%.0f errors=%llu gpus_ok=%d", total_flops, total_errors,
-                       (int)std::count_if(ws.begin(), ws.end(),
-                                          [](const std::unique_ptr<Worker> &w) {
-                                              return w->status == Status::OK;
-                                          }))
-                      .c_str());
+        (void)wp_marks_end("burn",
+                           burn_end_counts(total_flops, total_errors,
+                                           (int)std::count_if(ws.begin(), ws.end(),
+                                                              [](const std::unique_ptr<Worker> &w) {
+                                                                  return w->status == Status::OK;
+                                                              }))
+                               .c_str());
     print_report(o, ws, t_begin_us, t_end_us, code);
     if (hung) {
         // A thread stuck in the driver cannot be joined; leave without running destructors.

@@ -19,7 +19,7 @@ Run as the job of `wattprof run` (`wattprof run -- counter_probe.py --out F -- C
 window lies inside the recorded trace, so the trace can be integrated over exactly
 [t0_us, t1_us] and compared with e1_mj - e0_mj.
 
-Edge alignment: on H200 the counter steps every 100 ms (REFERENCE.md, 2026-11-28), so a plain
+Edge alignment: on H200 the counter steps every 100 ms (bench/h200/README.md, 2026-11-28), so a plain
 read is up to 100 ms stale: up to 70 J at 700 W. Each reading therefore re-reads the counter
 (~4 ms a call) until it steps, and timestamps the step at the midpoint between the last read
 that saw the old value and the first that saw the new one (uncertainty about half a read,

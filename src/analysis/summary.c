@@ -2,7 +2,7 @@
  * power series and its energy counter, and the GPUs together.
  *
  * JSON written by wp_summary_write_json (missing values are null, never 0):
- *   {"command", "duration_s", "start_us", "end_us", "exit_code", "replay",
+ *   {"command", "duration_s", "start_us", "end_us", "exit_code", "replay", "host",
  *    "gpus": [{"index", "uuid", "name", "power_sensor", "limit_w", "energy_j", "covered_s",
  *              "counter_energy_j", "counter_diff_pct", "counter_fault", "mean_w", "peak_w",
  *              "peak_1s_w", "p99_w", "peak_pct_limit", "samples", "median_interval_ms",
@@ -15,7 +15,11 @@
  *             "parts": [{"scope", "energy_j", "mean_w", "devices", "source"}], "rest_w"},
  *    "phases": [{"name", "t0_us", "t1_us", "depth", "open_ended", "duration_s", "energy_j",
  *                "mean_w", "peak_w", "counts": {KEY: number}, "j_per_sample", "j_per_token",
- *                "j_per_tflop"}]}  (the last three from the counts samples, tokens, flops)
+ *                "j_per_tflop"}],  (the last three from the counts samples, tokens, flops)
+ *    "marks": [{"name", "t_us", "t_s", "counts": {KEY: number}}],  (point marks; t_s since
+ *              the start)
+ *    "damaged": [{"sensor_id", "source", "device", "name", "t0_us", "t1_us", "samples",
+ *                 "why"}]}  (chunks left out of every number above)
  * "phases" come from the job's begin/end marks (phases.c); "node" from node.c. */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,6 +32,7 @@
 #include "analysis/node.h"
 #include "analysis/phases.h"
 #include "analysis/summary.h"
+#include "core/grow.h"
 #include "core/json.h"
 
 /* Finest first: the 20 ms driver buffer, then the 100 ms instant field, then the 1 s average
@@ -38,8 +43,9 @@ static const char *const power_pref[] = {"power", "power_instant", "power_avg"};
 
 /* How far outside the run window a counter reading may lie and still stand for the run's
  * start or end. The recorder reads the counters just before it stamps start_us (179 us
- * before in a replayed run) and around end_us, and one read costs ~4.3 ms per GPU on H200
- * (REFERENCE.md), so eight GPUs read in turn straddle the stamp by tens of ms. */
+ * before in a replayed run) and around end_us, and one read costs ~4 ms per GPU on H200
+ * (bench/h200/README.md, counter probe), so eight GPUs read in turn straddle the stamp by tens
+ * of ms. */
 #define COUNTER_SLACK_US 100000
 
 /* Per-GPU working state that the totals need after the per-GPU pass. */
@@ -192,18 +198,49 @@ static int nomem(struct wp_err *err)
                    "summarise on a larger machine");
 }
 
+/* Keeps the damaged spans of a series just read, with their description. */
+static int keep_damage(const struct wp_trace *t, struct wp_summary *s, const struct wp_series *ser,
+                       struct wp_err *err)
+{
+    if (ser->ndamaged == 0)
+        return 0;
+    size_t cap = s->ndamaged;
+    if (WP_GROW(&s->damaged, &cap, s->ndamaged + ser->ndamaged) < 0)
+        return nomem(err);
+    for (size_t i = 0; i < ser->ndamaged; i++) {
+        struct wp_damage_summary *d = &s->damaged[s->ndamaged++];
+        memset(d, 0, sizeof(*d));
+        d->span = ser->damaged[i];
+        d->device = -1;
+        const struct wp_sensors *tab = wp_trace_sensors(t);
+        for (size_t k = 0; k < tab->n; k++) {
+            if (tab->v[k].id != d->span.sensor)
+                continue;
+            copy_str(d->source, sizeof(d->source), tab->v[k].source);
+            d->device = tab->v[k].device;
+            copy_str(d->sensor_name, sizeof(d->sensor_name), tab->v[k].name);
+        }
+        wp_trace_damage_describe(t, &d->span, d->text, sizeof(d->text));
+    }
+    return 0;
+}
+
 /* Counter fields of g over the run [from_us, to_us]: the delta between the readings that
  * bracket it, and the trace's energy over exactly those readings' window to compare with. */
-static int gpu_counter(const struct wp_trace *t, struct gpu_work *w, struct wp_gpu_summary *g,
-                       int64_t from_us, int64_t to_us, struct wp_err *err)
+static int gpu_counter(const struct wp_trace *t, struct wp_summary *s, struct gpu_work *w,
+                       struct wp_gpu_summary *g, int64_t from_us, int64_t to_us, struct wp_err *err)
 {
     const struct wp_sensor *c = gpu_counter_sensor(wp_trace_sensors(t), w->source, g->index);
     if (!c)
         return 0;
     struct wp_series cs = {0};
     int rc = wp_trace_series(t, c->id, &cs, err);
-    if (rc < 0)
+    if (rc == 0)
+        rc = keep_damage(t, s, &cs, err);
+    if (rc < 0) {
+        wp_series_free(&cs);
         return rc;
+    }
     size_t i0, i1;
     wp_counter_bracket(cs.t_us, cs.n, from_us, to_us, COUNTER_SLACK_US, &i0, &i1);
     if (i1 > i0 + 1) {
@@ -347,6 +384,32 @@ static void gpu_sources(const struct gpu_work *w, size_t n, char *buf, size_t ca
             off += (size_t)snprintf(buf + off, cap - off, "%s%s", off ? "," : "", w[i].source);
 }
 
+static int point_marks(const struct wp_trace *t, struct wp_summary *s, struct wp_err *err)
+{
+    const struct wp_mark *m;
+    size_t n = 0;
+    int rc = wp_trace_marks(t, &m, &n, err);
+    if (rc < 0)
+        return rc;
+    size_t cap = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].kind != WP_MARK_POINT)
+            continue;
+        if (WP_GROW(&s->points, &cap, s->npoints + 1) < 0)
+            return nomem(err);
+        struct wp_point_summary *p = &s->points[s->npoints++];
+        memset(p, 0, sizeof(*p));
+        copy_str(p->name, sizeof(p->name), m[i].name);
+        p->t_us = m[i].t_us;
+        p->t_s = (double)(m[i].t_us - s->start_us) / 1e6;
+        p->ncounts = m[i].ncounts < 0                    ? 0
+                     : m[i].ncounts > WP_MARK_MAX_COUNTS ? WP_MARK_MAX_COUNTS
+                                                         : m[i].ncounts;
+        memcpy(p->counts, m[i].counts, (size_t)p->ncounts * sizeof(p->counts[0]));
+    }
+    return 0;
+}
+
 int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct wp_err *err)
 {
     return wp_summary_compute_opts(t, NULL, out, err);
@@ -361,6 +424,7 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
     int rc;
     copy_str(out->command, sizeof(out->command), wp_meta_get(meta, "command"));
     copy_str(out->replay, sizeof(out->replay), wp_meta_get(meta, "replay"));
+    copy_str(out->host, sizeof(out->host), wp_meta_get(meta, "host"));
     int64_t v;
     bool has_start, has_end, has_exit;
     int64_t start_us = 0, end_us = 0;
@@ -411,7 +475,8 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
         copy_str(g->power_sensor, sizeof(g->power_sensor), w[i].power->name);
         if (w[i].power->limit != WP_NO_LIMIT)
             g->limit_w = wp_sensor_value(w[i].power, w[i].power->limit) / 1000.0;
-        if ((rc = wp_trace_series(t, w[i].power->id, &w[i].series, err)) < 0)
+        if ((rc = wp_trace_series(t, w[i].power->id, &w[i].series, err)) < 0 ||
+            (rc = keep_damage(t, out, &w[i].series, err)) < 0)
             goto fail;
         if ((rc = wp_series_to_canonical(&w[i].series, w[i].power, err)) < 0)
             goto fail;
@@ -466,11 +531,11 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
                 goto fail;
             }
         }
-        if ((rc = gpu_counter(t, &w[i], g, out->start_us, out->end_us, err)) < 0)
+        if ((rc = gpu_counter(t, out, &w[i], g, out->start_us, out->end_us, err)) < 0)
             goto fail;
     }
     totals(out, w);
-    if ((rc = totals_and_phases(t, out, w, err)) < 0)
+    if ((rc = totals_and_phases(t, out, w, err)) < 0 || (rc = point_marks(t, out, err)) < 0)
         goto fail;
     char gsrc[64];
     gpu_sources(w, ngpus, gsrc, sizeof(gsrc));
@@ -496,6 +561,12 @@ void wp_summary_free(struct wp_summary *s)
     free(s->phases);
     s->phases = NULL;
     s->nphases = 0;
+    free(s->damaged);
+    s->damaged = NULL;
+    s->ndamaged = 0;
+    free(s->points);
+    s->points = NULL;
+    s->npoints = 0;
 }
 
 /* ---- text ---- */
@@ -556,6 +627,7 @@ static void print_row(FILE *f, const char *label, const struct wp_gpu_summary *g
 }
 
 static void print_phases(FILE *f, const struct wp_summary *s);
+static void print_points(FILE *f, const struct wp_summary *s);
 
 static void print_kw(FILE *f, double w)
 {
@@ -646,13 +718,23 @@ static void print_node(FILE *f, const struct wp_summary *s)
 
 void wp_summary_print_text(FILE *f, const struct wp_summary *s)
 {
-    fputs("wattprof: '", f);
-    put_clean(f, s->command[0] ? s->command : "(no command)", 60);
-    fprintf(f, "' ran %.3f s", s->duration_s);
-    if (s->has_exit_code)
-        fprintf(f, ", exit code %d\n", s->exit_code);
-    else
-        fputs(", exit code unknown\n", f);
+    if (s->command[0]) {
+        fputs("wattprof: '", f);
+        put_clean(f, s->command, 60);
+        fprintf(f, "' ran %.3f s", s->duration_s);
+        if (s->has_exit_code)
+            fprintf(f, ", exit code %d\n", s->exit_code);
+        else
+            fputs(", exit code unknown\n", f);
+    } else {
+        /* `record`: no command, so no exit code to speak of */
+        fprintf(f, "wattprof: recorded %.3f s", s->duration_s);
+        if (s->host[0]) {
+            fputs(" on ", f);
+            put_clean(f, s->host, 60);
+        }
+        fputc('\n', f);
+    }
     if (s->replay[0]) {
         /* The whole description, wrapped: it says what was replayed, which matters more
          * than keeping it to one line. */
@@ -703,6 +785,10 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
     fputs("diff %: trace vs energy counter over the counter's read window; gaps: intervals > 2x "
           "cadence.\n",
           f);
+    fputs("counter J: the GPU's hardware energy counter over the run; %limit: peak W as % of the "
+          "power limit.\n",
+          f);
+    fputs("ival ms: median time between samples; p99 W: 99th percentile of the samples.\n", f);
     for (size_t i = 0; i < s->ngpus; i++) {
         const struct wp_gpu_summary *g = &s->gpus[i];
         if (!g->power_sensor[0]) {
@@ -728,6 +814,7 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
     }
     print_node(f, s);
     print_phases(f, s);
+    print_points(f, s);
 }
 
 /* Phases beyond this many are left to the JSON output: the block is for a terminal. */
@@ -793,6 +880,35 @@ static void print_phases(FILE *f, const struct wp_summary *s)
     if (s->nphases > TEXT_MAX_PHASES)
         fprintf(f, "... and %zu more phases (see --json)\n", s->nphases - TEXT_MAX_PHASES);
     fputs("phase energy is all GPUs together; + marks a phase that never ended.\n", f);
+}
+
+/* Point marks beyond this many are left to the JSON output, like phases. */
+#define TEXT_MAX_POINTS 20
+
+static void print_points(FILE *f, const struct wp_summary *s)
+{
+    if (s->npoints == 0)
+        return;
+    fputc('\n', f);
+    fprintf(f, "%10s  %-30s %s\n", "mark at s", "mark", "counts");
+    for (size_t i = 0; i < s->npoints && i < TEXT_MAX_POINTS; i++) {
+        const struct wp_point_summary *p = &s->points[i];
+        char line[160];
+        int n = snprintf(line, sizeof(line), "%10.3f  %-30.30s", p->t_s, p->name);
+        for (int k = 0; k < p->ncounts && n > 0 && (size_t)n < sizeof(line); k++) {
+            char kv[64];
+            snprintf(kv, sizeof(kv), " %.20s=%g", p->counts[k].key, p->counts[k].value);
+            if ((size_t)n + strlen(kv) > 100)
+                break;
+            n += snprintf(line + n, sizeof(line) - (size_t)n, "%s", kv);
+        }
+        for (char *c = line; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
+        put_row(f, "%s", line);
+    }
+    if (s->npoints > TEXT_MAX_POINTS)
+        fprintf(f, "... and %zu more marks (see --json)\n", s->npoints - TEXT_MAX_POINTS);
 }
 
 /* ---- JSON ---- */
@@ -862,6 +978,7 @@ int wp_summary_write_json(FILE *f, const struct wp_summary *s)
     else
         wp_json_knull(&j, "exit_code");
     kstr_or_null(&j, "replay", s->replay);
+    kstr_or_null(&j, "host", s->host);
     wp_json_key(&j, "gpus");
     wp_json_arr_begin(&j);
     for (size_t i = 0; i < s->ngpus; i++) {
@@ -924,6 +1041,38 @@ int wp_summary_write_json(FILE *f, const struct wp_summary *s)
         for (size_t u = 0; u < sizeof(per_units) / sizeof(per_units[0]); u++)
             wp_json_kdouble(&j, per_units[u].json,
                             per_count(p, per_units[u].key, per_units[u].unit));
+        wp_json_obj_end(&j);
+    }
+    wp_json_arr_end(&j);
+    wp_json_key(&j, "marks");
+    wp_json_arr_begin(&j);
+    for (size_t i = 0; i < s->npoints; i++) {
+        const struct wp_point_summary *p = &s->points[i];
+        wp_json_obj_begin(&j);
+        wp_json_kstr(&j, "name", p->name);
+        wp_json_kint(&j, "t_us", p->t_us);
+        wp_json_kdouble(&j, "t_s", p->t_s);
+        wp_json_key(&j, "counts");
+        wp_json_obj_begin(&j);
+        for (int k = 0; k < p->ncounts; k++)
+            wp_json_kdouble(&j, p->counts[k].key, p->counts[k].value);
+        wp_json_obj_end(&j);
+        wp_json_obj_end(&j);
+    }
+    wp_json_arr_end(&j);
+    wp_json_key(&j, "damaged");
+    wp_json_arr_begin(&j);
+    for (size_t i = 0; i < s->ndamaged; i++) {
+        const struct wp_damage_summary *d = &s->damaged[i];
+        wp_json_obj_begin(&j);
+        wp_json_kint(&j, "sensor_id", d->span.sensor);
+        kstr_or_null(&j, "source", d->source);
+        wp_json_kint(&j, "device", d->device);
+        kstr_or_null(&j, "name", d->sensor_name);
+        wp_json_kint(&j, "t0_us", d->span.t0_us);
+        wp_json_kint(&j, "t1_us", d->span.t1_us);
+        wp_json_kint(&j, "samples", d->span.samples);
+        wp_json_kstr(&j, "why", d->span.why);
         wp_json_obj_end(&j);
     }
     wp_json_arr_end(&j);

@@ -93,6 +93,24 @@ struct wp_node_summary {
  * of their mean power (node.c says why). */
 #define WP_NODE_DEFAULT_ALLOWANCE_PCT 30.0
 
+/* A point mark of the job (`mark NAME key=value`): an instant, not a phase. */
+struct wp_point_summary {
+    char name[WP_MARK_NAME_MAX + 1];
+    int64_t t_us;
+    double t_s; /* since the run's start */
+    int ncounts;
+    struct wp_mark_count counts[WP_MARK_MAX_COUNTS];
+};
+
+/* A damaged span of the trace that the numbers leave out (see wp_trace_series). */
+struct wp_damage_summary {
+    struct wp_trace_damage span;
+    char source[32];
+    int device;
+    char sensor_name[48];
+    char text[320]; /* wp_trace_damage_describe */
+};
+
 struct wp_summary {
     int64_t start_us, end_us; /* the run window (meta start_us/end_us, else the data's span) */
     double duration_s;
@@ -107,6 +125,14 @@ struct wp_summary {
     size_t nphases;
     struct wp_phase_summary *phases;
     struct wp_node_summary node;
+    /* Damaged chunks: the numbers above come from the intact data only. A caller must say so
+     * (the CLI names each span on stderr and exits 65). */
+    size_t ndamaged;
+    struct wp_damage_summary *damaged;
+    char host[256]; /* where it was recorded (meta host), "" if unknown */
+    /* The job's point marks, in time order. */
+    size_t npoints;
+    struct wp_point_summary *points;
 };
 
 struct wp_summary_opts {

@@ -37,9 +37,16 @@ int cli_exit_for_open(int code);
  * (stdout) is always fine. */
 int cli_check_output(const char *cmd, const char *path, bool force);
 
+/* cli_check_output for a trace: "-" is a usage error (64), since a trace is a file that is
+ * written in place, not a stream. */
+int cli_check_trace_output(const char *cmd, const char *path, bool force);
+
 /* Writes an output file atomically: to a temporary file beside it, then linked into place
  * (refusing to replace an existing file unless force). "-" writes to stdout. The callback
- * returns <0 on failure. Returns 0 or an exit status, after printing the error. */
+ * returns 0; or a positive exit status after printing why (a damaged trace, say: nothing is
+ * put in place then); or a negative errno when it stopped because writing failed. Write
+ * failures (also those found at flush and close) are reported here as such, exit 74.
+ * Returns 0 or an exit status, after printing the error. */
 typedef int (*cli_write_fn)(FILE *f, void *ctx);
 int cli_write_output(const char *cmd, const char *path, bool force, cli_write_fn fn, void *ctx);
 
@@ -56,10 +63,21 @@ void cli_trace_done(struct cli_trace *t);
 /* Prints a recorder event (GPU lost, driver fault) as a warning. */
 void cli_print_event(const struct wp_event *e, void *ctx);
 
-/* Parses a positive number of seconds ("30", "1.5", "2m", "1h"). Returns 0 or -EINVAL. */
+/* Durations and pauses: a millisecond to a year. Above a year nothing useful is measured, and
+ * far above it the value no longer fits a timespec (1e19 s once wrapped to "stop now"). */
+#define CLI_SECONDS_MIN   0.001
+#define CLI_SECONDS_MAX   31536000.0
+#define CLI_SECONDS_RANGE "from 0.001 s to 365 days (31536000 s)"
+/* Parses a number of seconds ("30", "1.5", "90s", "2m", "1h") within CLI_SECONDS_MIN..MAX.
+ * Returns 0, or -EINVAL (not a number, NaN, infinite, negative, zero, too small or too large:
+ * say CLI_SECONDS_RANGE). */
 int cli_parse_seconds(const char *s, double *out);
 /* Parses a node's rated power in W: a finite number in (0, 1e7]. Returns 0 or -EINVAL. */
 int cli_parse_rated_w(const char *s, double *out);
+
+/* Warns when the trace was copied without the -wal of a recording that never finished. */
+struct wp_trace;
+void cli_warn_wal_missing(const char *cmd, const struct wp_trace *t, const char *path);
 
 /* Computes and prints the summary of a trace (text to `text`, JSON to json_path when set),
  * then, with events, what the recorder noted (GPU lost, driver faults). Returns 0 or an exit

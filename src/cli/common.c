@@ -70,6 +70,17 @@ int cli_exit_for_open(int code)
     }
 }
 
+int cli_check_trace_output(const char *cmd, const char *path, bool force)
+{
+    if (path && strcmp(path, "-") == 0) {
+        cli_error(cmd, "-o -: a trace is an SQLite file, not a stream, so it cannot go to standard "
+                       "output; give a file name (`wattprof export TRACE --csv` writes rows to "
+                       "standard output)");
+        return WP_EXIT_USAGE;
+    }
+    return cli_check_output(cmd, path, force);
+}
+
 int cli_check_output(const char *cmd, const char *path, bool force)
 {
     if (!path || strcmp(path, "-") == 0)
@@ -100,11 +111,25 @@ int cli_check_output(const char *cmd, const char *path, bool force)
     return rc;
 }
 
+/* errno right after a failed flush names the cause (ENOSPC, EPIPE, ...); an errno left over
+ * from earlier calls would not, so fall back to EIO. */
+static int flush_errno(FILE *f)
+{
+    errno = 0;
+    if (fflush(f) == 0 && !ferror(f))
+        return 0;
+    return errno ? errno : EIO;
+}
+
 int cli_write_output(const char *cmd, const char *path, bool force, cli_write_fn fn, void *ctx)
 {
     if (strcmp(path, "-") == 0) {
-        if (fn(stdout, ctx) < 0 || fflush(stdout) != 0) {
-            cli_error(cmd, "writing to standard output failed: %s", strerror(errno));
+        int r = fn(stdout, ctx);
+        int e = flush_errno(stdout);
+        if (r > 0)
+            return r;
+        if (r < 0 || e) {
+            cli_error(cmd, "writing to standard output failed: %s", strerror(e ? e : -r));
             return WP_EXIT_IOERR;
         }
         return 0;
@@ -135,27 +160,30 @@ int cli_write_output(const char *cmd, const char *path, bool force, cli_write_fn
         free(tmp);
         return WP_EXIT_SOFTWARE;
     }
-    int wrc = fn(f, ctx);
-    if (fflush(f) != 0 || fsync(fileno(f)) != 0)
-        wrc = -EIO;
-    if (fclose(f) != 0)
-        wrc = -EIO;
-    if (wrc < 0) {
-        cli_error(cmd, "writing %s failed: %s; nothing was replaced", path, strerror(errno));
+    int r = fn(f, ctx);
+    int e = flush_errno(f);
+    if (!e && fsync(fileno(f)) != 0)
+        e = errno;
+    if (fclose(f) != 0 && !e)
+        e = errno;
+    if (r > 0 || r < 0 || e) {
+        if (r <= 0)
+            cli_error(cmd, "writing %s failed: %s; nothing was replaced", path,
+                      strerror(e ? e : -r));
         unlink(tmp);
         free(tmp);
-        return WP_EXIT_IOERR;
+        return r > 0 ? r : WP_EXIT_IOERR;
     }
     /* link() refuses to replace an existing file, so a file that appeared meanwhile is never
      * clobbered; rename() replaces atomically when --force was given. */
     if (force ? rename(tmp, path) != 0 : link(tmp, path) != 0) {
-        int e = errno;
+        int le = errno;
         unlink(tmp);
         free(tmp);
-        if (e == EEXIST)
+        if (le == EEXIST)
             cli_error(cmd, "%s already exists; choose another name, or pass --force", path);
         else
-            cli_error(cmd, "cannot create %s: %s", path, strerror(e));
+            cli_error(cmd, "cannot create %s: %s", path, strerror(le));
         return WP_EXIT_CANTCREAT;
     }
     if (!force)
@@ -191,7 +219,17 @@ void cli_trace_done(struct cli_trace *t)
     if (!t->temporary)
         return;
     unlink(t->tmppath);
-    rmdir(t->tmpdir);
+    /* A trace that failed to close (a full disk) still has its log and shared memory file;
+     * the directory cannot go while they are there. */
+    static const char *const sidecars[] = {"-wal", "-shm", "-journal"};
+    for (size_t i = 0; i < sizeof(sidecars) / sizeof(sidecars[0]); i++) {
+        char p[sizeof(t->tmppath) + 16];
+        snprintf(p, sizeof(p), "%s%s", t->tmppath, sidecars[i]);
+        unlink(p);
+    }
+    if (rmdir(t->tmpdir) != 0 && errno != ENOENT)
+        cli_warn(NULL, "could not remove the temporary directory %s: %s", t->tmpdir,
+                 strerror(errno));
     t->temporary = false;
 }
 
@@ -214,7 +252,7 @@ int cli_parse_seconds(const char *s, double *out)
         v *= 60, end++;
     else if (*end == 'h' && end[1] == 0)
         v *= 3600, end++;
-    if (*end)
+    if (*end || !isfinite(v) || v < CLI_SECONDS_MIN || v > CLI_SECONDS_MAX)
         return -EINVAL;
     *out = v;
     return 0;
@@ -232,13 +270,27 @@ int cli_parse_rated_w(const char *s, double *out)
     return 0;
 }
 
+void cli_warn_wal_missing(const char *cmd, const struct wp_trace *t, const char *path)
+{
+    if (wp_trace_wal_missing(t))
+        cli_warn(cmd,
+                 "%s-wal is missing and the recording never finished: samples after the last "
+                 "checkpoint would be in it; copy it beside %s if you still have it",
+                 path, path);
+}
+
 struct json_ctx {
     const struct wp_summary *s;
 };
 
 static int write_json(FILE *f, void *ctx)
 {
-    return wp_summary_write_json(f, ((struct json_ctx *)ctx)->s);
+    int rc = wp_summary_write_json(f, ((struct json_ctx *)ctx)->s);
+    if (rc == -EINVAL) {
+        cli_error(NULL, "internal error: the summary JSON came out unbalanced");
+        return WP_EXIT_SOFTWARE;
+    }
+    return rc;
 }
 
 int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
@@ -257,6 +309,7 @@ int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, con
         cli_error(cmd, "%s", err.msg);
         return cli_exit_for_open(rc);
     }
+    cli_warn_wal_missing(cmd, t, trace_path);
     struct wp_summary s;
     memset(&s, 0, sizeof(s));
     struct wp_summary_opts opts = {.rated_w = rated_w};
@@ -264,7 +317,7 @@ int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, con
     if (rc < 0) {
         cli_error(cmd, "cannot summarise %s: %s", trace_path, err.msg);
         wp_trace_free(t);
-        return WP_EXIT_DATAERR;
+        return rc == -ENOMEM ? WP_EXIT_SOFTWARE : WP_EXIT_DATAERR;
     }
     if (text)
         wp_summary_print_text(text, &s);
@@ -279,6 +332,16 @@ int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, con
     if (json_path) {
         struct json_ctx c = {.s = &s};
         out = cli_write_output(cmd, json_path, force, write_json, &c);
+    }
+    /* What is intact was summarised and written; now say what was not, and fail. */
+    for (size_t i = 0; i < s.ndamaged; i++)
+        cli_error(cmd, "%s is damaged: %s; left out of the summary", trace_path, s.damaged[i].text);
+    if (s.ndamaged > 0 && out == 0) {
+        cli_error(cmd,
+                  "the summary above covers only the intact data of %s; copy it again from "
+                  "where it was recorded, or record it again",
+                  trace_path);
+        out = WP_EXIT_DATAERR;
     }
     wp_summary_free(&s);
     wp_trace_free(t);

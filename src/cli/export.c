@@ -1,10 +1,12 @@
 /* wattprof export: samples as rows for people who want rows. */
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/json.h"
 #include "store/trace.h"
 
 static const char export_usage[] =
@@ -18,18 +20,42 @@ static const char export_usage[] =
     "  --csv | --jsonl    output format (one of them is required)\n"
     "  -o, --output FILE  write to FILE instead of stdout (never replaced without --force)\n"
     "  -s, --sensor NAME  only readings with this name (e.g. power, energy, power_avg)\n"
-    "  -f, --force        replace FILE if it exists\n";
+    "  -f, --force        replace FILE if it exists\n"
+    "\n"
+    "exit status: 0, 64 usage (also: no reading of that name), 65 not a trace or damaged (the\n"
+    "intact samples are still written), 66 cannot read TRACE, 70 internal error, 73 FILE\n"
+    "exists or cannot be created, 74 write error.\n";
 
 struct export_ctx {
     const struct wp_trace *t;
+    const char *path;
     bool jsonl;
     const char *only;
-    struct wp_err err;
+    size_t ndamaged; /* damaged chunks left out, each named on stderr */
 };
+
+/* A text field of a CSV row (RFC 4180): quoted, with quotes doubled, when it holds a comma, a
+ * quote or a line break; sensor names come from the trace, which anyone can edit. */
+static void csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    putc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            putc('"', f);
+        putc(*s, f);
+    }
+    putc('"', f);
+}
 
 static int write_rows(FILE *f, void *arg)
 {
     struct export_ctx *x = arg;
+    struct wp_json j;
+    wp_json_init(&j, f, 0);
     const struct wp_sensors *tab = wp_trace_sensors(x->t);
     if (!x->jsonl)
         fprintf(f, "sensor_id,source,device,name,unit,t_us,value\n");
@@ -38,24 +64,45 @@ static int write_rows(FILE *f, void *arg)
         if (x->only && strcmp(s->name, x->only) != 0)
             continue;
         struct wp_series ser;
-        if (wp_trace_series(x->t, s->id, &ser, &x->err) < 0)
-            return -1;
+        struct wp_err err = {0};
+        int rc = wp_trace_series(x->t, s->id, &ser, &err);
+        if (rc < 0) {
+            cli_error("export", "%s", err.msg);
+            return cli_exit_for_open(rc);
+        }
+        for (size_t d = 0; d < ser.ndamaged; d++) {
+            char what[320];
+            wp_trace_damage_describe(x->t, &ser.damaged[d], what, sizeof(what));
+            cli_error("export", "%s is damaged: %s; those samples are left out", x->path, what);
+        }
+        x->ndamaged += ser.ndamaged;
         /* The value is raw, so its unit is the sensor's raw unit (uJ for RAPL), not the
          * quantity's canonical one. */
         const char *unit = wp_sensor_unit(s);
         for (size_t k = 0; k < ser.n; k++) {
-            if (x->jsonl)
-                fprintf(f,
-                        "{\"sensor_id\":%d,\"source\":\"%s\",\"device\":%d,\"name\":\"%s\","
-                        "\"unit\":\"%s\",\"t_us\":%" PRId64 ",\"value\":%" PRId64 "}\n",
-                        s->id, s->source, s->device, s->name, unit, ser.t_us[k], ser.value[k]);
-            else
-                fprintf(f, "%d,%s,%d,%s,%s,%" PRId64 ",%" PRId64 "\n", s->id, s->source, s->device,
-                        s->name, unit, ser.t_us[k], ser.value[k]);
+            if (x->jsonl) {
+                wp_json_obj_begin(&j);
+                wp_json_kint(&j, "sensor_id", s->id);
+                wp_json_kstr(&j, "source", s->source);
+                wp_json_kint(&j, "device", s->device);
+                wp_json_kstr(&j, "name", s->name);
+                wp_json_kstr(&j, "unit", unit);
+                wp_json_kint(&j, "t_us", ser.t_us[k]);
+                wp_json_kint(&j, "value", ser.value[k]);
+                wp_json_obj_end(&j);
+                if (wp_json_end_line(&j) == -EIO)
+                    break;
+            } else {
+                fprintf(f, "%d,", s->id);
+                csv_field(f, s->source);
+                fprintf(f, ",%d,", s->device);
+                csv_field(f, s->name);
+                fprintf(f, ",%s,%" PRId64 ",%" PRId64 "\n", unit, ser.t_us[k], ser.value[k]);
+            }
         }
         wp_series_free(&ser);
         if (ferror(f))
-            return -1;
+            return -EIO;
     }
     return 0;
 }
@@ -111,14 +158,16 @@ int cmd_export(int argc, char **argv)
         cli_error("export", "give exactly one trace; usage: wattprof export TRACE --csv");
         return WP_EXIT_USAGE;
     }
-    struct export_ctx x = {.jsonl = format == 2, .only = only};
+    struct export_ctx x = {.jsonl = format == 2, .only = only, .path = argv[optind]};
     struct wp_trace *t = NULL;
-    int rc = wp_trace_open(&t, argv[optind], &x.err);
+    struct wp_err err = {0};
+    int rc = wp_trace_open(&t, argv[optind], &err);
     if (rc < 0) {
-        cli_error("export", "%s", x.err.msg);
+        cli_error("export", "%s", err.msg);
         return cli_exit_for_open(rc);
     }
     x.t = t;
+    cli_warn_wal_missing("export", t, argv[optind]);
     if (only) {
         const struct wp_sensors *tab = wp_trace_sensors(t);
         bool any = false;
@@ -132,8 +181,13 @@ int cmd_export(int argc, char **argv)
         }
     }
     rc = cli_write_output("export", out, force, write_rows, &x);
-    if (rc && x.err.code)
-        cli_error("export", "%s", x.err.msg);
+    if (rc == 0 && x.ndamaged > 0) {
+        cli_error("export",
+                  "wrote the intact samples of %s; %zu damaged chunk(s) are missing (named "
+                  "above); copy the trace again from where it was recorded, or record it again",
+                  argv[optind], x.ndamaged);
+        rc = WP_EXIT_DATAERR;
+    }
     wp_trace_free(t);
     return rc;
 }

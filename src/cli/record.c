@@ -18,7 +18,8 @@ static const char record_usage[] =
     "Records every power sensor found (see `wattprof list`) into TRACE until SIGINT or\n"
     "SIGTERM (Ctrl-C), or for S seconds, then prints the summary to stderr. The trace is\n"
     "committed every second: if wattprof is killed, TRACE keeps all but the last second.\n"
-    "Jobs on the node can send phase marks to the socket named in the trace's metadata.\n"
+    "Jobs on the node can send phase marks to the socket it prints at the start (export it\n"
+    "as WATTPROF_SOCKET for them; it is also in the trace's metadata).\n"
     "\n"
     "options:\n"
     "  -o, --output TRACE  the trace file to create (required; never replaced without --force)\n"
@@ -27,6 +28,10 @@ static const char record_usage[] =
     "  -f, --force         replace TRACE or FILE if they exist\n"
     "  -q, --quiet         no summary on stderr\n" CLI_SOURCE_HELP
     "  -h, --help          this help\n"
+    "\n"
+    "exit status: 0, 64 usage, 65/66 the finished trace does not read back, 69 nothing to\n"
+    "measure with, 70 internal error, 73 TRACE or FILE exists, is being recorded, or cannot be\n"
+    "created, 74 write error (disk full, ...).\n"
     "\n"
     "Slurm, one recorder per node (the job id is stored in the trace):\n"
     "  srun --ntasks-per-node=1 sh -c 'wattprof record -o "
@@ -59,8 +64,8 @@ int cmd_record(int argc, char **argv)
         case 'd':
             if (cli_parse_seconds(optarg, &duration_s) < 0) {
                 cli_error("record",
-                          "--duration wants a positive number of seconds (e.g. 60, "
-                          "90s, 15m, 2h), not '%s'",
+                          "--duration wants a number of seconds " CLI_SECONDS_RANGE
+                          " (e.g. 60, 90s, 15m, 2h), not '%s'",
                           optarg);
                 rc = WP_EXIT_USAGE;
                 goto done;
@@ -102,7 +107,8 @@ int cmd_record(int argc, char **argv)
         rc = WP_EXIT_USAGE;
         goto done;
     }
-    if ((rc = cli_sources_finish("record", &cs)) || (rc = cli_check_output("record", out, force)) ||
+    if ((rc = cli_sources_finish("record", &cs)) ||
+        (rc = cli_check_trace_output("record", out, force)) ||
         (json && (rc = cli_check_output("record", json, force))))
         goto done;
 
@@ -133,9 +139,14 @@ int cmd_record(int argc, char **argv)
         rc = cli_exit_for_start(rc);
         goto done;
     }
-    if (!quiet)
+    if (!quiet) {
         fprintf(stderr, "wattprof record: recording %zu sensors to %s%s; Ctrl-C to stop\n",
                 wp_recorder_nsensors(r), out, duration_s > 0 ? " for the given duration" : "");
+        /* Jobs started separately (other shells, Slurm steps) need the path to send marks. */
+        if (wp_recorder_socket(r))
+            fprintf(stderr, "wattprof record: jobs send phase marks with WATTPROF_SOCKET=%s\n",
+                    wp_recorder_socket(r));
+    }
     int sig;
     if (duration_s > 0) {
         struct timespec ts = {.tv_sec = (time_t)duration_s,

@@ -21,7 +21,10 @@ static const char report_usage[] =
     "  --json FILE   write the summary as JSON to FILE (- for stdout)\n"
     "  -f, --force   replace FILE if it exists\n"
     "  --rated-w W   the node's rated power in watts, instead of the one recorded\n"
-    "exit status: 0, 64 usage, 65 not a trace or damaged, 66 cannot read TRACE.\n";
+    "\n"
+    "exit status: 0, 64 usage, 65 not a trace or damaged (the summary of what is intact is\n"
+    "still printed), 66 cannot read TRACE, 70 internal error, 73 FILE exists or cannot be\n"
+    "created, 74 writing FILE failed.\n";
 
 int cmd_report(int argc, char **argv)
 {

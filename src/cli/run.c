@@ -33,7 +33,8 @@ static const char run_usage[] =
     "SIGINT, SIGTERM and SIGHUP sent to wattprof are passed on to COMMAND. The exit status\n"
     "is COMMAND's (128+N if it was killed by signal N; 127 if it could not be started, 126\n"
     "if it is not executable); before COMMAND starts, wattprof's own errors exit with 64\n"
-    "(usage), 69 (nothing to measure with) or 73 (output exists or cannot be created).\n"
+    "(usage), 69 (nothing to measure with), 70 (internal error, e.g. out of memory), 73\n"
+    "(output exists, is being recorded, or cannot be created) or 74 (write error).\n"
     "\n"
     "examples:\n"
     "  wattprof run -- python train.py\n"
@@ -95,7 +96,7 @@ int cmd_run(int argc, char **argv)
     char **cmdv = argv + optind;
     struct cli_trace where;
     if ((rc = cli_sources_finish("run", &cs)) ||
-        (out && (rc = cli_check_output("run", out, force))) ||
+        (out && (rc = cli_check_trace_output("run", out, force))) ||
         (json && (rc = cli_check_output("run", json, force))) ||
         (rc = cli_trace_pick("run", out, &where))) {
         cli_sources_free(&cs);

@@ -1,6 +1,7 @@
 /* wattprof sweep: one command, run once per parameter value, all recorded into one trace,
  * each run its own phase ("sweep/<i>"), then a table that compares them. */
 #include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include "analysis/summary.h"
 #include "cli/cli.h"
 #include "core/clock.h"
+#include "core/json.h"
 #include "recorder/recorder.h"
 #include "store/trace.h"
 
@@ -35,8 +37,12 @@ static const char sweep_usage[] =
     "  --cooldown S                idle S seconds between runs (GPUs back to idle power)\n"
     "  --stop-on-error             stop at the first run that fails (default: carry on)\n"
     "  -f, --force                 replace TRACE or FILE if they exist\n"
-    "exit status: 0 if every run exited 0, 1 if any failed, 130 if interrupted, or 64/69/73\n"
-    "for wattprof's own errors before the first run.\n"
+    "\n"
+    "exit status: 0 if every run exited 0, 1 if any failed, 130 if interrupted; wattprof's\n"
+    "own errors: 64 usage, 69 nothing to measure with, 70 internal error, 73 TRACE or FILE\n"
+    "exists or cannot be created (all before the first run), 65/66 the trace does not read\n"
+    "back or is damaged (the table covers what is intact), 74 the recording or FILE could\n"
+    "not be written.\n"
     "\n"
     "example (the study's batch-size sweep):\n"
     "  wattprof sweep --param gb=512,1024,2048,4096 --phase train -o resnet.wptrace -- \\\n"
@@ -171,14 +177,6 @@ static void sum_phases(const struct wp_summary *s, int64_t t0, int64_t t1, const
     row->tokens = tokens;
 }
 
-static void num(FILE *f, double v, int prec)
-{
-    if (isfinite(v))
-        fprintf(f, "%.*f", prec, v);
-    else
-        fputs("null", f);
-}
-
 struct json_out {
     const char *phase;
     const struct sweep *sw;
@@ -186,64 +184,45 @@ struct json_out {
     bool interrupted;
 };
 
-static void json_str(FILE *f, const char *s)
-{
-    fputc('"', f);
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        if (*c == '"' || *c == '\\')
-            fprintf(f, "\\%c", *c);
-        else if (*c < 0x20 || *c == 0x7f)
-            fprintf(f, "\\u%04x", *c);
-        else
-            fputc(*c, f);
-    }
-    fputc('"', f);
-}
-
 static int write_json(FILE *f, void *arg)
 {
-    const struct json_out *j = arg;
-    fprintf(f, "{\"param\":");
-    json_str(f, j->sw->name);
-    fprintf(f, ",\"phase\":");
-    if (j->phase)
-        json_str(f, j->phase);
-    else
-        fputs("null", f);
-    fprintf(f, ",\"interrupted\":%s,\"runs\":[", j->interrupted ? "true" : "false");
-    const struct run_row *first = &j->rows[0];
-    bool any = false;
-    for (size_t i = 0; i < j->sw->nvalues; i++) {
-        const struct run_row *r = &j->rows[i];
+    const struct json_out *o = arg;
+    struct wp_json j;
+    wp_json_init(&j, f, 1);
+    wp_json_obj_begin(&j);
+    wp_json_kstr(&j, "param", o->sw->name);
+    wp_json_kstr(&j, "phase", o->phase); /* NULL: whole runs */
+    wp_json_kbool(&j, "interrupted", o->interrupted);
+    wp_json_key(&j, "runs");
+    wp_json_arr_begin(&j);
+    const struct run_row *first = &o->rows[0];
+    for (size_t i = 0; i < o->sw->nvalues; i++) {
+        const struct run_row *r = &o->rows[i];
         if (!r->done)
             continue;
-        fprintf(f, "%s\n {\"value\":", any ? "," : "");
-        any = true;
-        json_str(f, r->value);
-        fprintf(f, ",\"exit_code\":%d,\"duration_s\":", r->exit_code);
-        num(f, r->duration_s, 3);
-        fprintf(f, ",\"energy_j\":");
-        num(f, r->energy_j, 3);
-        fprintf(f, ",\"mean_w\":");
-        num(f, r->mean_w, 2);
-        fprintf(f, ",\"peak_w\":");
-        num(f, r->peak_w, 2);
-        fprintf(f, ",\"samples\":");
-        num(f, r->samples, 0);
-        fprintf(f, ",\"tokens\":");
-        num(f, r->tokens, 0);
-        fprintf(f, ",\"j_per_sample\":");
-        num(f, r->energy_j / r->samples, 6);
-        fprintf(f, ",\"j_per_token\":");
-        num(f, r->energy_j / r->tokens, 9);
-        fprintf(f, ",\"energy_rel\":");
-        num(f, first->done ? r->energy_j / first->energy_j : NAN, 4);
-        fprintf(f, ",\"duration_rel\":");
-        num(f, first->done ? r->duration_s / first->duration_s : NAN, 4);
-        fprintf(f, "}");
+        wp_json_obj_begin(&j);
+        wp_json_kstr(&j, "value", r->value);
+        wp_json_kint(&j, "exit_code", r->exit_code);
+        wp_json_kdouble(&j, "duration_s", r->duration_s);
+        wp_json_kdouble(&j, "energy_j", r->energy_j);
+        wp_json_kdouble(&j, "mean_w", r->mean_w);
+        wp_json_kdouble(&j, "peak_w", r->peak_w);
+        wp_json_kdouble(&j, "samples", r->samples);
+        wp_json_kdouble(&j, "tokens", r->tokens);
+        wp_json_kdouble(&j, "j_per_sample", r->energy_j / r->samples);
+        wp_json_kdouble(&j, "j_per_token", r->energy_j / r->tokens);
+        wp_json_kdouble(&j, "energy_rel", first->done ? r->energy_j / first->energy_j : NAN);
+        wp_json_kdouble(&j, "duration_rel", first->done ? r->duration_s / first->duration_s : NAN);
+        wp_json_obj_end(&j);
     }
-    fprintf(f, "\n]}\n");
-    return ferror(f) ? -1 : 0;
+    wp_json_arr_end(&j);
+    wp_json_obj_end(&j);
+    int rc = wp_json_end(&j);
+    if (rc == -EINVAL) {
+        cli_error("sweep", "internal error: the sweep JSON came out unbalanced");
+        return WP_EXIT_SOFTWARE;
+    }
+    return rc;
 }
 
 static void print_table(FILE *f, const struct sweep *sw, const struct run_row *rows)
@@ -254,7 +233,7 @@ static void print_table(FILE *f, const struct sweep *sw, const struct run_row *r
     for (size_t i = 0; i < sw->nvalues; i++) {
         const struct run_row *r = &rows[i];
         if (!r->done) {
-            fprintf(f, " %-12s %5s   (not run)\n", r->value, "-");
+            fprintf(f, " %-12s %5s   not run\n", r->value, "-");
             continue;
         }
         char per[32] = "-";
@@ -267,6 +246,18 @@ static void print_table(FILE *f, const struct sweep *sw, const struct run_row *r
                 first->done ? r->energy_j / first->energy_j : NAN,
                 first->done ? r->duration_s / first->duration_s : NAN);
     }
+}
+
+/* Idles between runs; false if a stop signal came meanwhile (then no further run starts). */
+static bool cool_down(double seconds)
+{
+    int64_t end = wp_mono_us() + (int64_t)(seconds * 1e6);
+    for (int64_t now = wp_mono_us(); now < end; now = wp_mono_us()) {
+        if (cli_signal_seen())
+            return false;
+        wp_sleep_until_mono_us(end - now < 100000 ? end : now + 100000);
+    }
+    return !cli_signal_seen();
 }
 
 static int sweep_main(int argc, char **argv, struct sweep *swp)
@@ -317,7 +308,9 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
             break;
         case 'c':
             if (cli_parse_seconds(optarg, &cooldown_s) < 0) {
-                cli_error("sweep", "--cooldown wants a positive number of seconds");
+                cli_error("sweep",
+                          "--cooldown wants a number of seconds " CLI_SECONDS_RANGE ", not '%s'",
+                          optarg);
                 return WP_EXIT_USAGE;
             }
             break;
@@ -357,7 +350,7 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
                   key, key);
         return WP_EXIT_USAGE;
     }
-    if ((out && (rc = cli_check_output("sweep", out, force))) ||
+    if ((out && (rc = cli_check_trace_output("sweep", out, force))) ||
         (json && (rc = cli_check_output("sweep", json, force))))
         return rc;
 
@@ -412,10 +405,13 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         cli_error("sweep", "out of memory");
         return WP_EXIT_SOFTWARE;
     }
+    /* Every row names its value, also those of runs that never happen (the table says
+     * "not run" for them). */
+    for (size_t i = 0; i < sw.nvalues; i++)
+        rows[i].value = sw.values[i];
     cli_forward_signals(true);
     bool failed = false, interrupted = false;
     for (size_t i = 0; i < sw.nvalues; i++) {
-        rows[i].value = sw.values[i];
         for (int a = 0; a < ntmpl; a++)
             argv_i[a] = substitute(tmpl[a], sw.name, sw.values[i]);
         argv_i[ntmpl] = NULL;
@@ -450,8 +446,11 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         }
         if (code != 0 && stop_on_error)
             break;
-        if (cooldown_s > 0 && i + 1 < sw.nvalues)
-            usleep((useconds_t)(cooldown_s * 1e6));
+        if (cooldown_s > 0 && i + 1 < sw.nvalues && !cool_down(cooldown_s)) {
+            interrupted = true;
+            cli_warn("sweep", "interrupted: keeping the %zu finished run(s)", i + 1);
+            break;
+        }
     }
     free(argv_i);
     rc = wp_recorder_stop(r, 0, &err);
@@ -464,9 +463,9 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         goto done;
     }
     struct wp_trace *t = NULL;
-    if (wp_trace_open(&t, trace, &err) < 0) {
+    if ((rc = wp_trace_open(&t, trace, &err)) < 0) {
         cli_error("sweep", "%s", err.msg);
-        status = WP_EXIT_IOERR;
+        status = cli_exit_for_open(rc); /* as every reader of a trace does */
         goto done;
     }
     struct wp_summary s;
@@ -506,6 +505,11 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
             if (jrc)
                 status = jrc;
         }
+        for (size_t i = 0; i < s.ndamaged; i++)
+            cli_error("sweep", "%s is damaged: %s; left out of the table", trace,
+                      s.damaged[i].text);
+        if (s.ndamaged > 0 && (status == 0 || status == WP_EXIT_FAIL))
+            status = WP_EXIT_DATAERR;
     }
     wp_summary_free(&s);
     wp_trace_free(t);

@@ -309,3 +309,16 @@ int wp_json_end(struct wp_json *j)
         return -EIO;
     return j->err;
 }
+
+int wp_json_end_line(struct wp_json *j)
+{
+    if (!j->err && (j->depth != 0 || j->first[0] || j->want_value))
+        misuse(j);
+    int rc = j->err;
+    if (!rc)
+        putc('\n', j->f);
+    if (ferror(j->f))
+        rc = -EIO;
+    wp_json_init(j, j->f, j->indent);
+    return rc;
+}

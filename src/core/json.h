@@ -21,6 +21,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" { /* bench/burn/burn.cu writes its JSON line with it too */
+#endif
+
 #define WP_JSON_MAX_DEPTH 32
 
 struct wp_json {
@@ -59,8 +63,17 @@ void wp_json_knull(struct wp_json *j, const char *key);
  * (ferror or fflush; a full disk shows up here). */
 int wp_json_end(struct wp_json *j);
 
+/* For JSON Lines (indent 0): checks the document is complete, ends it with "\n" without
+ * flushing (the caller flushes once, at the end) and readies j for the next line. Returns 0,
+ * -EINVAL for an incomplete document or misuse, or -EIO if the stream has a write error. */
+int wp_json_end_line(struct wp_json *j);
+
 /* Writes s as a JSON string literal (with quotes) with the escaping above; returns 0 or -EIO.
- * For callers that build JSON by other means (metrics labels, JSONL export). */
+ * The one string escaper: everything JSON that wattprof writes goes through this file. */
 int wp_json_write_string(FILE *f, const char *s);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

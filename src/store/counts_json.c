@@ -8,66 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "store/trace_int.h"
-
-struct out {
-    char *p;
-    size_t cap, len;
-    bool full;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-    if (o->full || n >= o->cap - o->len) {
-        o->full = true;
-        return;
-    }
-    memcpy(o->p + o->len, s, n);
-    o->len += n;
-    o->p[o->len] = '\0';
-}
-
-static void put_str(struct out *o, const char *s)
-{
-    put(o, "\"", 1);
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        char esc[8];
-        if (c == '"' || c == '\\') {
-            esc[0] = '\\';
-            esc[1] = (char)c;
-            put(o, esc, 2);
-        } else if (c < 0x20) {
-            snprintf(esc, sizeof(esc), "\\u%04x", c);
-            put(o, esc, 6);
-        } else {
-            put(o, s, 1);
-        }
-    }
-    put(o, "\"", 1);
-}
-
-static void put_num(struct out *o, double v)
-{
-    char num[40];
-    if (!isfinite(v)) {
-        put(o, "null", 4);
-        return;
-    }
-    /* Shortest of %.15g / %.17g that reads back to the same double: 512 stays "512". */
-    snprintf(num, sizeof(num), "%.15g", v);
-    if (strtod(num, NULL) != v)
-        snprintf(num, sizeof(num), "%.17g", v);
-    put(o, num, strlen(num));
-}
 
 int wp_store_counts_to_json(const struct wp_mark *m, char *buf, size_t cap)
 {
     if (cap == 0)
         return -ENOSPC;
-    struct out o = {.p = buf, .cap = cap};
     buf[0] = '\0';
-    put(&o, "{", 1);
+    /* fmemopen lets the project's one JSON writer (core/json.c) fill a fixed buffer. */
+    FILE *f = fmemopen(buf, cap, "w");
+    if (!f)
+        return -ENOMEM;
+    struct wp_json j;
+    wp_json_init(&j, f, 0);
+    wp_json_obj_begin(&j);
     int nc = m->ncounts < 0 ? 0 : m->ncounts;
     if (nc > WP_MARK_MAX_COUNTS)
         nc = WP_MARK_MAX_COUNTS;
@@ -75,14 +30,19 @@ int wp_store_counts_to_json(const struct wp_mark *m, char *buf, size_t cap)
         char key[sizeof(m->counts[i].key) + 1];
         memcpy(key, m->counts[i].key, sizeof(m->counts[i].key));
         key[sizeof(m->counts[i].key)] = '\0';
-        if (i)
-            put(&o, ",", 1);
-        put_str(&o, key);
-        put(&o, ":", 1);
-        put_num(&o, m->counts[i].value);
+        wp_json_kdouble(&j, key, m->counts[i].value); /* NAN is written as null */
     }
-    put(&o, "}", 1);
-    return o.full ? -ENOSPC : 0;
+    wp_json_obj_end(&j);
+    int rc = wp_json_end(&j);
+    long len = ftell(f);
+    fclose(f);
+    /* The text and its NUL must both fit; fmemopen reports a full buffer as a write error. */
+    if (rc < 0 || len < 0 || (size_t)len >= cap) {
+        buf[0] = '\0';
+        return -ENOSPC;
+    }
+    buf[len] = '\0';
+    return 0;
 }
 
 static const char *skip_ws(const char *p)

@@ -25,9 +25,11 @@ struct wp_trace_writer;
 
 /* Creates a new trace at path. Refuses an existing file (-EEXIST, message names --force)
  * unless force is set; never truncates an existing file in place. With force, the old file and
- * its -wal/-shm are removed first. A missing or unwritable directory is -ENOENT / -EACCES. If
- * creation fails after the name was claimed, nothing is left behind. A writer belongs to one
- * thread. */
+ * its -wal/-shm are removed first. A trace that another writer still holds is never replaced,
+ * with or without force: -EBUSY, naming that writer's PID where it can (the writer locks its
+ * trace from create to close; readers are not affected). A missing or unwritable directory
+ * is -ENOENT / -EACCES. If creation fails after the name was claimed, nothing is left behind.
+ * A writer belongs to one thread. */
 int wp_trace_create(struct wp_trace_writer **out, const char *path, bool force, struct wp_err *err);
 /* Upserts every key, written at once (call it at start and again at the end of a run); the
  * keys "format" and "format_version" are reserved. */
@@ -53,25 +55,52 @@ int wp_trace_close(struct wp_trace_writer *w, struct wp_err *err);
 /* ---- reading ---- */
 struct wp_trace;
 
+/* A chunk of samples that could not be read (bad checksum, impossible count, samples
+ * outside its stated time range): its samples are left out of the series. */
+struct wp_trace_damage {
+    int sensor;
+    int64_t t0_us, t1_us; /* the time range the chunk's row states */
+    int64_t samples;      /* how many samples the row says it held */
+    char why[64];         /* "does not decode", ... */
+};
+
 struct wp_series {
     size_t n;
     int64_t *t_us; /* sorted ascending */
     int64_t *value;
+    /* The damaged chunks whose samples are missing from t_us/value, in time order. */
+    size_t ndamaged;
+    struct wp_trace_damage *damaged;
 };
 
 /* Opens read-only and checks it is a wattprof trace of a known version; a file that is not
  * SQLite, not a trace, or damaged gets a message that says so (-EINVAL / -EIO). Works on a
- * trace whose writer was killed (WAL still present). Also: -ENOENT missing file, -EISDIR,
- * -EACCES, -ENOTSUP written by a newer wattprof (format_version above WP_TRACE_VERSION). */
+ * trace whose writer was killed (WAL still present). Leaves no file behind: no -wal/-shm is
+ * created beside a trace that had none (see wp_trace_wal_missing). Also: -ENOENT missing file,
+ * -EISDIR, -EACCES, -ENOTSUP written by a newer wattprof (format_version above WP_TRACE_VERSION).
+ */
 int wp_trace_open(struct wp_trace **out, const char *path, struct wp_err *err);
 void wp_trace_free(struct wp_trace *t);
+/* True when the trace is in WAL mode, its -wal file is missing and the recording never
+ * finished (no end_us): samples after the last checkpoint would be in PATH-wal. Opening such a
+ * file fails (-EIO, message names PATH-wal) when nothing was checkpointed yet. */
+bool wp_trace_wal_missing(const struct wp_trace *t);
 const struct wp_sensors *wp_trace_sensors(const struct wp_trace *t);
 const struct wp_meta *wp_trace_meta(const struct wp_trace *t);
 /* All samples of one sensor, decoded, sorted by time (stable: samples with equal times keep
- * the order they were written in). Caller frees with wp_series_free. -ENOENT for a sensor the
- * trace does not have; -EIO naming the sensor and chunk when a chunk does not decode. */
+ * the order they were written in). Caller frees with wp_series_free. A chunk that does not
+ * decode does not fail the call: its samples are left out and it is listed in
+ * out->damaged (so a caller uses what is intact and must say what is missing; check
+ * out->ndamaged). -ENOENT for a sensor the trace does not have; -EIO when SQLite itself finds
+ * the file damaged (nothing of the sensor can be read then). */
 int wp_trace_series(const struct wp_trace *t, int sensor, struct wp_series *out,
                     struct wp_err *err);
+/* One line for a damaged span, for people: which sensor (source, device, reading), its time
+ * range in seconds after the recording's start, what is wrong, e.g. "nvml device 0 power,
+ * 12.003 s to 13.001 s after the start (50 samples): does not decode (checksum or
+ * encoding)". */
+void wp_trace_damage_describe(const struct wp_trace *t, const struct wp_trace_damage *d, char *buf,
+                              size_t cap);
 void wp_series_free(struct wp_series *s);
 /* Marks and events in time order. Pointers stay valid until wp_trace_free. */
 int wp_trace_marks(const struct wp_trace *t, const struct wp_mark **v, size_t *n,

@@ -11,12 +11,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/grow.h"
 #include "store/trace.h"
 #include "store/trace_int.h"
 
 struct wp_trace {
     sqlite3 *db;
     char *path;
+    bool wal_missing; /* WAL-mode file opened without its -wal (immutable) */
+    bool shm_ours;    /* SQLite created the -shm for this read: removed at free */
     struct wp_meta meta;
     struct wp_sensors sensors;
     struct wp_mark *marks;
@@ -78,6 +81,18 @@ static int prepare(const struct wp_trace *t, const char *sql, sqlite3_stmt **st,
     if ((rc & 0xFF) == SQLITE_ERROR)
         return damaged(t, err, sqlite3_errmsg(t->db)); /* a table or column is missing */
     return db_fail(t, rc, err);
+}
+
+/* Whether the file has a meta table at all (schema included), without an error message. */
+static bool has_meta_table(const struct wp_trace *t)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(t->db, "SELECT 1 FROM sqlite_master WHERE name = 'meta'", -1, &st,
+                           NULL) != SQLITE_OK)
+        return false;
+    bool found = sqlite3_step(st) == SQLITE_ROW;
+    sqlite3_finalize(st);
+    return found;
 }
 
 static int load_meta(struct wp_trace *t, struct wp_err *err)
@@ -221,15 +236,9 @@ static int load_marks(struct wp_trace *t, struct wp_err *err)
         return rc;
     size_t cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (t->nmarks == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct wp_mark *nm = realloc(t->marks, ncap * sizeof(*nm));
-            if (!nm) {
-                sqlite3_finalize(st);
-                return wp_errf(err, -ENOMEM, "out of memory reading %s", t->path);
-            }
-            t->marks = nm;
-            cap = ncap;
+        if (WP_GROW(&t->marks, &cap, t->nmarks + 1) < 0) {
+            sqlite3_finalize(st);
+            return wp_errf(err, -ENOMEM, "out of memory reading %s", t->path);
         }
         struct wp_mark *m = &t->marks[t->nmarks];
         memset(m, 0, sizeof(*m));
@@ -266,15 +275,9 @@ static int load_events(struct wp_trace *t, struct wp_err *err)
         return rc;
     size_t cap = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (t->nevents == cap) {
-            size_t ncap = cap ? cap * 2 : 16;
-            struct wp_event *ne = realloc(t->events, ncap * sizeof(*ne));
-            if (!ne) {
-                sqlite3_finalize(st);
-                return wp_errf(err, -ENOMEM, "out of memory reading %s", t->path);
-            }
-            t->events = ne;
-            cap = ncap;
+        if (WP_GROW(&t->events, &cap, t->nevents + 1) < 0) {
+            sqlite3_finalize(st);
+            return wp_errf(err, -ENOMEM, "out of memory reading %s", t->path);
         }
         struct wp_event *e = &t->events[t->nevents++];
         memset(e, 0, sizeof(*e));
@@ -290,8 +293,9 @@ static int load_events(struct wp_trace *t, struct wp_err *err)
 
 /* Checks what SQLite would otherwise accept or misreport: a missing file, a directory, an
  * empty file (SQLite treats it as a new, empty database) and a file of some other format. */
-static int check_file(const char *path, struct wp_err *err)
+static int check_file(const char *path, bool *wal_mode, struct wp_err *err)
 {
+    *wal_mode = false;
     struct stat st;
     if (stat(path, &st) < 0) {
         int e = errno;
@@ -340,13 +344,53 @@ static int check_file(const char *path, struct wp_err *err)
                  (long long)st.st_size, page);
         return damaged_path(path, err, why);
     }
+    *wal_mode = head[18] == 2 && head[19] == 2;
     return 0;
+}
+
+static bool exists_sfx(const char *path, const char *sfx)
+{
+    char p[4096];
+    struct stat st;
+    return snprintf(p, sizeof(p), "%s%s", path, sfx) < (int)sizeof(p) && stat(p, &st) == 0;
+}
+
+/* "file:" URI for path with SQLite's immutable flag: no locks, no -wal or -shm looked for or
+ * created. Everything but unreserved characters and '/' is percent-encoded. */
+static char *immutable_uri(const char *path)
+{
+    static const char head[] = "file:", tail[] = "?immutable=1";
+    size_t cap = sizeof(head) + 3 * strlen(path) + sizeof(tail);
+    char *u = malloc(cap);
+    if (!u)
+        return NULL;
+    size_t o = (size_t)snprintf(u, cap, "%s", head);
+    for (const unsigned char *c = (const unsigned char *)path; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            strchr("/._~-", *c))
+            u[o++] = (char)*c;
+        else
+            o += (size_t)snprintf(u + o, cap - o, "%%%02X", *c);
+    }
+    snprintf(u + o, cap - o, "%s", tail);
+    return u;
+}
+
+/* The trace was copied without the write-ahead log its recorder was still writing. */
+static int wal_missing_error(const struct wp_trace *t, struct wp_err *err)
+{
+    return wp_errf(err, -EIO,
+                   "%s holds no data of its own: its write-ahead log %s-wal is missing, and the "
+                   "data would be in it (the recorder was killed, or still runs, and the trace "
+                   "was copied without it); copy %s-wal beside it and try again",
+                   t->path, t->path, t->path);
 }
 
 int wp_trace_open(struct wp_trace **out, const char *path, struct wp_err *err)
 {
     *out = NULL;
-    int rc = check_file(path, err);
+    bool wal_mode;
+    int rc = check_file(path, &wal_mode, err);
     if (rc < 0)
         return rc;
     struct wp_trace *t = calloc(1, sizeof(*t));
@@ -354,7 +398,23 @@ int wp_trace_open(struct wp_trace **out, const char *path, struct wp_err *err)
         free(t);
         return wp_errf(err, -ENOMEM, "out of memory opening %s", path);
     }
-    rc = sqlite3_open_v2(path, &t->db, SQLITE_OPEN_READONLY, NULL);
+    /* A reader must leave nothing beside the trace. A WAL-mode file without its -wal (copied
+     * alone) is read as it is, immutable: otherwise SQLite creates an empty -wal and -shm next
+     * to it. With the -wal but no -shm, SQLite needs a -shm to read the log; it is removed
+     * again at wp_trace_free. */
+    char *uri = NULL;
+    if (wal_mode && !exists_sfx(path, "-wal")) {
+        t->wal_missing = true;
+        if (!(uri = immutable_uri(path))) {
+            wp_trace_free(t);
+            return wp_errf(err, -ENOMEM, "out of memory opening %s", path);
+        }
+    } else if (wal_mode && !exists_sfx(path, "-shm")) {
+        t->shm_ours = true;
+    }
+    rc = sqlite3_open_v2(uri ? uri : path, &t->db,
+                         SQLITE_OPEN_READONLY | (uri ? SQLITE_OPEN_URI : 0), NULL);
+    free(uri);
     if (rc != SQLITE_OK) {
         rc = t->db ? db_fail(t, rc, err) : wp_errf(err, -ENOMEM, "out of memory opening %s", path);
         wp_trace_free(t);
@@ -365,11 +425,21 @@ int wp_trace_open(struct wp_trace **out, const char *path, struct wp_err *err)
      * out of a read exactly as it went in. */
     sqlite3_db_config(t->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
     sqlite3_busy_timeout(t->db, 2000);
+    if (t->wal_missing && !has_meta_table(t)) {
+        rc = wal_missing_error(t, err);
+        wp_trace_free(t);
+        return rc;
+    }
     if ((rc = load_meta(t, err)) < 0 || (rc = load_sensors(t, err)) < 0 ||
         (rc = load_marks(t, err)) < 0 || (rc = load_events(t, err)) < 0) {
         wp_trace_free(t);
         return rc;
     }
+    /* Checkpointed data is in the file; a recording that never finished may have more in the
+     * missing log. A finished one that stayed in WAL mode (a reader held it at close) does
+     * not: its log was merged and removed. */
+    if (t->wal_missing && wp_meta_get(&t->meta, "end_us"))
+        t->wal_missing = false;
     *out = t;
     return 0;
 }
@@ -379,12 +449,22 @@ void wp_trace_free(struct wp_trace *t)
     if (!t)
         return;
     sqlite3_close(t->db);
+    if (t->shm_ours) {
+        char p[4096];
+        if (snprintf(p, sizeof(p), "%s-shm", t->path) < (int)sizeof(p))
+            unlink(p);
+    }
     wp_meta_free(&t->meta);
     wp_sensors_free(&t->sensors);
     free(t->marks);
     free(t->events);
     free(t->path);
     free(t);
+}
+
+bool wp_trace_wal_missing(const struct wp_trace *t)
+{
+    return t->wal_missing;
 }
 
 const struct wp_sensors *wp_trace_sensors(const struct wp_trace *t)
@@ -421,6 +501,7 @@ void wp_series_free(struct wp_series *s)
         return;
     free(s->t_us);
     free(s->value);
+    free(s->damaged);
     memset(s, 0, sizeof(*s));
 }
 
@@ -473,32 +554,27 @@ static int sort_series(struct wp_series *s)
     return 0;
 }
 
-static int grow_series(struct wp_series *s, size_t *cap, size_t need)
+/* The two arrays grow together but keep their own capacities, so a failure between the two
+ * reallocs leaves both valid. */
+static int grow_series(struct wp_series *s, size_t *tcap, size_t *vcap, size_t need)
 {
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap : 1024;
-    while (ncap < need)
-        ncap *= 2;
-    int64_t *nt = realloc(s->t_us, ncap * sizeof(*nt));
-    if (!nt)
-        return -ENOMEM;
-    s->t_us = nt;
-    int64_t *nv = realloc(s->value, ncap * sizeof(*nv));
-    if (!nv)
-        return -ENOMEM;
-    s->value = nv;
-    *cap = ncap;
-    return 0;
+    return WP_GROW(&s->t_us, tcap, need) < 0 || WP_GROW(&s->value, vcap, need) < 0 ? -ENOMEM : 0;
 }
 
-static int bad_chunk(const struct wp_trace *t, int sensor, size_t k, int64_t t0, const char *what,
-                     struct wp_err *err)
+/* Notes a chunk that cannot be used; its samples stay out of the series. */
+static int bad_chunk(const struct wp_trace *t, struct wp_series *out, size_t *cap, int sensor,
+                     int64_t t0, int64_t t1, int64_t n, const char *what, struct wp_err *err)
 {
-    char why[200];
-    snprintf(why, sizeof(why), "chunk %zu of sensor %d (starting at t_us %" PRId64 ") %s", k,
-             sensor, t0, what);
-    return damaged(t, err, why);
+    if (WP_GROW(&out->damaged, cap, out->ndamaged + 1) < 0)
+        return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor, t->path);
+    struct wp_trace_damage *d = &out->damaged[out->ndamaged++];
+    memset(d, 0, sizeof(*d));
+    d->sensor = sensor;
+    d->t0_us = t0;
+    d->t1_us = t1;
+    d->samples = n;
+    snprintf(d->why, sizeof(d->why), "%s", what);
+    return 0;
 }
 
 static int read_chunks(const struct wp_trace *t, int sensor, struct wp_series *out,
@@ -512,48 +588,81 @@ static int read_chunks(const struct wp_trace *t, int sensor, struct wp_series *o
     if (rc < 0)
         return rc;
     sqlite3_bind_int(st, 1, sensor);
-    size_t cap = 0, k = 0;
-    for (; (rc = sqlite3_step(st)) == SQLITE_ROW; k++) {
+    size_t tcap = 0, vcap = 0, dcap = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int64_t t0 = sqlite3_column_int64(st, 0), t1 = sqlite3_column_int64(st, 1);
         int64_t n = sqlite3_column_int64(st, 2);
         const uint8_t *blob = sqlite3_column_blob(st, 3);
         size_t len = (size_t)sqlite3_column_bytes(st, 3);
+        const char *bad = NULL;
         /* Each sample takes at least two bytes, so n > len is a lie: don't allocate for it. */
         if (n < 0 || (uint64_t)n > len) {
+            bad = "has an impossible sample count";
+        } else {
+            if (grow_series(out, &tcap, &vcap, out->n + (size_t)n) < 0) {
+                sqlite3_finalize(st);
+                return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor,
+                               t->path);
+            }
+            int64_t *ct = out->t_us + out->n, *cv = out->value + out->n;
+            if (wp_chunk_decode(blob, len, (size_t)n, ct, cv) < 0) {
+                bad = "does not decode (checksum or encoding)";
+            } else {
+                int64_t lo = n ? ct[0] : t0, hi = n ? ct[0] : t1;
+                for (int64_t i = 1; i < n; i++) {
+                    lo = ct[i] < lo ? ct[i] : lo;
+                    hi = ct[i] > hi ? ct[i] : hi;
+                }
+                if (lo != t0 || hi != t1)
+                    bad = "holds samples outside its time range";
+            }
+        }
+        if (!bad) {
+            out->n += (size_t)n;
+        } else if ((rc = bad_chunk(t, out, &dcap, sensor, t0, t1, n, bad, err)) < 0) {
             sqlite3_finalize(st);
-            return bad_chunk(t, sensor, k, t0, "has an impossible sample count", err);
+            return rc;
         }
-        if (grow_series(out, &cap, out->n + (size_t)n) < 0) {
-            sqlite3_finalize(st);
-            return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor, t->path);
-        }
-        int64_t *ct = out->t_us + out->n, *cv = out->value + out->n;
-        if (wp_chunk_decode(blob, len, (size_t)n, ct, cv) < 0) {
-            sqlite3_finalize(st);
-            return bad_chunk(t, sensor, k, t0, "does not decode", err);
-        }
-        int64_t lo = n ? ct[0] : t0, hi = n ? ct[0] : t1;
-        for (int64_t i = 1; i < n; i++) {
-            lo = ct[i] < lo ? ct[i] : lo;
-            hi = ct[i] > hi ? ct[i] : hi;
-        }
-        if (lo != t0 || hi != t1) {
-            sqlite3_finalize(st);
-            return bad_chunk(t, sensor, k, t0, "holds samples outside its time range", err);
-        }
-        out->n += (size_t)n;
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : db_fail(t, rc, err);
 }
 
+static const struct wp_sensor *sensor_row(const struct wp_trace *t, int id)
+{
+    for (size_t i = 0; i < t->sensors.n; i++)
+        if (t->sensors.v[i].id == id)
+            return &t->sensors.v[i];
+    return NULL;
+}
+
+void wp_trace_damage_describe(const struct wp_trace *t, const struct wp_trace_damage *d, char *buf,
+                              size_t cap)
+{
+    const struct wp_sensor *s = sensor_row(t, d->sensor);
+    char who[160];
+    if (s)
+        snprintf(who, sizeof(who), "%.16s device %d %.40s", s->source, s->device, s->name);
+    else
+        snprintf(who, sizeof(who), "sensor %d", d->sensor);
+    /* Times relative to the recording's start read better than epoch microseconds; a trace
+     * without start_us (never the recorder's) gets the raw values. */
+    const char *st = wp_meta_get(&t->meta, "start_us");
+    char *end = NULL;
+    long long start = st ? strtoll(st, &end, 10) : 0;
+    if (st && end != st && !*end)
+        snprintf(buf, cap, "%s, %.3f s to %.3f s after the start (%" PRId64 " samples): %s", who,
+                 (double)(d->t0_us - start) / 1e6, (double)(d->t1_us - start) / 1e6, d->samples,
+                 d->why);
+    else
+        snprintf(buf, cap, "%s, t_us %" PRId64 " to %" PRId64 " (%" PRId64 " samples): %s", who,
+                 d->t0_us, d->t1_us, d->samples, d->why);
+}
+
 int wp_trace_series(const struct wp_trace *t, int sensor, struct wp_series *out, struct wp_err *err)
 {
     memset(out, 0, sizeof(*out));
-    bool known = false;
-    for (size_t i = 0; i < t->sensors.n; i++)
-        known = known || t->sensors.v[i].id == sensor;
-    if (!known)
+    if (!sensor_row(t, sensor))
         return wp_errf(err, -ENOENT, "%s has no sensor %d", t->path, sensor);
     int rc = read_chunks(t, sensor, out, err);
     if (rc == 0 && sort_series(out) < 0)

@@ -11,12 +11,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/grow.h"
 #include "store/trace.h"
 #include "store/trace_int.h"
 
 struct sbuf {
     int64_t *t, *v;
-    size_t n, cap;
+    size_t n, tcap, vcap;
     size_t adding; /* scratch for wp_trace_append */
     bool declared;
 };
@@ -24,9 +25,10 @@ struct sbuf {
 struct wp_trace_writer {
     sqlite3 *db;
     char *path;
+    int lock_fd; /* holds the writer's lock on the trace (see take_lock); -1 if none */
     sqlite3_stmt *st_chunk, *st_mark, *st_event, *st_meta, *st_sensor;
     struct sbuf *bufs; /* indexed by sensor id */
-    size_t nbufs;
+    size_t nbufs, capbufs;
     struct wp_mark *marks;
     size_t nmarks, capmarks;
     struct wp_event *events;
@@ -178,6 +180,8 @@ static void writer_free(struct wp_trace_writer *w)
     free(w->marks);
     free(w->events);
     free(w->path);
+    if (w->lock_fd >= 0)
+        close(w->lock_fd); /* after sqlite3_close: the trace is complete when the lock goes */
     free(w);
 }
 
@@ -236,6 +240,63 @@ static int setup(struct wp_trace_writer *w, struct wp_err *err)
     return 0;
 }
 
+/* The writer's lock: an open-file-description (OFD) write lock on byte 0 of the trace, held
+ * from creation to close. SQLite's own locks sit at 1 GiB and up, so this never gets in the
+ * way of readers (`wattprof report` on a live trace). OFD locks, unlike classic POSIX locks,
+ * are not dropped when SQLite closes some other descriptor of the file, and they conflict
+ * within one process too. They report no PID, so a classic lock on byte 1 names the holder;
+ * it is only informative (see take_pid_lock). */
+#define LOCK_BYTE 0
+#define PID_BYTE  1
+
+static int take_lock(int fd)
+{
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BYTE, .l_len = 1};
+    if (fcntl(fd, F_OFD_SETLK, &fl) < 0) {
+        if (errno == EAGAIN || errno == EACCES)
+            return -EBUSY;
+        return 0; /* a file system without locks: record unlocked, as before */
+    }
+    return 0;
+}
+
+/* Taken once setup is done: SQLite drops its locks with one whole-file F_UNLCK (start 0,
+ * length 0; seen with strace), which also drops every other classic lock of the process on
+ * the file. In WAL mode it then keeps a shared lock until close, so this one stays. */
+static void take_pid_lock(int fd)
+{
+    struct flock pid = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = PID_BYTE, .l_len = 1};
+    if (fcntl(fd, F_SETLK, &pid) < 0) {
+        /* no PID in the refusal message then; the OFD lock is what counts */
+    }
+}
+
+/* -EBUSY, naming the writer's PID when it can, if another writer holds path's lock. */
+static int check_unlocked(const char *path, struct wp_err *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0)
+        return 0; /* missing or unreadable: creating or removing it says what is wrong */
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = LOCK_BYTE, .l_len = 1};
+    bool busy = fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    pid_t pid = 0;
+    if (busy) {
+        struct flock p = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = PID_BYTE, .l_len = 1};
+        if (fcntl(fd, F_GETLK, &p) == 0 && p.l_type != F_UNLCK && p.l_pid > 0)
+            pid = p.l_pid;
+    }
+    close(fd);
+    if (!busy)
+        return 0;
+    char who[64] = "another process";
+    if (pid > 0)
+        snprintf(who, sizeof(who), "process %ld", (long)pid);
+    return wp_errf(err, -EBUSY,
+                   "%s is being recorded right now by %s; it was left as it is. Stop that "
+                   "recording first, or choose another name with -o",
+                   path, who);
+}
+
 int wp_trace_create(struct wp_trace_writer **out, const char *path, bool force, struct wp_err *err)
 {
     *out = NULL;
@@ -244,7 +305,11 @@ int wp_trace_create(struct wp_trace_writer **out, const char *path, bool force, 
     struct stat st;
     if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
         return wp_errf(err, -EISDIR, "%s is a directory; give the trace a file name with -o", path);
-    int rc;
+    /* A live recording is never replaced, not even with --force: checked before anything is
+     * removed. */
+    int rc = check_unlocked(path, err);
+    if (rc < 0)
+        return rc;
     if (force) {
         if (unlink(path) < 0 && errno != ENOENT)
             return create_error(path, errno, force, err);
@@ -256,20 +321,33 @@ int wp_trace_create(struct wp_trace_writer **out, const char *path, bool force, 
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0)
         return create_error(path, errno, force, err);
-    close(fd);
+    /* Between open and lock another --force writer may have replaced the name: then the file
+     * we hold is not the one at path, and it is ours to give up, not theirs to lose. */
+    struct stat mine, now;
+    if (take_lock(fd) < 0 || fstat(fd, &mine) < 0 || stat(path, &now) < 0 ||
+        mine.st_ino != now.st_ino || mine.st_dev != now.st_dev) {
+        close(fd);
+        return wp_errf(err, -EBUSY,
+                       "%s was replaced by another process while it was being created; "
+                       "choose another name with -o",
+                       path);
+    }
 
     struct wp_trace_writer *w = calloc(1, sizeof(*w));
     if (!w || !(w->path = strdup(path))) {
         free(w);
         unlink(path);
+        close(fd);
         return wp_errf(err, -ENOMEM, "out of memory creating trace %s", path);
     }
+    w->lock_fd = fd;
     if ((rc = setup(w, err)) < 0) {
         writer_free(w);
         unlink(path);
         unlink_sidecars(path);
         return rc;
     }
+    take_pid_lock(fd);
     *out = w;
     return 0;
 }
@@ -320,11 +398,9 @@ static int grow_bufs(struct wp_trace_writer *w, size_t need)
 {
     if (need <= w->nbufs)
         return 0;
-    struct sbuf *nb = realloc(w->bufs, need * sizeof(*nb));
-    if (!nb)
+    if (WP_GROW(&w->bufs, &w->capbufs, need) < 0)
         return -ENOMEM;
-    memset(nb + w->nbufs, 0, (need - w->nbufs) * sizeof(*nb));
-    w->bufs = nb;
+    memset(w->bufs + w->nbufs, 0, (need - w->nbufs) * sizeof(*w->bufs));
     w->nbufs = need;
     return 0;
 }
@@ -404,21 +480,7 @@ int wp_trace_put_sensors(struct wp_trace_writer *w, const struct wp_sensors *tab
 
 static int reserve(struct sbuf *b, size_t need)
 {
-    if (need <= b->cap)
-        return 0;
-    size_t ncap = b->cap ? b->cap : 64;
-    while (ncap < need)
-        ncap *= 2;
-    int64_t *nt = realloc(b->t, ncap * sizeof(*nt));
-    if (!nt)
-        return -ENOMEM;
-    b->t = nt;
-    int64_t *nv = realloc(b->v, ncap * sizeof(*nv));
-    if (!nv)
-        return -ENOMEM;
-    b->v = nv;
-    b->cap = ncap;
-    return 0;
+    return WP_GROW(&b->t, &b->tcap, need) < 0 || WP_GROW(&b->v, &b->vcap, need) < 0 ? -ENOMEM : 0;
 }
 
 int wp_trace_append(struct wp_trace_writer *w, const struct wp_sample *s, size_t n,
@@ -466,28 +528,16 @@ int wp_trace_put_mark(struct wp_trace_writer *w, const struct wp_mark *m, struct
         if (memchr(m->counts[i].key, '\0', sizeof(m->counts[i].key)) == NULL)
             return wp_errf(err, -EINVAL, "mark count key is longer than %zu characters",
                            sizeof(m->counts[i].key) - 1);
-    if (w->nmarks == w->capmarks) {
-        size_t ncap = w->capmarks ? w->capmarks * 2 : 16;
-        struct wp_mark *nm = realloc(w->marks, ncap * sizeof(*nm));
-        if (!nm)
-            return wp_errf(err, -ENOMEM, "out of memory");
-        w->marks = nm;
-        w->capmarks = ncap;
-    }
+    if (WP_GROW(&w->marks, &w->capmarks, w->nmarks + 1) < 0)
+        return wp_errf(err, -ENOMEM, "out of memory");
     w->marks[w->nmarks++] = *m;
     return 0;
 }
 
 int wp_trace_put_event(struct wp_trace_writer *w, const struct wp_event *e, struct wp_err *err)
 {
-    if (w->nevents == w->capevents) {
-        size_t ncap = w->capevents ? w->capevents * 2 : 16;
-        struct wp_event *ne = realloc(w->events, ncap * sizeof(*ne));
-        if (!ne)
-            return wp_errf(err, -ENOMEM, "out of memory");
-        w->events = ne;
-        w->capevents = ncap;
-    }
+    if (WP_GROW(&w->events, &w->capevents, w->nevents + 1) < 0)
+        return wp_errf(err, -ENOMEM, "out of memory");
     struct wp_event *d = &w->events[w->nevents++];
     *d = *e;
     d->source[sizeof(d->source) - 1] = '\0';

@@ -1,5 +1,6 @@
 /* A libnvidia-ml.so.1 that replays a recorded H200 power trace with the semantics measured on
- * the real driver (shared/REFERENCE.md, 2x H200, driver 580.159.04):
+ * the real driver (docs/validation.md,
+ * bench/h200/README.md; 2x H200, driver 580.159.04):
  *   - a 20 ms power sample buffer holding the newest 120 samples, timestamps in us since the
  *     Unix epoch, filtered by lastSeen;
  *   - field 186 (instant), field 185 and nvmlDeviceGetPowerUsage (1 s average on Hopper) and

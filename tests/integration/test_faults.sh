@@ -65,3 +65,10 @@ expect_in err.txt "back in time"
 check 'j["gpus"][0]["samples"] >= 100' back.json
 FAKE_NVML_LIE=0:counter-backwards expect_status 0 "$WATTPROF" run --json cb.json -- sleep 7
 expect_in err.txt "energy counter went backwards"
+# GPU 0's counter fault empties its counter fields (null, never a made-up delta) and the
+# total's, while its trace energy and GPU 1's counter stand.
+check 'j["gpus"][0]["counter_fault"] is True and j["gpus"][0]["counter_energy_j"] is None' cb.json
+check 'j["gpus"][0]["counter_diff_pct"] is None and j["gpus"][0]["energy_j"] > 0' cb.json
+check 'j["gpus"][1]["counter_fault"] is False and j["gpus"][1]["counter_energy_j"] > 0' cb.json
+check 'j["total"]["counter_energy_j"] is None and j["total"]["energy_j"] > 0' cb.json
+expect_in err.txt "gpu 0: energy counter went backwards"

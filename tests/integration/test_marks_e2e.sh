@@ -29,3 +29,8 @@ check 'j["phases"][0]["j_per_sample"] is None and j["phases"][1]["j_per_token"] 
 check '0.45 <= j["phases"][1]["duration_s"] <= 0.7' m.json
 expect_status 0 "$WATTPROF" report m.wptrace
 expect_in out.txt "J/sample="
+# The point mark ("mark done tokens=1e6") is listed in the JSON and the text summary.
+check '[(m["name"], m["counts"]) for m in j["marks"]] == [("done", {"tokens": 1000000})]' m.json
+check 'j["marks"][0]["t_s"] > 1.0' m.json
+expect_in out.txt "done"
+expect_in out.txt "tokens=1e+06"

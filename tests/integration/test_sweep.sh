@@ -63,3 +63,13 @@ wait $pid 2>/dev/null || true
 expect_status 0 "$WATTPROF" report k.wptrace --json k.json
 check '[p["name"] for p in j["phases"]][:2] == ["sweep/0", "sweep/1"]' k.json
 check 'all(p["energy_j"] > 0 for p in j["phases"][:2])' k.json
+
+# Runs that never happened (--stop-on-error) are listed as "not run", never "(null)".
+expect_status 1 "$WATTPROF" sweep --stop-on-error --param c=3,0,0 --json notrun.json -- sh -c 'exit $1' sh '{c}'
+grep -q "(null)" err.txt && fail "the table printed (null) for runs that never happened"
+[ "$(grep -c "not run" err.txt)" = 2 ] || { cat err.txt; fail "want two runs listed as not run"; }
+check '[r["value"] for r in j["runs"]] == ["3"]' notrun.json
+
+# --cooldown takes the same durations as record --duration.
+expect_status 64 "$WATTPROF" sweep --cooldown 1e19 --param n=1 -- sleep '{n}'
+expect_in err.txt "365 days"

@@ -1,7 +1,7 @@
 /* The fake NVML (tests/fake_nvml) must behave like the H200 driver described in
- * shared/REFERENCE.md, or every recorder test built on it tests the wrong thing. These tests
- * load it through dlopen, pin its clock with fakeNvmlSetClock, and compare what it returns
- * with the recorded CSV read here independently (own parser, own left-hold integral). */
+ * docs/validation.md (measured 2026-11-28), or every recorder test built on it tests the wrong
+ * thing. These tests load it through dlopen, pin its clock with fakeNvmlSetClock, and compare what
+ * it returns with the recorded CSV read here independently (own parser, own left-hold integral). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

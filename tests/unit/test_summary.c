@@ -1222,6 +1222,95 @@ static void test_text_layout(void **state)
     wp_summary_free(&s);
 }
 
+/* A `record` trace: no command, a host, two point marks (`mark NAME key=value`) and a phase.
+ * The headline says where and how long it recorded (not "'(no command)' ran ..., exit code
+ * unknown") and the marks appear in the text and the JSON with their time since the start. */
+static void test_point_marks_and_record_headline(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/record.wptrace", tmpdir);
+    struct wp_err err = {0};
+    struct wp_trace_writer *w;
+    assert_int_equal(wp_trace_create(&w, path, true, &err), 0);
+    struct wp_meta meta = {0};
+    wp_meta_set(&meta, "mode", "record");
+    wp_meta_set(&meta, "host", "node7");
+    wp_meta_setf(&meta, "start_us", "%lld", (long long)T0);
+    wp_meta_setf(&meta, "end_us", "%lld", (long long)(T0 + 10 * S));
+    assert_int_equal(wp_trace_put_meta(w, &meta, &err), 0);
+    wp_meta_free(&meta);
+    struct wp_sensors tab = {0};
+    int p0 = add_sensor(&tab, "nvml", 0, "power", WP_Q_POWER, WP_GAUGE, 20 * MS, 700000, 0);
+    assert_int_equal(wp_trace_put_sensors(w, &tab, &err), 0);
+    wp_sensors_free(&tab);
+    for (int k = 0; k <= 500; k++)
+        put(w, p0, T0 + (int64_t)k * 20 * MS, 100000);
+    struct wp_mark m = {.t_us = T0 + 2500 * MS, .kind = WP_MARK_POINT, .ncounts = 2};
+    snprintf(m.name, sizeof(m.name), "checkpoint");
+    snprintf(m.counts[0].key, sizeof(m.counts[0].key), "step");
+    m.counts[0].value = 100;
+    snprintf(m.counts[1].key, sizeof(m.counts[1].key), "tokens");
+    m.counts[1].value = 4096;
+    assert_int_equal(wp_trace_put_mark(w, &m, &err), 0);
+    m = (struct wp_mark){.t_us = T0 + 7 * S, .kind = WP_MARK_POINT};
+    snprintf(m.name, sizeof(m.name), "eval\x1b[2J");
+    assert_int_equal(wp_trace_put_mark(w, &m, &err), 0);
+    m = (struct wp_mark){.t_us = T0 + 1 * S, .kind = WP_MARK_BEGIN};
+    snprintf(m.name, sizeof(m.name), "train");
+    assert_int_equal(wp_trace_put_mark(w, &m, &err), 0);
+    m.t_us = T0 + 9 * S;
+    m.kind = WP_MARK_END;
+    assert_int_equal(wp_trace_put_mark(w, &m, &err), 0);
+    assert_int_equal(wp_trace_close(w, &err), 0);
+
+    struct wp_summary s;
+    compute(path, &s);
+    assert_int_equal(s.npoints, 2);
+    assert_string_equal(s.points[0].name, "checkpoint");
+    assert_near(s.points[0].t_s, 2.5, 1e-9);
+    assert_int_equal(s.points[0].ncounts, 2);
+    assert_near(s.points[1].t_s, 7.0, 1e-9);
+    assert_int_equal(s.nphases, 1); /* the phase is not a point mark, nor the reverse */
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    wp_summary_print_text(f, &s);
+    fclose(f);
+    if (!strstr(text, "wattprof: recorded 10.000 s on node7\n"))
+        fail_msg("headline:\n%s", text);
+    assert_null(strstr(text, "no command"));
+    assert_null(strstr(text, "exit code"));
+    assert_non_null(strstr(text, "2.500  checkpoint"));
+    assert_non_null(strstr(text, "step=100 tokens=4096"));
+    assert_non_null(strstr(text, "7.000  eval?[2J"));
+    assert_null(strstr(text, "\x1b"));
+    assert_non_null(strstr(text, "counter J:"));
+    assert_non_null(strstr(text, "%limit:"));
+    assert_non_null(strstr(text, "ival ms:"));
+    size_t col = 0;
+    for (const char *c = text; *c; c++) {
+        col = *c == '\n' ? 0 : col + 1;
+        assert_true(col <= 100);
+    }
+    free(text);
+
+    char *json = json_of(&s);
+    assert_int_equal(python_check(json,
+                                  "d[\"host\"] == \"node7\" and d[\"command\"] == \"\" and "
+                                  "[m[\"name\"] for m in d[\"marks\"]] == [\"checkpoint\", "
+                                  "\"eval\\x1b[2J\"] and d[\"marks\"][0][\"t_s\"] == 2.5 and "
+                                  "d[\"marks\"][0][\"t_us\"] == d[\"start_us\"] + 2500000 and "
+                                  "d[\"marks\"][0][\"counts\"] == {\"step\": 100, \"tokens\": "
+                                  "4096} and d[\"marks\"][1][\"counts\"] == {}",
+                                  NULL, false),
+                     0);
+    free(json);
+    wp_summary_free(&s);
+    assert_null(s.points);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1244,6 +1333,7 @@ int main(void)
         cmocka_unit_test(test_node_absent_without_power),
         cmocka_unit_test(test_node_bad_rated_meta),
         cmocka_unit_test(test_json_node),
+        cmocka_unit_test(test_point_marks_and_record_headline),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }

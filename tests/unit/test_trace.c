@@ -503,6 +503,43 @@ static void test_trace_create_with_force_replaces_file_and_its_wal(void **state)
     wp_sensors_free(&tab);
 }
 
+/* A second writer, even with force, must not replace a trace that is still being written:
+ * the first writer's samples would go to an unlinked file and be lost. The check holds
+ * inside one process too (OFD locks), which is what lets this test run in one. */
+static void test_trace_create_with_force_refuses_a_trace_being_written(void **state)
+{
+    struct ctx *c = *state;
+    struct wp_sensors tab;
+    three_sensors(&tab);
+    struct wp_trace_writer *w = create_ok(c->path, &tab);
+    struct wp_err err = {0};
+    struct wp_sample x = {0, tim(0, 0), val(0, 0)};
+    assert_int_equal(wp_trace_append(w, &x, 1, &err), 0);
+    assert_int_equal(wp_trace_commit(w, &err), 0);
+
+    struct wp_trace_writer *w2 = NULL;
+    assert_int_equal(wp_trace_create(&w2, c->path, true, &err), -EBUSY);
+    assert_null(w2);
+    if (!strstr(err.msg, "being recorded") || !strstr(err.msg, c->path))
+        fail_msg("message: %s", err.msg);
+    assert_true(exists_sfx(c->path, "-wal")); /* nothing of the live trace was removed */
+    assert_int_equal(wp_trace_create(&w2, c->path, false, &err), -EBUSY);
+
+    /* The first writer goes on, and its samples are all there. */
+    x = (struct wp_sample){0, tim(0, 1), val(0, 1)};
+    assert_int_equal(wp_trace_append(w, &x, 1, &err), 0);
+    assert_int_equal(wp_trace_close(w, &err), 0);
+    struct wp_trace *t = NULL;
+    assert_int_equal(wp_trace_open(&t, c->path, &err), 0);
+    check_series(t, 0, 2);
+    wp_trace_free(t);
+
+    /* Closed, it may be replaced again. */
+    assert_int_equal(wp_trace_create(&w2, c->path, true, &err), 0);
+    assert_int_equal(wp_trace_close(w2, &err), 0);
+    wp_sensors_free(&tab);
+}
+
 static void test_trace_create_ignores_orphan_wal_without_database(void **state)
 {
     struct ctx *c = *state;
@@ -777,21 +814,34 @@ static void flip_chunk_bit(const char *path, int sensor, int k, int pos)
     free(b);
 }
 
-static void test_trace_series_reports_undecodable_chunk_with_sensor_and_position(void **state)
+static void test_trace_series_keeps_intact_chunks_and_lists_the_damaged_one(void **state)
 {
     struct ctx *c = *state;
-    write_simple(c->path, 2, 200); /* 4 commits: 4 chunks per sensor */
+    write_simple(c->path, 2, 200); /* 4 commits: 4 chunks of 50 samples per sensor */
     flip_chunk_bit(c->path, 1, 2, 10);
     struct wp_trace *t = NULL;
     struct wp_err err = {0};
     assert_int_equal(wp_trace_open(&t, c->path, &err), 0);
     check_series(t, 0, 200);
     struct wp_series s;
-    assert_int_equal(wp_trace_series(t, 1, &s, &err), -EIO);
-    assert_int_equal(s.n, 0);
-    assert_null(s.t_us);
-    if (!strstr(err.msg, "chunk 2 of sensor 1") || !strstr(err.msg, "damaged"))
-        fail_msg("message: %s", err.msg);
+    assert_int_equal(wp_trace_series(t, 1, &s, &err), 0);
+    /* chunks 0, 1 and 3 are intact: samples 0-99 and 150-199 */
+    assert_int_equal(s.n, 150);
+    for (size_t i = 0; i < s.n; i++) {
+        int64_t k = i < 100 ? (int64_t)i : (int64_t)i + 50;
+        assert_true(s.t_us[i] == tim(1, k));
+        assert_true(s.value[i] == val(1, k));
+    }
+    assert_int_equal(s.ndamaged, 1);
+    assert_int_equal(s.damaged[0].sensor, 1);
+    assert_true(s.damaged[0].t0_us == tim(1, 100));
+    assert_true(s.damaged[0].t1_us == tim(1, 149));
+    assert_int_equal(s.damaged[0].samples, 50);
+    char what[320];
+    wp_trace_damage_describe(t, &s.damaged[0], what, sizeof(what));
+    if (!strstr(what, "does not decode") || !strstr(what, "50 samples"))
+        fail_msg("description: %s", what);
+    wp_series_free(&s);
     wp_trace_free(t);
 }
 
@@ -922,7 +972,8 @@ int main(void)
         T(test_trace_open_rejects_newer_format_version),
         T(test_trace_reads_version_1_sensors_with_nvml_scopes),
         T(test_trace_open_rejects_truncated_copy),
-        T(test_trace_series_reports_undecodable_chunk_with_sensor_and_position),
+        T(test_trace_series_keeps_intact_chunks_and_lists_the_damaged_one),
+        T(test_trace_create_with_force_refuses_a_trace_being_written),
         T(test_trace_reader_sees_committed_samples_while_writer_is_open),
         T(test_trace_keeps_every_committed_sample_when_writer_is_sigkilled),
     };
