@@ -1,0 +1,49 @@
+# The node view on a replayed run (issue "Node power, part 1", done-when 4): the replayed H200
+# GPUs beside a fixture node whose BMC meter (acpi_power_meter via hwmon) reads ~1200 W and
+# whose CPU socket counter (amd_energy) climbs at 200 W, both changed by a loop while the job
+# runs. The summary's node block must take node power from the BMC meter, list the GPUs and
+# the CPU as parts, give the rest of the node, and set the peak against --rated-w. Without a
+# node meter, the block must say it is an estimate.
+. "$(dirname "$0")/lib.sh"
+
+cp -a "$FIXTURES/sysfs/hwmon-node" node
+meter=$(readlink -f node/sys/class/hwmon/hwmon0)/power1_average
+[ -f "$meter" ] || meter=$(readlink -f node/sys/class/hwmon/hwmon0)/device/power1_average
+sock=$(readlink -f node/sys/class/hwmon/hwmon2)/energy1_input
+[ -f "$meter" ] && [ -f "$sock" ] || fail "fixture layout changed: no $meter or $sock"
+# Every 100 ms: the meter alternates 1150/1250 W (mean 1200 W), the socket gains 20 J (200 W).
+( e=$(cat "$sock"); i=0
+  while :; do
+      i=$((i + 1)); e=$((e + 20000000))
+      if [ $((i / 10 % 2)) = 0 ]; then w=1150000000; else w=1250000000; fi
+      echo $w > "$meter.tmp" && mv "$meter.tmp" "$meter"
+      echo $e > "$sock.tmp" && mv "$sock.tmp" "$sock"
+      sleep 0.1
+  done ) &
+loop=$!
+trap 'kill $loop 2>/dev/null; rm -rf "$T"' EXIT
+sleep 0.3
+
+expect_status 0 env WATTPROF_SYSFS_ROOT="$PWD/node" "$WATTPROF" run --rated-w 10200 --json n.json -- sleep 5
+expect_in err.txt "node:"
+expect_in err.txt "under the rated 10.20 kW"
+check 'j["node"]["estimated"] is False and j["node"]["basis"] == "node_input"' n.json
+check '"power_meter" in j["node"]["source"] or "hwmon" in j["node"]["source"]' n.json
+check 'abs(j["node"]["mean_w"] - 1200) < 60' n.json
+check 'abs(j["node"]["energy_j"] - j["node"]["mean_w"] * j["duration_s"]) < 0.02 * j["node"]["energy_j"]' n.json
+check '{p["scope"] for p in j["node"]["parts"]} == {"gpu", "cpu_package"}' n.json
+check 'all(p["energy_j"] > 0 for p in j["node"]["parts"])' n.json
+check 'abs([p for p in j["node"]["parts"] if p["scope"] == "cpu_package"][0]["mean_w"] - 200) < 30' n.json
+check 'abs([p for p in j["node"]["parts"] if p["scope"] == "gpu"][0]["mean_w"] - j["total"]["mean_w"]) < 1' n.json
+check 'abs(j["node"]["rest_w"] - (j["node"]["mean_w"] - sum(p["mean_w"] for p in j["node"]["parts"]))) < 0.5' n.json
+check '1200 <= j["node"]["peak_1s_w"] <= 1260' n.json
+check 'j["node"]["rated_w"] == 10200 and abs(j["node"]["peak_pct_of_rated"] - j["node"]["peak_1s_w"] / 102) < 1e-6' n.json
+check 'j["node"]["gpu_sum_peak_20ms_w"] == j["total"]["peak_w"]' n.json
+note "node $(json n.json 'round(j["node"]["mean_w"])') W: parts $(json n.json '[(p["scope"], round(p["mean_w"])) for p in j["node"]["parts"]]'), rest $(json n.json 'round(j["node"]["rest_w"])') W, peak $(json n.json 'round(j["node"]["peak_pct_of_rated"],1)') % of 10.2 kW"
+
+# The same node without its BMC meter: an estimate, and it says so.
+expect_status 0 env WATTPROF_SYSFS_ROOT="$PWD/node" "$WATTPROF" run --source hwmon:chip=amd_energy --json e.json -- sleep 2
+check 'j["node"]["estimated"] is True and j["node"]["basis"] == "parts_plus_allowance"' e.json
+check 'j["node"]["rest_w"] is None and j["node"]["peak_1s_w"] is None' e.json
+expect_in err.txt "estimated"
+expect_in err.txt "assumed"
