@@ -168,8 +168,8 @@ if ! command -v make >/dev/null; then
     # shellcheck disable=SC2046 # the source list is plain paths
     timeout "$BT" gcc -std=c17 -D_GNU_SOURCE -O2 -g -Isrc -Iinclude "${sqlcf[@]}" \
         -DWP_VERSION='"h200-manual"' -pthread -o "$B/wattprof" \
-        $(ls src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c src/model/*.c \
-            src/report/*.c src/net/*.c src/marks/*.c src/cli/*.c 2>/dev/null) \
+        $(ls src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c src/recorder/*.c \
+            src/marks/*.c src/cli/*.c 2>/dev/null) \
         "${sqllib[@]}" -ldl -lm -pthread >"$LOGS/build.log" 2>&1
 fi
 say "make (timeout ${BT}s): make -k -j$MAKE_JOBS BUILD=$B ${MAKEVARS[*]} $B/wattprof $B/wattprof-burn"
