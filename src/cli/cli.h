@@ -121,6 +121,7 @@ enum { CLI_OPT_SOURCE = 0x1000, CLI_OPT_CONFIG, CLI_OPT_NO_AUTO, CLI_OPT_RATED_W
 struct cli_sources {
     struct wp_config cfg;
     bool no_auto;
+    bool named; /* --source or --config was given */
     double rated_w;
 };
 void cli_sources_init(struct cli_sources *cs);

@@ -33,8 +33,10 @@ static const char run_usage[] =
     "SIGINT, SIGTERM and SIGHUP sent to wattprof are passed on to COMMAND. The exit status\n"
     "is COMMAND's (128+N if it was killed by signal N; 127 if it could not be started, 126\n"
     "if it is not executable); before COMMAND starts, wattprof's own errors exit with 64\n"
-    "(usage), 69 (nothing to measure with), 70 (internal error, e.g. out of memory), 73\n"
-    "(output exists, is being recorded, or cannot be created) or 74 (write error).\n"
+    "(usage), 66 (a --config file cannot be read), 69 (the sources named with --source or\n"
+    "--config found nothing to measure; with only the automatic ones COMMAND runs unmeasured,\n"
+    "with a warning), 70 (internal error, e.g. out of memory), 73 (output exists, is being\n"
+    "recorded, or cannot be created) or 74 (write error).\n"
     "\n"
     "examples:\n"
     "  wattprof run -- python train.py\n"
@@ -119,7 +121,9 @@ int cmd_run(int argc, char **argv)
     };
     struct wp_err err = {0};
     struct wp_recorder *r = NULL;
-    rc = wp_recorder_start(&r, &ro, true, &err);
+    /* Meters the user named must work; the automatic ones may all be missing (a job in a
+     * container without GPUs still runs, with a warning). */
+    rc = wp_recorder_start(&r, &ro, !cs.named, &err);
     wp_meta_free(&meta);
     if (rc < 0) {
         cli_error("run", "%s", err.msg);

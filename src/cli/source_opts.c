@@ -24,9 +24,11 @@ int cli_sources_option(const char *cmd, int c, const char *arg, struct cli_sourc
     int rc = 0;
     switch (c) {
     case CLI_OPT_SOURCE:
+        cs->named = true;
         rc = wp_config_add_spec(&cs->cfg, wp_source_kinds, arg, false, "--source", &err);
         break;
     case CLI_OPT_CONFIG:
+        cs->named = true;
         rc = wp_config_load(&cs->cfg, wp_source_kinds, arg, &err);
         for (int i = 0; i < cs->cfg.nwarnings; i++)
             cli_warn(cmd, "%s", cs->cfg.warnings[i]);

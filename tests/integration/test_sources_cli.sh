@@ -56,3 +56,12 @@ expect_status 64 "$WATTPROF" list --config bad.conf
 expect_in err.txt "bad.conf:2: rated_w=lots"
 expect_status 66 "$WATTPROF" run --config missing.conf -- true
 expect_in err.txt "cannot read config missing.conf"
+
+# run: when the sources the user named find nothing, 69 before the command starts; with only
+# the automatic ones, the command runs unmeasured with a warning.
+expect_status 69 "$WATTPROF" run --no-auto --source nvml:lib=/nonexistent.so -- touch ran
+expect_in err.txt "no power sensor found"
+[ ! -e ran ] || fail "run started the command although nothing could be measured"
+expect_status 0 env WATTPROF_NVML_LIB=/nonexistent.so "$WATTPROF" run -- touch ran
+expect_in err.txt "without measurements"
+[ -e ran ] || fail "run did not start the command"
