@@ -13,7 +13,8 @@ stamp=$(date +%Y%m%d-%H%M%S)
 trace="$out/run-$stamp.wptrace"
 json="$out/run-$stamp.json"
 
-if build/wattprof list >/dev/null 2>&1; then
+# GPUs only: CPU or BMC meters alone are not what this demo measures.
+if build/wattprof list --no-auto --source nvml >/dev/null 2>&1; then
     echo "== NVIDIA GPUs found: measuring this machine"
     if [ -x build/wattprof-burn ]; then job="build/wattprof-burn --seconds 20"; else job="sleep 10"; fi
 else

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -448,6 +449,7 @@ static int read_int_file(const char *path, int *out)
 
 struct perf_scan {
     bool pmu;       /* the PMU is described */
+    int silent;     /* events that opened but counted nothing (dropped) */
     int denied_err; /* EACCES/EPERM from perf_event_open, 0 if none */
     int other_err;  /* another perf_event_open errno, 0 if none */
 };
@@ -553,6 +555,36 @@ static int scan_perf(struct rapl *r, struct perf_scan *ps)
 out:
     free(cpus);
     return rc;
+}
+
+/* Virtual machines can describe the power PMU and let its events open while the counters never
+ * run (seen on this project's Debian 12 VMs, 2026-12-03: energy-psys stays at 0). A counter
+ * that counts nothing over 30 ms is not a meter: on real hardware the package, cores and psys
+ * always move that much. Such events are dropped with a note, so they never read as 0 W. */
+#define PERF_SILENT_CHECK_US 30000
+static void drop_silent_perf(struct rapl *r, struct perf_scan *ps)
+{
+    if (r->n == 0)
+        return;
+    struct timespec ts = {0, PERF_SILENT_CHECK_US * 1000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+    size_t k = 0;
+    for (size_t i = 0; i < r->n; i++) {
+        struct zone *z = &r->z[i];
+        uint64_t count = 0;
+        if (read(z->fd, &count, sizeof(count)) == (ssize_t)sizeof(count) && count == 0) {
+            add_note(r, z->where,
+                     "perf power/%s counted nothing in %d ms: the PMU is described but its "
+                     "counters do not run here (as in virtual machines); not recorded",
+                     z->where, PERF_SILENT_CHECK_US / 1000);
+            close(z->fd);
+            ps->silent++;
+            continue;
+        }
+        r->z[k++] = *z;
+    }
+    r->n = k;
 }
 
 static int paranoid_level(void)
@@ -674,6 +706,7 @@ static int rapl_open(void **state, const struct wp_source_cfg *cfg, struct wp_er
             rc = wp_errf(err, rc, "out of memory");
             goto fail;
         }
+        drop_silent_perf(r, &ps);
         r->perf = r->n > 0;
     }
     if (r->n > 0) {
@@ -697,6 +730,10 @@ static int rapl_open(void **state, const struct wp_source_cfg *cfg, struct wp_er
                      "zones; run as root, or `sudo sysctl kernel.perf_event_paranoid=0`, or give "
                      "wattprof CAP_PERFMON",
                      par);
+    } else if (ps.silent && !sc.found) {
+        rc = wp_errf(err, -ENODEV,
+                     "no RAPL counter runs on this machine: %s (no powercap zones either)",
+                     r->notes[r->nnotes - 1].why);
     } else if (sc.found || ps.other_err || r->nnotes) {
         rc = wp_errf(err, -EIO, "RAPL is present but no counter can be read: %s: %s",
                      r->nnotes ? r->notes[0].what : "perf",
