@@ -626,6 +626,24 @@ static void print_row(FILE *f, const char *label, const struct wp_gpu_summary *g
             num(b[8], 32, "%.1f", g->median_interval_ms), has_series ? gaps : "-");
 }
 
+/* Appends " key=value" counts to line (n characters so far) while it stays within 100
+ * columns, blanks control characters a job may have sent, and prints it. */
+static void put_counts_row(FILE *f, char *line, size_t cap, int n,
+                           const struct wp_mark_count *counts, int ncounts)
+{
+    for (int k = 0; k < ncounts && n > 0 && (size_t)n < cap; k++) {
+        char kv[64];
+        snprintf(kv, sizeof(kv), " %.20s=%g", counts[k].key, counts[k].value);
+        if ((size_t)n + strlen(kv) > 100)
+            break;
+        n += snprintf(line + n, cap - (size_t)n, "%s", kv);
+    }
+    for (char *c = line; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    put_row(f, "%s", line);
+}
+
 static void print_phases(FILE *f, const struct wp_summary *s);
 static void print_points(FILE *f, const struct wp_summary *s);
 
@@ -865,17 +883,7 @@ static void print_phases(FILE *f, const struct wp_summary *s)
                 continue;
             n += snprintf(line + n, sizeof(line) - (size_t)n, " %s=%.4g", per_units[u].text, v);
         }
-        for (int k = 0; k < p->ncounts && n > 0 && (size_t)n < sizeof(line); k++) {
-            char kv[64];
-            snprintf(kv, sizeof(kv), " %.20s=%g", p->counts[k].key, p->counts[k].value);
-            if ((size_t)n + strlen(kv) > 100)
-                break;
-            n += snprintf(line + n, sizeof(line) - (size_t)n, "%s", kv);
-        }
-        for (char *c = line; *c; c++)
-            if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                *c = '?';
-        put_row(f, "%s", line);
+        put_counts_row(f, line, sizeof(line), n, p->counts, p->ncounts);
     }
     if (s->nphases > TEXT_MAX_PHASES)
         fprintf(f, "... and %zu more phases (see --json)\n", s->nphases - TEXT_MAX_PHASES);
@@ -895,17 +903,7 @@ static void print_points(FILE *f, const struct wp_summary *s)
         const struct wp_point_summary *p = &s->points[i];
         char line[160];
         int n = snprintf(line, sizeof(line), "%10.3f  %-30.30s", p->t_s, p->name);
-        for (int k = 0; k < p->ncounts && n > 0 && (size_t)n < sizeof(line); k++) {
-            char kv[64];
-            snprintf(kv, sizeof(kv), " %.20s=%g", p->counts[k].key, p->counts[k].value);
-            if ((size_t)n + strlen(kv) > 100)
-                break;
-            n += snprintf(line + n, sizeof(line) - (size_t)n, "%s", kv);
-        }
-        for (char *c = line; *c; c++)
-            if ((unsigned char)*c < 0x20 || *c == 0x7f)
-                *c = '?';
-        put_row(f, "%s", line);
+        put_counts_row(f, line, sizeof(line), n, p->counts, p->ncounts);
     }
     if (s->npoints > TEXT_MAX_POINTS)
         fprintf(f, "... and %zu more marks (see --json)\n", s->npoints - TEXT_MAX_POINTS);
