@@ -488,6 +488,10 @@ static int read_chunks(const struct wp_trace *t, int sensor, struct wp_series *o
             sqlite3_finalize(st);
             return bad_chunk(t, sensor, k, t0, "has an impossible sample count", err);
         }
+        /* An empty chunk adds nothing; decoding it would do arithmetic on a NULL series
+         * (found by tests/fuzz/fuzz_trace.c). */
+        if (n == 0)
+            continue;
         if (grow_series(out, &cap, out->n + (size_t)n) < 0) {
             sqlite3_finalize(st);
             return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor, t->path);
