@@ -7,13 +7,17 @@
  *              "counter_energy_j", "counter_diff_pct", "counter_fault", "mean_w", "peak_w",
  *              "peak_1s_w", "p99_w", "peak_pct_limit", "samples", "median_interval_ms",
  *              "gaps"}],
- *    "total": {"energy_j", "counter_energy_j", "counter_diff_pct", "mean_w", "peak_w"},
+ *    "total": {"energy_j", "counter_energy_j", "counter_diff_pct", "mean_w", "peak_w",
+ *              "partial"},
+ *    "unmeasured": [{"source", "device", "reason"}],  (devices lost before the start; the
+ *                                                     totals leave them out: partial is true)
  *    "phases": [{"name", "t0_us", "t1_us", "depth", "open_ended", "duration_s", "energy_j",
  *                "mean_w", "peak_w", "counts": {KEY: number}, "j_per_sample", "j_per_token",
  *                "j_per_tflop"}]}  (the last three from the counts samples, tokens, flops)
  * "phases" come from the job's begin/end marks (phases.c). */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -281,6 +285,35 @@ static int totals_and_phases(const struct wp_trace *t, struct wp_summary *s, str
     return rc;
 }
 
+/* Devices listed as "missing.<source>.<device>.device" in the metadata: found by the
+ * recorder, never measured. */
+static int find_unmeasured(const struct wp_meta *meta, struct wp_summary *out)
+{
+    for (size_t i = 0; i < meta->n; i++) {
+        const char *k = meta->v[i].key;
+        if (strncmp(k, "missing.", 8) != 0)
+            continue;
+        const char *src = k + 8, *dot = strchr(src, '.');
+        if (!dot || dot == src || (size_t)(dot - src) >= sizeof(out->unmeasured[0].source))
+            continue;
+        char *end;
+        errno = 0;
+        long dev = strtol(dot + 1, &end, 10);
+        if (end == dot + 1 || errno || dev < 0 || dev > INT_MAX || strcmp(end, ".device") != 0)
+            continue;
+        struct wp_unmeasured *u =
+            realloc(out->unmeasured, (out->nunmeasured + 1) * sizeof(*out->unmeasured));
+        if (!u)
+            return -ENOMEM;
+        out->unmeasured = u;
+        u += out->nunmeasured++;
+        snprintf(u->source, sizeof(u->source), "%.*s", (int)(dot - src), src);
+        u->device = (int)dev;
+        copy_str(u->reason, sizeof(u->reason), meta->v[i].value);
+    }
+    return 0;
+}
+
 int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct wp_err *err)
 {
     memset(out, 0, sizeof(*out));
@@ -306,10 +339,16 @@ int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct 
         out->exit_code = (int)v;
     }
 
+    if (find_unmeasured(meta, out) < 0) {
+        wp_summary_free(out);
+        return nomem(err);
+    }
     int *idx = NULL;
     size_t ngpus = 0;
-    if (gpu_indices(tab, &idx, &ngpus) < 0)
+    if (gpu_indices(tab, &idx, &ngpus) < 0) {
+        wp_summary_free(out);
         return nomem(err);
+    }
     struct gpu_work *w = ngpus ? calloc(ngpus, sizeof(*w)) : NULL;
     out->gpus = ngpus ? calloc(ngpus, sizeof(*out->gpus)) : NULL;
     if (ngpus && (!w || !out->gpus)) {
@@ -412,6 +451,9 @@ void wp_summary_free(struct wp_summary *s)
     free(s->phases);
     s->phases = NULL;
     s->nphases = 0;
+    free(s->unmeasured);
+    s->unmeasured = NULL;
+    s->nunmeasured = 0;
 }
 
 /* ---- text ---- */
@@ -473,6 +515,18 @@ static void print_row(FILE *f, const char *label, const struct wp_gpu_summary *g
 
 static void print_phases(FILE *f, const struct wp_summary *s);
 
+/* Right under the totals: they leave these devices out. */
+static void print_unmeasured(FILE *f, const struct wp_summary *s)
+{
+    for (size_t i = 0; i < s->nunmeasured; i++) {
+        const struct wp_unmeasured *u = &s->unmeasured[i];
+        fprintf(f, "%s %d: NOT MEASURED: ", strcmp(u->source, "nvml") == 0 ? "gpu" : u->source,
+                u->device);
+        put_clean(f, u->reason, 100);
+        fputs(" before recording started; the totals are PARTIAL without it.\n", f);
+    }
+}
+
 void wp_summary_print_text(FILE *f, const struct wp_summary *s)
 {
     fputs("wattprof: '", f);
@@ -501,6 +555,7 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
     }
     if (s->ngpus == 0) {
         fputs("no GPU power sensors in this trace: nothing to summarise.\n", f);
+        print_unmeasured(f, s);
         return;
     }
     fputc('\n', f);
@@ -518,6 +573,7 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
             num(b[3], 32, "%.1f", t->mean_w), num(b[4], 32, "%.1f", t->peak_w), "", "", "", "", "",
             "");
     fprintf(f, "%4s %10s Wh\n", "", num(b[5], 32, "%.4f", t->energy_j / 3600.0));
+    print_unmeasured(f, s);
 
     fputc('\n', f);
     fputs("peak W: highest single sample; 1s W: highest 1 s mean; all: GPUs summed on a common "
@@ -676,7 +732,18 @@ int wp_summary_write_json(FILE *f, const struct wp_summary *s)
     wp_json_kdouble(&j, "counter_diff_pct", s->total.counter_diff_pct);
     wp_json_kdouble(&j, "mean_w", s->total.mean_w);
     wp_json_kdouble(&j, "peak_w", s->total.peak_w);
+    wp_json_kbool(&j, "partial", s->nunmeasured > 0);
     wp_json_obj_end(&j);
+    wp_json_key(&j, "unmeasured");
+    wp_json_arr_begin(&j);
+    for (size_t i = 0; i < s->nunmeasured; i++) {
+        wp_json_obj_begin(&j);
+        wp_json_kstr(&j, "source", s->unmeasured[i].source);
+        wp_json_kint(&j, "device", s->unmeasured[i].device);
+        wp_json_kstr(&j, "reason", s->unmeasured[i].reason);
+        wp_json_obj_end(&j);
+    }
+    wp_json_arr_end(&j);
     wp_json_key(&j, "phases");
     wp_json_arr_begin(&j);
     for (size_t i = 0; i < s->nphases; i++) {

@@ -55,6 +55,15 @@ struct wp_phase_summary {
     struct wp_mark_count counts[2 * WP_MARK_MAX_COUNTS];
 };
 
+/* A device the recorder found but could not measure from the start (a GPU lost before
+ * recording began): the per-GPU rows and the totals leave it out, so they are partial. Read
+ * from the trace's "missing.<source>.<device>.device" metadata. */
+struct wp_unmeasured {
+    char source[16];
+    int device;
+    char reason[160];
+};
+
 struct wp_summary {
     int64_t start_us, end_us; /* the run window (meta start_us/end_us, else the data's span) */
     double duration_s;
@@ -68,6 +77,9 @@ struct wp_summary {
     /* The job's phases, from its begin/end marks (src/analysis/phases.c). */
     size_t nphases;
     struct wp_phase_summary *phases;
+    /* Devices not measured at all; the totals are partial when there is any. */
+    size_t nunmeasured;
+    struct wp_unmeasured *unmeasured;
 };
 
 int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct wp_err *err);
