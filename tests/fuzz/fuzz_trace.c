@@ -18,6 +18,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char dir[256], path[300], wal[310], shm[310];
 
+static void remove_dir(void)
+{
+    unlink(path);
+    unlink(wal);
+    unlink(shm);
+    rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
@@ -29,6 +37,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     snprintf(path, sizeof(path), "%s/in.wptrace", dir);
     snprintf(wal, sizeof(wal), "%s-wal", path);
     snprintf(shm, sizeof(shm), "%s-shm", path);
+    atexit(remove_dir);
     return 0;
 }
 
