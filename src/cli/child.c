@@ -24,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -42,7 +43,11 @@
 static volatile sig_atomic_t job_target;
 static volatile sig_atomic_t job_has_tty;
 static volatile sig_atomic_t got_signal;
-/* The last forwarded kill(): touched only by the handler, which the others block (sa_mask). */
+/* The last forwarded kill(), under last_lock: the recorder's threads take signals too, so
+ * timeout's two sends can run the handler in two threads at once. A spin lock is safe here:
+ * a thread in the handler has the three signals blocked (sa_mask), so the holder is always
+ * another thread, and it holds the lock for a few instructions. */
+static atomic_flag last_lock = ATOMIC_FLAG_INIT;
 static int last_sig;
 static pid_t last_sender;
 static int64_t last_us;
@@ -56,12 +61,18 @@ static void forward(int sig, siginfo_t *si, void *uctx)
     if (target == 0 || (si && si->si_code == SI_KERNEL && job_has_tty))
         goto out;
     if (si && si->si_code == SI_USER) {
+        while (atomic_flag_test_and_set(&last_lock))
+            ;
         int64_t now = wp_mono_us();
-        if (sig == last_sig && si->si_pid == last_sender && now - last_us < DUP_WINDOW_US)
+        bool copy = sig == last_sig && si->si_pid == last_sender && now - last_us < DUP_WINDOW_US;
+        if (!copy) {
+            last_sig = sig;
+            last_sender = si->si_pid;
+            last_us = now;
+        }
+        atomic_flag_clear(&last_lock);
+        if (copy)
             goto out;
-        last_sig = sig;
-        last_sender = si->si_pid;
-        last_us = now;
     }
     kill(target, sig);
 out:
