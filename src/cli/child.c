@@ -43,6 +43,10 @@
 static volatile sig_atomic_t job_target;
 static volatile sig_atomic_t job_has_tty;
 static volatile sig_atomic_t got_signal;
+/* A signal that came while no job ran (before fork() returned): the next job has not got it,
+ * so it is passed on as soon as the job exists. */
+static volatile sig_atomic_t early_signal;
+static pid_t wattprof_pid;
 /* The last forwarded kill(), under last_lock: the recorder's threads take signals too, so
  * timeout's two sends can run the handler in two threads at once. A spin lock is safe here:
  * a thread in the handler has the three signals blocked (sa_mask), so the holder is always
@@ -56,8 +60,17 @@ static void forward(int sig, siginfo_t *si, void *uctx)
 {
     (void)uctx;
     int saved_errno = errno;
+    if (getpid() != wattprof_pid) {
+        /* The job between fork() and exec(), still with this handler: it gets the signal
+         * as it would after exec (default action), instead of losing it. */
+        signal(sig, SIG_DFL);
+        raise(sig);
+        goto out;
+    }
     got_signal = sig;
     pid_t target = (pid_t)job_target;
+    if (target == 0)
+        early_signal = sig;
     if (target == 0 || (si && si->si_code == SI_KERNEL && job_has_tty))
         goto out;
     if (si && si->si_code == SI_USER) {
@@ -96,6 +109,8 @@ void cli_forward_signals(bool on)
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
+    early_signal = 0;
+    wattprof_pid = getpid();
     /* Ignored while a job may hold the terminal: wattprof, in a background group then, must
      * still take the terminal back (tcsetpgrp) and print warnings under `stty tostop`. */
     signal(SIGTTOU, on ? SIG_IGN : SIG_DFL);
@@ -180,6 +195,11 @@ int cli_run_child(char **argv, const char *socket_path, const char *cmd)
     /* EACCES: the job has already exec'd, after setting its group itself. */
     bool own_group = setpgid(pid, pid) == 0 || getpgid(pid) == pid;
     job_target = own_group ? -pid : pid;
+    int early = early_signal;
+    if (early) {
+        early_signal = 0;
+        kill(own_group ? -pid : pid, early);
+    }
     bool had_tty = false;
     if (foreground && own_group) {
         give_tty(tty, pid, true);
