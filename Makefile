@@ -162,3 +162,34 @@ install-lib: $(BUILD)/libwattprof.a $(BUILD)/libwattprof.so $(BUILD)/wattprof.pc
 
 -include $(LIBWP_OBJ:.o=.d)
 # ---- end libwattprof ----
+
+# ---- fuzzing: libFuzzer targets (clang only; Debian ships the runtime in libclang-rt-dev) ----
+# `make fuzz` builds $(BUILD)/fuzz/fuzz_NAME from tests/fuzz/fuzz_NAME.c against the core built
+# again with coverage, ASan and UBSan. tests/fuzz/run.sh SECONDS runs them on their corpora.
+# SQLite is linked statically so a target runs on a machine that has only the binary.
+FUZZ_CC ?= clang
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) -Isrc -Iinclude \
+  $(SQLITE_CFLAGS) -DWP_VERSION='"$(VERSION)"' -pthread
+FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_OBJ := $(CORE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
+FUZZ_SQLITE := $(firstword $(wildcard $(shell $(PKG_CONFIG) --variable=libdir sqlite3 \
+  2>/dev/null)/libsqlite3.a) -lsqlite3)
+
+.PHONY: fuzz
+fuzz: $(FUZZ_BIN)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c $< -o $@
+
+$(BUILD)/fuzz/libcore.a: $(FUZZ_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libcore.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libcore.a \
+	  $(FUZZ_SQLITE) -ldl -lm -pthread
+
+-include $(FUZZ_OBJ:.o=.d)

@@ -7,7 +7,10 @@
  *              "counter_energy_j", "counter_diff_pct", "counter_fault", "mean_w", "peak_w",
  *              "peak_1s_w", "p99_w", "peak_pct_limit", "samples", "median_interval_ms",
  *              "gaps"}],
- *    "total": {"energy_j", "counter_energy_j", "counter_diff_pct", "mean_w", "peak_w"},
+ *    "total": {"energy_j", "counter_energy_j", "counter_diff_pct", "mean_w", "peak_w",
+ *              "partial"},
+ *    "unmeasured": [{"source", "device", "reason"}],  (devices lost before the start; the
+ *                                                     totals leave them out: partial is true)
  *    "node": null (no node meter and no parts) or
  *            {"source", "estimated", "basis", "allowance_w", "allowance_default", "energy_j",
  *             "mean_w", "peak_1s_w", "peak_60s_w", "gpu_sum_peak_20ms_w", "rated_w",
@@ -23,6 +26,7 @@
  * "phases" come from the job's begin/end marks (phases.c); "node" from node.c. */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -410,6 +414,33 @@ static int point_marks(const struct wp_trace *t, struct wp_summary *s, struct wp
     return 0;
 }
 
+/* Devices listed as "missing.<source>.<device>.device" in the metadata: found by the
+ * recorder, never measured. */
+static int find_unmeasured(const struct wp_meta *meta, struct wp_summary *out)
+{
+    for (size_t i = 0; i < meta->n; i++) {
+        const char *k = meta->v[i].key;
+        if (strncmp(k, "missing.", 8) != 0)
+            continue;
+        const char *src = k + 8, *dot = strchr(src, '.');
+        if (!dot || dot == src || (size_t)(dot - src) >= sizeof(out->unmeasured[0].source))
+            continue;
+        char *end;
+        errno = 0;
+        long dev = strtol(dot + 1, &end, 10);
+        if (end == dot + 1 || errno || dev < 0 || dev > INT_MAX || strcmp(end, ".device") != 0)
+            continue;
+        size_t cap = out->nunmeasured;
+        if (WP_GROW(&out->unmeasured, &cap, out->nunmeasured + 1) < 0)
+            return -ENOMEM;
+        struct wp_unmeasured *u = &out->unmeasured[out->nunmeasured++];
+        snprintf(u->source, sizeof(u->source), "%.*s", (int)(dot - src), src);
+        u->device = (int)dev;
+        copy_str(u->reason, sizeof(u->reason), meta->v[i].value);
+    }
+    return 0;
+}
+
 int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct wp_err *err)
 {
     return wp_summary_compute_opts(t, NULL, out, err);
@@ -442,10 +473,16 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
         out->exit_code = (int)v;
     }
 
+    if (find_unmeasured(meta, out) < 0) {
+        wp_summary_free(out);
+        return nomem(err);
+    }
     struct gpu_id *idx = NULL;
     size_t ngpus = 0;
-    if (gpu_ids(tab, &idx, &ngpus) < 0)
+    if (gpu_ids(tab, &idx, &ngpus) < 0) {
+        wp_summary_free(out);
         return nomem(err);
+    }
     struct gpu_work *w = ngpus ? calloc(ngpus, sizeof(*w)) : NULL;
     out->gpus = ngpus ? calloc(ngpus, sizeof(*out->gpus)) : NULL;
     if (ngpus && (!w || !out->gpus)) {
@@ -567,6 +604,9 @@ void wp_summary_free(struct wp_summary *s)
     free(s->points);
     s->points = NULL;
     s->npoints = 0;
+    free(s->unmeasured);
+    s->unmeasured = NULL;
+    s->nunmeasured = 0;
 }
 
 /* ---- text ---- */
@@ -734,6 +774,18 @@ static void print_node(FILE *f, const struct wp_summary *s)
     }
 }
 
+/* Right under the totals: they leave these devices out. */
+static void print_unmeasured(FILE *f, const struct wp_summary *s)
+{
+    for (size_t i = 0; i < s->nunmeasured; i++) {
+        const struct wp_unmeasured *u = &s->unmeasured[i];
+        fprintf(f, "%s %d: NOT MEASURED: ", strcmp(u->source, "nvml") == 0 ? "gpu" : u->source,
+                u->device);
+        put_clean(f, u->reason, 100);
+        fputs(" before recording started; the totals are PARTIAL without it.\n", f);
+    }
+}
+
 void wp_summary_print_text(FILE *f, const struct wp_summary *s)
 {
     if (s->command[0]) {
@@ -773,10 +825,12 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
     if (s->ngpus == 0) {
         if (!s->node.present) {
             fputs("no GPU power sensors in this trace: nothing to summarise.\n", f);
+            print_unmeasured(f, s);
             return;
         }
         fputs("no GPU power sensors in this trace.\n", f);
         print_node(f, s);
+        print_unmeasured(f, s);
         print_phases(f, s);
         return;
     }
@@ -795,6 +849,7 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
             num(b[3], 32, "%.1f", t->mean_w), num(b[4], 32, "%.1f", t->peak_w), "", "", "", "", "",
             "");
     fprintf(f, "%4s %10s Wh\n", "", num(b[5], 32, "%.4f", t->energy_j / 3600.0));
+    print_unmeasured(f, s);
 
     fputc('\n', f);
     fputs("peak W: highest single sample; 1s W: highest 1 s mean; all: GPUs summed on a common "
@@ -1015,7 +1070,18 @@ int wp_summary_write_json(FILE *f, const struct wp_summary *s)
     wp_json_kdouble(&j, "counter_diff_pct", s->total.counter_diff_pct);
     wp_json_kdouble(&j, "mean_w", s->total.mean_w);
     wp_json_kdouble(&j, "peak_w", s->total.peak_w);
+    wp_json_kbool(&j, "partial", s->nunmeasured > 0);
     wp_json_obj_end(&j);
+    wp_json_key(&j, "unmeasured");
+    wp_json_arr_begin(&j);
+    for (size_t i = 0; i < s->nunmeasured; i++) {
+        wp_json_obj_begin(&j);
+        wp_json_kstr(&j, "source", s->unmeasured[i].source);
+        wp_json_kint(&j, "device", s->unmeasured[i].device);
+        wp_json_kstr(&j, "reason", s->unmeasured[i].reason);
+        wp_json_obj_end(&j);
+    }
+    wp_json_arr_end(&j);
     write_node_json(&j, &s->node);
     wp_json_key(&j, "phases");
     wp_json_arr_begin(&j);

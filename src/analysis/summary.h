@@ -111,6 +111,15 @@ struct wp_damage_summary {
     char text[320]; /* wp_trace_damage_describe */
 };
 
+/* A device the recorder found but could not measure from the start (a GPU lost before
+ * recording began): the per-GPU rows and the totals leave it out, so they are partial. Read
+ * from the trace's "missing.<source>.<device>.device" metadata. */
+struct wp_unmeasured {
+    char source[32];
+    int device;
+    char reason[160];
+};
+
 struct wp_summary {
     int64_t start_us, end_us; /* the run window (meta start_us/end_us, else the data's span) */
     double duration_s;
@@ -133,6 +142,9 @@ struct wp_summary {
     /* The job's point marks, in time order. */
     size_t npoints;
     struct wp_point_summary *points;
+    /* Devices not measured at all; the totals are partial when there is any. */
+    size_t nunmeasured;
+    struct wp_unmeasured *unmeasured;
 };
 
 struct wp_summary_opts {

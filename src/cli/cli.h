@@ -91,9 +91,11 @@ int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, con
 /* Runs argv (PATH lookup) with WATTPROF_SOCKET set, waits, and returns a shell-like status:
  * the exit code, 128+N if killed by signal N, 127 not found, 126 not executable. */
 int cli_run_child(char **argv, const char *socket_path, const char *cmd);
-/* While on, SIGINT/SIGTERM/SIGHUP sent to wattprof are passed to the running child. */
+/* While on, SIGINT/SIGTERM/SIGHUP sent to wattprof are passed to the running child's process
+ * group, once (the rule is at the top of child.c). */
 void cli_forward_signals(bool on);
-/* The last such signal received, 0 if none. */
+/* The last such signal received, or that ended a child holding the terminal (Ctrl-C goes to
+ * the child alone); 0 if none. */
 int cli_signal_seen(void);
 /* The command line, quoted for a POSIX shell; malloc'd. */
 char *cli_join_argv(char **argv);

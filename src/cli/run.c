@@ -30,7 +30,9 @@ static const char run_usage[] =
     "  -q, --quiet         no summary on stderr (warnings still shown)\n" CLI_SOURCE_HELP
     "  -h, --help          this help\n"
     "\n"
-    "SIGINT, SIGTERM and SIGHUP sent to wattprof are passed on to COMMAND. The exit status\n"
+    "COMMAND runs in a process group of its own (in the terminal's foreground when wattprof\n"
+    "is). SIGINT, SIGTERM and SIGHUP sent to wattprof, alone or with its process group, are\n"
+    "passed on to that group once (one kill reaches COMMAND once, not twice). The exit status\n"
     "is COMMAND's (128+N if it was killed by signal N; 127 if it could not be started, 126\n"
     "if it is not executable); before COMMAND starts, wattprof's own errors exit with 64\n"
     "(usage), 66 (a --config file cannot be read), 69 (the sources named with --source or\n"

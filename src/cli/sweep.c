@@ -439,6 +439,11 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         fprintf(stderr, "wattprof sweep: [%zu/%zu] %s=%s: exit %d after %.1f s\n", i + 1,
                 sw.nvalues, sw.name, sw.values[i], code, secs);
         failed |= code != 0;
+        /* Cool down before the check, so that a signal during the pause (it cuts the pause
+         * short) stops the sweep instead of reaching the next run as it starts. */
+        bool more = i + 1 < sw.nvalues && !(code != 0 && stop_on_error);
+        if (more && cooldown_s > 0 && !cli_signal_seen())
+            usleep((useconds_t)(cooldown_s * 1e6));
         if (cli_signal_seen()) {
             interrupted = true;
             cli_warn("sweep", "interrupted: keeping the %zu finished run(s)", i + 1);

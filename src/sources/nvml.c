@@ -81,6 +81,7 @@ struct gpu {
     long long field_ts[F_COUNT];
     bool warned_absurd, warned_backwards, warned_counter;
     int64_t last_energy_mj;
+    char unmeasured[160]; /* why it could not be measured from the start; "" if it could */
 };
 
 struct nvml {
@@ -91,6 +92,7 @@ struct nvml {
     nvmlSample_t buf[SAMPLE_CAP];
     int64_t next_buffer_us, next_fields_us, next_slow_us, next_counter_us;
     int64_t fields_period_us;
+    bool announced; /* the GPUs lost before the start have been reported as events */
 };
 
 static const unsigned field_ids[F_COUNT] = {NVML_FI_DEV_POWER_INSTANT, NVML_FI_DEV_POWER_AVERAGE,
@@ -391,11 +393,21 @@ static int nvml_discover(void *state, struct wp_sensors *tab, struct wp_meta *me
         g->index = i;
         r = n->f.handle(i, &g->dev);
         if (r != NVML_SUCCESS) {
+            /* Lost before the start (fallen off the bus, or in reset). "missing.nvml.N.device"
+             * tells the summary that the totals leave it out; the first poll adds an event. */
             g->lost = true;
-            note_missing_rc(n, meta, i, "device", r);
+            snprintf(g->unmeasured, sizeof(g->unmeasured), "%s (NVML error %d)",
+                     nvml_strerror(n, r), r);
+            note_missing(meta, i, "device", g->unmeasured);
             continue;
         }
+        size_t had = tab->n;
         discover_gpu(n, g, tab, meta);
+        if (tab->n == had) {
+            g->lost = true;
+            snprintf(g->unmeasured, sizeof(g->unmeasured), "none of its readings answered");
+            note_missing(meta, i, "device", g->unmeasured);
+        }
         /* One GPU without the buffer makes the fields fast for all: simpler than per-GPU
          * schedules, and such mixed nodes are rare. */
         if (g->s_power < 0)
@@ -625,6 +637,15 @@ static int nvml_poll(void *state, int64_t now, unsigned flags, struct wp_sink *s
     bool slow = all || now >= n->next_slow_us;
     bool counter = all || (flags & WP_POLL_COUNTERS) || now >= n->next_counter_us;
     unsigned alive = 0, most_fresh = 0;
+    if (!n->announced) {
+        n->announced = true;
+        for (unsigned i = 0; i < n->ngpus; i++)
+            if (n->gpus[i].unmeasured[0])
+                wp_sink_event(sink, wp_wall_us(), -1, "nvml", (int)i,
+                              "GPU %u is not measured: %s before recording started; totals "
+                              "leave it out",
+                              i, n->gpus[i].unmeasured);
+    }
     for (unsigned i = 0; i < n->ngpus; i++) {
         struct gpu *g = &n->gpus[i];
         if (g->lost)

@@ -598,6 +598,9 @@ static int read_chunks(const struct wp_trace *t, int sensor, struct wp_series *o
         /* Each sample takes at least two bytes, so n > len is a lie: don't allocate for it. */
         if (n < 0 || (uint64_t)n > len) {
             bad = "has an impossible sample count";
+        } else if (n == 0) {
+            /* An empty chunk adds nothing; decoding it would do arithmetic on a NULL series
+             * (found by tests/fuzz/fuzz_trace.c). */
         } else {
             if (grow_series(out, &tcap, &vcap, out->n + (size_t)n) < 0) {
                 sqlite3_finalize(st);

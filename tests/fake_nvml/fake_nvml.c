@@ -321,8 +321,14 @@ static nvmlReturn_t parse_device_list(const char *var, const char *text,
 static nvmlReturn_t lose_item(const char *var, int idx, const char *value)
 {
     int64_t us;
+    if (strcmp(value, "init") == 0) {
+        /* Lost before the tool starts: even nvmlDeviceGetHandleByIndex fails, as for a GPU
+         * that fell off the bus while the node was idle. */
+        g.dev[idx].lost_at_us = INT64_MIN;
+        return NVML_SUCCESS;
+    }
     if (!parse_seconds(value, &us))
-        return config_error("%s: \"%s\" is not a number of seconds >= 0", var, value);
+        return config_error("%s: \"%s\" is neither init nor a number of seconds >= 0", var, value);
     g.dev[idx].lost_at_us = us;
     return NVML_SUCCESS;
 }
@@ -372,7 +378,8 @@ static const char *env(const char *name)
  *   FAKE_NVML_GPUS         replicate the file's GPUs round-robin to N devices (1..64)
  *   FAKE_NVML_FAIL_INIT    nvmlInit returns this code (0 = no failure)
  *   FAKE_NVML_NOT_SUPPORTED comma list of readings answering NOT_SUPPORTED
- *   FAKE_NVML_LOSE_GPU     IDX:SECONDS[,...] every call on IDX fails with GPU_IS_LOST from then
+ *   FAKE_NVML_LOSE_GPU     IDX:SECONDS[,...] every call on IDX fails with GPU_IS_LOST from then;
+ *                          IDX:init lost before nvmlInit (its handle cannot be had)
  *   FAKE_NVML_LIE          IDX:KIND[,...] see the LIE_ kinds above
  *   FAKE_NVML_EXTRAS       1 = synthesise utilisation, SM clock and temperature from power
  *   FAKE_NVML_STATS        at the last nvmlShutdown write "function calls" lines here, then

@@ -1,9 +1,6 @@
-// clang-format off
-// clang -std=c17 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Isrc tests/fuzz/fuzz_chunk.c src/store/chunk.c -pthread -o build/fuzz_chunk && build/fuzz_chunk -max_total_time=60
-// clang-format on
-/* libFuzzer target for the chunk codec. Input: 2 bytes (little endian) of sample count, then
- * the buffer to decode, which ends exactly where libFuzzer's allocation ends, so ASan sees any
- * read past len. Two properties are checked on every input:
+/* libFuzzer target for the chunk codec (`make fuzz`; tests/fuzz/run.sh runs it). Input: 2 bytes
+ * (little endian) of sample count, then the buffer to decode, which ends exactly where libFuzzer's
+ * allocation ends, so ASan sees any read past len. Two properties are checked on every input:
  *  - decode: a buffer that decodes must be the one canonical encoding of what it decoded to;
  *  - encode: the same bytes read as (t_us, value) pairs must encode and decode back exactly. */
 #include <stddef.h>

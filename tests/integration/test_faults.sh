@@ -52,6 +52,31 @@ expect_status 0 "$WATTPROF" report lost.wptrace
 expect_in out.txt "events:"
 expect_in out.txt "stopped answering"
 
+# A GPU lost before recording starts (its handle cannot be had): the run goes on with the
+# other GPU, but a warning, the trace (metadata and an event) and the summary say that GPU 1
+# was not measured, so nobody reads the totals as the node's.
+FAKE_NVML_LOSE_GPU=1:init expect_status 0 "$WATTPROF" run -o early.wptrace --json early.json -- sleep 2
+expect_in err.txt "warning: GPU 1 is not measured"
+expect_in err.txt "gpu 1: NOT MEASURED"
+expect_in err.txt "PARTIAL"
+check 'j["total"]["partial"] is True and len(j["gpus"]) == 1 and j["gpus"][0]["index"] == 0' early.json
+check '[(u["source"], u["device"]) for u in j["unmeasured"]] == [("nvml", 1)]' early.json
+check '"lost" in j["unmeasured"][0]["reason"] and j["gpus"][0]["samples"] >= 90' early.json
+expect_status 0 "$WATTPROF" report early.wptrace
+expect_in out.txt "gpu 1: NOT MEASURED"
+expect_in out.txt "GPU 1 is not measured"
+python3 - early.wptrace <<'PY' || fail "the trace does not record GPU 1 as lost before the start"
+import sqlite3, sys
+db = sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True)
+meta = dict(db.execute("SELECT key, value FROM meta"))
+assert "lost" in meta["missing.nvml.1.device"], meta
+ev = [m for (m,) in db.execute("SELECT message FROM events WHERE device = 1")]
+assert any("not measured" in m for m in ev), ev
+PY
+# A run where every GPU is measured says nothing of the kind.
+expect_status 0 "$WATTPROF" run --json whole.json -- true
+check 'j["total"]["partial"] is False and j["unmeasured"] == []' whole.json
+
 # A library that lies: absurd power is dropped with a warning; the other GPU is unaffected.
 FAKE_NVML_LIE=0:absurd expect_status 0 "$WATTPROF" run --json absurd.json -- sleep 2
 expect_in err.txt "impossible"

@@ -405,6 +405,51 @@ static void test_sum_offset_series(void **state)
     assert_int_equal(wp_grid_len(10, 0, 1), 0);
 }
 
+/* wp_sum_peak skips the grid points where no series moves: it must find the peak a walk of
+ * every point finds (the max of wp_sum_grid), with jittered cadences, holds of 0 and gaps,
+ * and a run window of 2^60 us over a few samples must not take 2^60 / step steps. */
+static void test_sum_peak_matches_grid(void **state)
+{
+    (void)state;
+    enum { N = 40, GRID = 4000 };
+    static double sum[GRID];
+    unsigned seed = 12345;
+    for (int round = 0; round < 300; round++) {
+        int64_t t[3][N], v[3][N];
+        struct wp_series_ref r[3];
+        size_t k = 1 + (size_t)(round % 3);
+        for (size_t j = 0; j < k; j++) {
+            int64_t tt = (int64_t)(rand_r(&seed) % 50);
+            size_t n = 1 + (size_t)(rand_r(&seed) % N);
+            for (size_t i = 0; i < n; i++) {
+                tt += 1 + rand_r(&seed) % (i % 7 == 6 ? 60 : 12);
+                t[j][i] = tt;
+                v[j][i] = rand_r(&seed) % 1000;
+            }
+            r[j] = (struct wp_series_ref){t[j], v[j], n, (int64_t)(rand_r(&seed) % 15)};
+        }
+        int64_t step = 1 + rand_r(&seed) % 9, from = (int64_t)(rand_r(&seed) % 40);
+        int64_t to = from + (int64_t)(rand_r(&seed) % 600);
+        size_t m = wp_grid_len(from, to, step);
+        assert_true(m <= GRID);
+        assert_int_equal(wp_sum_grid(r, k, from, to, step, sum, GRID), 0);
+        double want = NAN, got;
+        for (size_t i = 0; i < m; i++)
+            if (!isnan(sum[i]) && (isnan(want) || sum[i] > want))
+                want = sum[i];
+        assert_int_equal(wp_sum_peak(r, k, from, to, step, &got), 0);
+        if (isnan(want))
+            assert_true(isnan(got));
+        else
+            assert_true(got == want);
+    }
+    int64_t ta[2] = {100, (int64_t)1 << 60}, va[2] = {5, 7};
+    struct wp_series_ref big = {ta, va, 2, 1};
+    double peak;
+    assert_int_equal(wp_sum_peak(&big, 1, 0, ((int64_t)1 << 60) + 10, 1, &peak), 0);
+    assert_true(peak == 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -417,6 +462,7 @@ int main(void)
         cmocka_unit_test(test_percentile_and_median),
         cmocka_unit_test(test_counter_delta),
         cmocka_unit_test(test_sum_offset_series),
+        cmocka_unit_test(test_sum_peak_matches_grid),
     };
     return cmocka_run_group_tests(tests, 0, 0);
 }

@@ -946,7 +946,8 @@ static void test_json_nan_laden(void **state)
                                   "\"peak_w\", \"peak_1s_w\", \"p99_w\", \"peak_pct_limit\", "
                                   "\"samples\", \"median_interval_ms\", \"gaps\", "
                                   "\"covered_s\")) and "
-                                  "all(v is None for v in d[\"total\"].values())",
+                                  "all(v is None for k, v in d[\"total\"].items() "
+                                  "if k != \"partial\") and d[\"total\"][\"partial\"] is False",
                                   NULL, false),
                      0);
     free(json);
@@ -1311,6 +1312,52 @@ static void test_point_marks_and_record_headline(void **state)
     assert_null(s.points);
 }
 
+/* Devices the recorder found but could not measure ("missing.<source>.<device>.device") are
+ * named in the text and JSON, and make the totals partial; other missing readings do not. */
+static void test_unmeasured_devices(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/lost.wptrace", tmpdir);
+    struct wp_err err = {0};
+    struct wp_trace_writer *w;
+    assert_int_equal(wp_trace_create(&w, path, true, &err), 0);
+    struct wp_meta meta = {0};
+    wp_meta_set(&meta, "missing.nvml.2.device", "GPU is lost (NVML error 15)");
+    wp_meta_set(&meta, "missing.nvml.0.temp", "Not Supported (NVML error 3)");
+    wp_meta_set(&meta, "missing.rapl", "no RAPL here");
+    wp_meta_set(&meta, "missing.nvml.x.device", "not a device number");
+    wp_meta_set(&meta, "missing.nvml.3.device.extra", "not the device key");
+    assert_int_equal(wp_trace_put_meta(w, &meta, &err), 0);
+    wp_meta_free(&meta);
+    assert_int_equal(wp_trace_close(w, &err), 0);
+
+    struct wp_summary s;
+    compute(path, &s);
+    assert_int_equal(s.nunmeasured, 1);
+    assert_string_equal(s.unmeasured[0].source, "nvml");
+    assert_int_equal(s.unmeasured[0].device, 2);
+    assert_string_equal(s.unmeasured[0].reason, "GPU is lost (NVML error 15)");
+    char *json = json_of(&s);
+    assert_int_equal(python_check(json,
+                                  "d[\"total\"][\"partial\"] is True and d[\"unmeasured\"] == "
+                                  "[{\"source\": \"nvml\", \"device\": 2, \"reason\": "
+                                  "\"GPU is lost (NVML error 15)\"}]",
+                                  NULL, false),
+                     0);
+    free(json);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    wp_summary_print_text(f, &s);
+    fclose(f);
+    assert_non_null(strstr(text, "gpu 2: NOT MEASURED: GPU is lost (NVML error 15)"));
+    assert_non_null(strstr(text, "PARTIAL"));
+    free(text);
+    wp_summary_free(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1334,6 +1381,7 @@ int main(void)
         cmocka_unit_test(test_node_bad_rated_meta),
         cmocka_unit_test(test_json_node),
         cmocka_unit_test(test_point_marks_and_record_headline),
+        cmocka_unit_test(test_unmeasured_devices),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
