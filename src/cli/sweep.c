@@ -17,7 +17,8 @@
 
 static const char sweep_usage[] =
     "usage: wattprof sweep --param NAME=V1,V2,... [-o TRACE] [--json FILE] [--force]\n"
-    "                      [--cooldown S] [--stop-on-error] -- COMMAND ARGS...\n"
+    "                      [--cooldown S] [--stop-on-error] [--source SPEC]... [--config FILE]\n"
+    "                      [--no-auto] [--rated-w W] -- COMMAND ARGS...\n"
     "\n"
     "Runs COMMAND once per value, with every {NAME} in its arguments replaced by the value\n"
     "(no shell is involved), records all runs into one trace, each as its own phase, shows\n"
@@ -36,11 +37,11 @@ static const char sweep_usage[] =
     "                              leaving out start-up and warm-up; default: whole runs\n"
     "  --cooldown S                idle S seconds between runs (GPUs back to idle power)\n"
     "  --stop-on-error             stop at the first run that fails (default: carry on)\n"
-    "  -f, --force                 replace TRACE or FILE if they exist\n"
-    "\n"
+    "  -f, --force                 replace TRACE or FILE if they exist\n" CLI_SOURCE_HELP "\n"
     "exit status: 0 if every run exited 0, 1 if any failed, 130 if interrupted; wattprof's\n"
-    "own errors: 64 usage, 70 internal error, 73 TRACE or FILE exists or cannot be created\n"
-    "(all before the first run), 65/66 the trace does not read\n"
+    "own errors: 64 usage, 66 a --config file cannot be read, 69 the sources named with\n"
+    "--source/--config found nothing to measure, 70 internal error, 73 TRACE or FILE exists or\n"
+    "cannot be created (all before the first run), 65/66 the trace does not read\n"
     "back or is damaged (the table covers what is intact), 74 the recording or FILE could\n"
     "not be written.\n"
     "\n"
@@ -260,7 +261,7 @@ static bool cool_down(double seconds)
     return !cli_signal_seen();
 }
 
-static int sweep_main(int argc, char **argv, struct sweep *swp)
+static int sweep_main(int argc, char **argv, struct sweep *swp, struct cli_sources *cs)
 {
     static const struct option opts[] = {
         {"param", required_argument, NULL, 'p'},
@@ -271,6 +272,7 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         {"stop-on-error", no_argument, NULL, 'e'},
         {"phase", required_argument, NULL, 'P'},
         {"help", no_argument, NULL, 'h'},
+        CLI_SOURCE_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     struct sweep sw = {0};
@@ -324,6 +326,11 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
             fputs(sweep_usage, stdout);
             return 0;
         default:
+            if ((rc = cli_sources_option("sweep", c, optarg, cs)) >= 0) {
+                if (rc == 0)
+                    break;
+                return rc;
+            }
             fprintf(stderr, "Try 'wattprof sweep --help'.\n");
             return WP_EXIT_USAGE;
         }
@@ -371,11 +378,7 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
         snprintf(k, sizeof(k), "sweep.%zu.value", i);
         wp_meta_set(&meta, k, sw.values[i]);
     }
-    /* Every kind that finds itself, as `run` with no --source. */
-    struct cli_sources cs;
-    cli_sources_init(&cs);
-    if ((rc = cli_sources_finish("sweep", &cs))) {
-        cli_sources_free(&cs);
+    if ((rc = cli_sources_finish("sweep", cs))) {
         wp_meta_free(&meta);
         cli_trace_done(&where);
         return rc;
@@ -384,16 +387,16 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
                                   .force = force,
                                   .marks = true,
                                   .meta = &meta,
-                                  .config = &cs.cfg,
+                                  .config = &cs->cfg,
                                   .on_event = cli_print_event};
     struct wp_err err = {0};
     struct wp_recorder *r = NULL;
-    rc = wp_recorder_start(&r, &ro, true, &err);
+    /* As in `run`: meters the user named must work; the automatic ones may all be missing. */
+    rc = wp_recorder_start(&r, &ro, !cs->named, &err);
     wp_meta_free(&meta);
     if (rc < 0) {
         cli_error("sweep", "%s", err.msg);
         cli_trace_done(&where);
-        cli_sources_free(&cs);
         return cli_exit_for_start(rc);
     }
     if (wp_recorder_nsensors(r) == 0)
@@ -459,7 +462,6 @@ static int sweep_main(int argc, char **argv, struct sweep *swp)
     }
     free(argv_i);
     rc = wp_recorder_stop(r, 0, &err);
-    cli_sources_free(&cs);
     cli_forward_signals(false);
     int status = interrupted ? 130 : failed ? WP_EXIT_FAIL : 0;
     if (rc < 0) {
@@ -527,7 +529,10 @@ done:
 int cmd_sweep(int argc, char **argv)
 {
     struct sweep sw;
-    int rc = sweep_main(argc, argv, &sw);
+    struct cli_sources cs;
+    cli_sources_init(&cs);
+    int rc = sweep_main(argc, argv, &sw, &cs);
+    cli_sources_free(&cs);
     for (size_t i = 0; i < sw.nvalues; i++)
         free(sw.values[i]);
     free(sw.values);

@@ -14,12 +14,12 @@ want() { # CMD STATUSES...
 }
 # run: the command's own status (126, 127, 128+N) or wattprof's before it starts. 66: a
 # --config that cannot be read; 69: the sources named with --source/--config found nothing
-# (cli_exit_for_start); sweep runs its jobs unmeasured instead, so it never returns 69.
+# (cli_exit_for_start); sweep likewise.
 want run 126 127 128 64 66 69 70 73 74
 want record 0 64 65 66 69 70 73 74
 want report 0 64 65 66 70 73 74
 want export 0 64 65 66 70 73 74
-want sweep 0 1 130 64 65 66 70 73 74
+want sweep 0 1 130 64 65 66 69 70 73 74
 
 # A few of them, triggered.
 expect_status 0 "$WATTPROF" record -q -o t.wptrace --duration 0.5

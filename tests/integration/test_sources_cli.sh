@@ -65,3 +65,10 @@ expect_in err.txt "no power sensor found"
 expect_status 0 env WATTPROF_NVML_LIB=/nonexistent.so "$WATTPROF" run -- touch ran
 expect_in err.txt "without measurements"
 [ -e ran ] || fail "run did not start the command"
+
+# sweep takes the same source options.
+expect_status 0 "$WATTPROF" sweep -o s.wptrace --param n=1,2 --no-auto --source "nvml:lib=$lib,name=g" -- test {n} -gt 0
+[ "$(meta s.wptrace source.g)" = "nvml:lib=$lib,name=g" ] || fail "sweep did not use --source"
+expect_status 69 "$WATTPROF" sweep --param n=1 --no-auto --source nvml:lib=/nonexistent.so -- touch swept{n}
+[ ! -e swept1 ] || fail "sweep started a run although nothing could be measured"
+expect_status 64 "$WATTPROF" sweep --param n=1 --source nope -- echo {n}
