@@ -31,10 +31,10 @@
  * (80 PLUS Platinum/Titanium supplies lose 4-8 %), fans follow the heat they move, and a
  * fixed figure right for an 8-GPU board (hundreds of watts of switches and NICs) is ten times
  * too much for a one-GPU workstation. The share is the study's own node: 8.4 kW at the PDU
- * against GPUs and CPUs at their limits, 8 x 700 W + 2 x 350 W = 6.3 kW, leaves 2.1 kW, a
- * third of the parts; 30 % keeps to the low side of that because parts seldom all sit at
- * their limits together. It is an assumption, said as one in the output; node_allowance_w
- * (config) replaces it with the operator's figure. */
+ * against GPUs and CPUs at their limits, 8 x 700 W + 2 x 280 W (EPYC 9354's default TDP) =
+ * 6.16 kW, leaves 2.24 kW, about a third of the parts; 30 % keeps to the low side of that
+ * because parts seldom all sit at their limits together. It is an assumption, said as one in the
+ * output; node_allowance_w (config) replaces it with the operator's figure. */
 #define DEFAULT_ALLOWANCE_FRAC (WP_NODE_DEFAULT_ALLOWANCE_PCT / 100.0)
 
 /* One device read through one sensor: the node input, a PDU outlet, a CPU package. */
