@@ -32,6 +32,7 @@
 
 #include "core/clock.h"
 #include "core/grow.h"
+#include "sources/sysfs.h"
 
 /* The BMC averages over a second or more and its ACPI method is slow; anything else (RAPL
  * energy, GPU power) changes every few milliseconds and is cheap to read. */
@@ -80,36 +81,6 @@ struct hwmon {
     int64_t next_us;
 };
 
-/* Reads a sysfs attribute whole into buf (NUL-terminated). Returns its length or -errno.
- * sysfs hands back the whole value in one read, but a signal or an unusual driver may split
- * it, so this loops until end of file. */
-static int read_attr(const char *path, char *buf, size_t len)
-{
-    int fd;
-    do
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return -errno;
-    size_t off = 0;
-    int rc = 0;
-    while (off + 1 < len) {
-        ssize_t r = read(fd, buf + off, len - 1 - off);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            rc = -errno;
-            break;
-        }
-        if (r == 0)
-            break;
-        off += (size_t)r;
-    }
-    close(fd);
-    buf[off] = '\0';
-    return rc < 0 ? rc : (int)off;
-}
-
 /* A whole decimal integer with optional surrounding whitespace: 0, -EINVAL for empty or
  * non-numeric contents, -ERANGE beyond int64. */
 static int parse_i64(const char *s, int64_t *out)
@@ -136,7 +107,7 @@ static int parse_i64(const char *s, int64_t *out)
 static int read_i64(const char *path, int64_t *out)
 {
     char buf[64];
-    int rc = read_attr(path, buf, sizeof(buf));
+    int rc = wp_sysfs_read(path, buf, sizeof(buf));
     return rc < 0 ? rc : parse_i64(buf, out);
 }
 
@@ -278,7 +249,7 @@ static int scan_chip(struct hwmon *h, int index, const char *chip_list, char *se
     }
     struct hw_chip c = {.index = index};
     char name[96];
-    if (read_attr(namepath, name, sizeof(name)) < 0)
+    if (wp_sysfs_read(namepath, name, sizeof(name)) < 0)
         return 0;
     name[strcspn(name, "\n")] = '\0';
     snprintf(c.name, sizeof(c.name), "%s", name);
@@ -442,7 +413,7 @@ static void read_label(const struct hw_chip *c, const char *attr, char *out, siz
     char *p = path_join(c->dir, lab);
     char buf[64];
     out[0] = '\0';
-    if (p && read_attr(p, buf, sizeof(buf)) > 0) {
+    if (p && wp_sysfs_read(p, buf, sizeof(buf)) > 0) {
         buf[strcspn(buf, "\n")] = '\0';
         snprintf(out, len, "%s", buf);
     }
@@ -688,7 +659,7 @@ static int read_sensor(struct hwmon *h, struct hw_sensor *s, struct wp_sink *sin
 {
     char buf[64];
     int64_t t0 = wp_wall_us();
-    int rc = read_attr(s->path, buf, sizeof(buf));
+    int rc = wp_sysfs_read(s->path, buf, sizeof(buf));
     /* The ACPI method behind power1_average may take hundreds of ms: the middle of the read
      * is the best guess of when the value was taken. */
     int64_t t = t0 + (wp_wall_us() - t0) / 2;
@@ -786,9 +757,7 @@ static int hwmon_poll(void *state, int64_t now, unsigned flags, struct wp_sink *
     if (due) {
         /* Stay on the grid so a slow ACPI read does not drift the cadence; after a stall,
          * skip the missed slots instead of reading in a burst. */
-        h->next_us = h->next_us ? h->next_us + h->period_us : now + h->period_us;
-        if (h->next_us <= now)
-            h->next_us = now + h->period_us;
+        h->next_us = wp_next_on_grid(h->next_us, now, h->period_us);
     }
     *next = h->next_us;
     if (alive == 0)

@@ -32,6 +32,7 @@
 
 #include "core/clock.h"
 #include "core/grow.h"
+#include "sources/sysfs.h"
 
 #define INTERVAL_DEFAULT_US 100000
 #define INTERVAL_MIN_US     10000
@@ -122,44 +123,6 @@ static bool fmt_fits(char *buf, size_t len, const char *fmt, ...)
     return k >= 0 && (size_t)k < len;
 }
 
-/* Reads a small file whole, NUL-terminated, retrying EINTR and short reads. Returns its
- * length, -EOVERFLOW when it does not fit, or -errno. */
-static int read_small(const char *path, char *buf, size_t len)
-{
-    int fd;
-    do
-        fd = open(path, O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0)
-        return -errno;
-    size_t got = 0;
-    int rc = 0;
-    for (;;) {
-        if (got == len - 1) {
-            char extra;
-            ssize_t k;
-            do
-                k = read(fd, &extra, 1);
-            while (k < 0 && errno == EINTR);
-            rc = k == 0 ? 0 : k > 0 ? -EOVERFLOW : -errno;
-            break;
-        }
-        ssize_t k = read(fd, buf + got, len - 1 - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            rc = -errno;
-            break;
-        }
-        if (k == 0)
-            break;
-        got += (size_t)k;
-    }
-    close(fd);
-    buf[got] = 0;
-    return rc < 0 ? rc : (int)got;
-}
-
 /* A non-negative decimal integer and at most one trailing newline, nothing else: a file that
  * is empty, half written or holds an error string is not a reading. */
 static bool parse_count(const char *s, int64_t *out)
@@ -195,7 +158,7 @@ static int read_str(const char *dir, const char *file, char *buf, size_t len)
     char path[PATH_MAX];
     if (!fmt_fits(path, sizeof(path), "%s/%s", dir, file))
         return -ENAMETOOLONG;
-    int rc = read_small(path, buf, len);
+    int rc = wp_sysfs_read(path, buf, len);
     if (rc < 0)
         return rc;
     buf[strcspn(buf, "\n")] = 0;
@@ -367,7 +330,7 @@ static int scan_sysfs(struct rapl *r, struct scan *sc)
                      rc < 0 ? strerror(-rc) : "not a positive number");
             continue;
         }
-        rc = read_small(z->path, buf, sizeof(buf));
+        rc = wp_sysfs_read(z->path, buf, sizeof(buf));
         int64_t v;
         if (rc == -EACCES || rc == -EPERM) {
             sc->denied++;
@@ -441,7 +404,7 @@ static int read_int_file(const char *path, int *out)
 {
     char buf[32];
     int64_t v;
-    if (read_small(path, buf, sizeof(buf)) < 0 || !parse_count(buf, &v) || v > INT_MAX)
+    if (wp_sysfs_read(path, buf, sizeof(buf)) < 0 || !parse_count(buf, &v) || v > INT_MAX)
         return -1;
     *out = (int)v;
     return 0;
@@ -592,7 +555,7 @@ static int paranoid_level(void)
     char buf[16];
     int64_t v;
     /* Signed in the kernel (-1 is "everything allowed"); only >= 0 parses here. */
-    if (read_small("/proc/sys/kernel/perf_event_paranoid", buf, sizeof(buf)) < 0)
+    if (wp_sysfs_read("/proc/sys/kernel/perf_event_paranoid", buf, sizeof(buf)) < 0)
         return INT_MIN;
     if (buf[0] == '-')
         return -1;
@@ -855,7 +818,7 @@ static void read_zone(struct zone *z, int64_t now_mono, struct wp_sink *sink)
         v = (int64_t)count;
     } else {
         char buf[64], q[32];
-        int rc = read_small(z->path, buf, sizeof(buf));
+        int rc = wp_sysfs_read(z->path, buf, sizeof(buf));
         if (rc == -ENOENT || rc == -ENODEV) {
             z->lost = true;
             wp_sink_event(sink, wp_wall_us(), z->sensor, "rapl", z->device,
@@ -907,9 +870,7 @@ static int rapl_poll(void *state, int64_t now, unsigned flags, struct wp_sink *s
         /* Keep to the grid so a late round does not drift the cadence (an extra read asked
          * for by a mark or the run's end does not move it either); after a stall, skip the
          * missed slots instead of reading in a burst. */
-        r->next_us = r->next_us ? r->next_us + r->interval_us : now + r->interval_us;
-        if (r->next_us <= now)
-            r->next_us = now + r->interval_us;
+        r->next_us = wp_next_on_grid(r->next_us, now, r->interval_us);
     }
     *next = r->next_us;
     if (alive == 0)
