@@ -17,9 +17,12 @@ ifeq ($(SAN),1)
 endif
 SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3)
 SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 || echo -lsqlite3)
+# net-snmp (libsnmp-dev) for the SNMP PDU source; its .pc file is "netsnmp".
+SNMP_CFLAGS := $(shell $(PKG_CONFIG) --cflags netsnmp 2>/dev/null)
+SNMP_LIBS := $(shell $(PKG_CONFIG) --libs netsnmp 2>/dev/null || echo -lnetsnmp)
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Iinclude \
-  $(SQLITE_CFLAGS) -DWP_VERSION='"$(VERSION)"' -pthread -fPIC
-LDLIBS := $(SQLITE_LIBS) -ldl -lm -pthread
+  $(SQLITE_CFLAGS) $(SNMP_CFLAGS) -DWP_VERSION='"$(VERSION)"' -pthread -fPIC
+LDLIBS := $(SQLITE_LIBS) $(SNMP_LIBS) -ldl -lm -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c \
@@ -190,6 +193,6 @@ $(BUILD)/fuzz/libcore.a: $(FUZZ_OBJ)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libcore.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libcore.a \
-	  $(FUZZ_SQLITE) -ldl -lm -pthread
+	  $(FUZZ_SQLITE) $(SNMP_LIBS) -ldl -lm -pthread
 
 -include $(FUZZ_OBJ:.o=.d)
