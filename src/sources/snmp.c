@@ -59,7 +59,7 @@ struct reading {
     size_t olen;
     enum wp_snmp_role role;
     enum wp_quantity quantity;
-    const char *mib_name;
+    char mib_name[64]; /* the column's MIB name, or the OID (generic) */
     bool negative_absent;
     uint32_t index[WP_SNMP_INDEX_MAX];
     int nindex;
@@ -96,8 +96,8 @@ struct devkey {
 
 struct snmp_src {
     char inst[32];
-    char peer[300];   /* "udp:HOST:PORT" for net-snmp */
-    char shown[280];  /* "HOST:PORT" for messages */
+    char peer[300];  /* "udp:HOST:PORT" for net-snmp */
+    char shown[280]; /* "HOST:PORT" for messages */
     bool v3;
     const struct wp_snmp_profile *profile; /* NULL: generic */
     struct wp_snmp_column generic;
@@ -238,12 +238,14 @@ static void why_failed(const struct snmp_src *s, const struct req *r, char *buf,
 {
     if (r->resp && r->resp->command == SNMP_MSG_REPORT) {
         int type = snmpv3_get_report_type(r->resp);
-        snprintf(buf, len, "the PDU refused the v3 request (%s): check user=, auth= and the auth "
-                           "password",
+        snprintf(buf, len,
+                 "the PDU refused the v3 request (%s): check user=, auth= and the auth "
+                 "password",
                  snmp_api_errstring(type));
     } else if (r->sec_error) {
-        snprintf(buf, len, "its v3 answer failed our checks: the auth or privacy password (or "
-                           "auth=/priv=) does not match the PDU's user");
+        snprintf(buf, len,
+                 "its v3 answer failed our checks: the auth or privacy password (or "
+                 "auth=/priv=) does not match the PDU's user");
     } else if (r->resp) {
         snprintf(buf, len, "the PDU answered with error %s (%ld)",
                  snmp_errstring((int)r->resp->errstat), r->resp->errstat);
@@ -645,7 +647,7 @@ static int discover_profile(struct snmp_src *s, struct wp_err *err)
             r.col = c;
             r.role = c->role;
             r.quantity = c->quantity;
-            r.mib_name = c->mib_name;
+            snprintf(r.mib_name, sizeof(r.mib_name), "%s", c->mib_name);
             r.negative_absent = c->negative_absent;
             r.nindex = (int)nidx;
             for (size_t j = 0; j < nidx; j++)
@@ -750,8 +752,7 @@ static int discover_generic(struct snmp_src *s, struct wp_err *err)
     char buf[1024];
     snprintf(buf, sizeof(buf), "%s", s->generic_oids);
     size_t count = 0;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
-         tok = strtok_r(NULL, ",", &save))
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         count++;
     snprintf(buf, sizeof(buf), "%s", s->generic_oids);
     size_t k = 0;
@@ -771,7 +772,7 @@ static int discover_generic(struct snmp_src *s, struct wp_err *err)
         memset(&r, 0, sizeof(r));
         r.role = s->generic_scope == WP_SCOPE_PDU_OUTLET ? WP_SNMP_OUTLET : WP_SNMP_INLET;
         r.quantity = s->generic.quantity;
-        r.mib_name = tok;
+        snprintf(r.mib_name, sizeof(r.mib_name), "%s", tok);
         r.negative_absent = true;
         for (size_t j = 0; j < n; j++)
             r.o[j] = o[j];
@@ -1003,8 +1004,7 @@ static int pdu_open(void **state, const struct wp_source_cfg *cfg, struct wp_err
     }
     long portn = 161;
     if (port && parse_int(port, 1, 65535, &portn) < 0) {
-        rc = wp_errf(err, -EINVAL, "source %s: port=%s is not a UDP port (1-65535)", s->inst,
-                     port);
+        rc = wp_errf(err, -EINVAL, "source %s: port=%s is not a UDP port (1-65535)", s->inst, port);
         goto fail;
     }
     bool v6 = strchr(host, ':') != NULL;
@@ -1034,8 +1034,9 @@ static int pdu_open(void **state, const struct wp_source_cfg *cfg, struct wp_err
     if ((v = wp_source_cfg_get(cfg, "scope"))) {
         if (wp_scope_parse(v, &s->generic_scope) < 0 ||
             (s->generic_scope != WP_SCOPE_PDU_INLET && s->generic_scope != WP_SCOPE_PDU_OUTLET)) {
-            rc = wp_errf(err, -EINVAL, "source %s: scope=%s: an SNMP PDU reading is pdu_inlet or "
-                                       "pdu_outlet",
+            rc = wp_errf(err, -EINVAL,
+                         "source %s: scope=%s: an SNMP PDU reading is pdu_inlet or "
+                         "pdu_outlet",
                          s->inst, v);
             goto fail;
         }
@@ -1126,9 +1127,8 @@ static int pdu_open(void **state, const struct wp_source_cfg *cfg, struct wp_err
     memset(ss.securityAuthKey, 0, sizeof(ss.securityAuthKey));
     memset(ss.securityPrivKey, 0, sizeof(ss.securityPrivKey));
     if (!s->sess) {
-        rc = wp_errf(err, -EHOSTUNREACH,
-                     "SNMP PDU %s (source %s): cannot open a session: %s%s", s->shown, s->inst,
-                     why ? why : "unknown error",
+        rc = wp_errf(err, -EHOSTUNREACH, "SNMP PDU %s (source %s): cannot open a session: %s%s",
+                     s->shown, s->inst, why ? why : "unknown error",
                      s->v3 ? " (SNMPv3 asks the PDU for its engine ID first: no answer means the "
                              "PDU is down or unreachable)"
                            : "");
@@ -1156,7 +1156,7 @@ fail:
 }
 
 static int pdu_discover(void *state, struct wp_sensors *tab, struct wp_meta *meta,
-                         struct wp_err *err)
+                        struct wp_err *err)
 {
     struct snmp_src *s = state;
     (void)err;
@@ -1204,7 +1204,7 @@ static int pdu_discover(void *state, struct wp_sensors *tab, struct wp_meta *met
             off += (size_t)snprintf(o + off, sizeof(o) - off, ".%lu", (unsigned long)r->o[j]);
         const char *shared = (!outlet && s->shared) ? "shared rack PDU: " : "";
         if (s->profile)
-            snprintf(w.help, sizeof(w.help), "%s%s (%.60s)", shared, r->mib_name, o);
+            snprintf(w.help, sizeof(w.help), "%s%.40s (%.60s)", shared, r->mib_name, o);
         else
             snprintf(w.help, sizeof(w.help), "%sSNMP OID %.90s", shared, o);
         int id = wp_sensors_add(tab, &w);
@@ -1228,8 +1228,8 @@ static void warn_once(struct snmp_src *s, struct wp_sink *sink, struct reading *
     va_start(ap, fmt);
     vsnprintf(what, sizeof(what), fmt, ap);
     va_end(ap);
-    wp_sink_event(sink, t, r->id, s->inst, r->device, "SNMP PDU %s: %s (%s): %s", s->shown,
-                  r->name, r->mib_name, what);
+    wp_sink_event(sink, t, r->id, s->inst, r->device, "SNMP PDU %s: %s (%s): %s", s->shown, r->name,
+                  r->mib_name, what);
 }
 
 static void store(struct snmp_src *s, struct wp_sink *sink, struct reading *r, const struct val *v)
@@ -1250,8 +1250,9 @@ static void store(struct snmp_src *s, struct wp_sink *sink, struct reading *r, c
                       "answers %lld (not available): no sample is stored, never a 0",
                       (long long)v->v);
         else
-            warn_once(s, sink, r, W_NEGATIVE, v->t_us, "answered %lld; negative readings are "
-                                                       "skipped",
+            warn_once(s, sink, r, W_NEGATIVE, v->t_us,
+                      "answered %lld; negative readings are "
+                      "skipped",
                       (long long)v->v);
         return;
     }
@@ -1272,7 +1273,7 @@ static void store(struct snmp_src *s, struct wp_sink *sink, struct reading *r, c
 }
 
 static int pdu_poll(void *state, int64_t now, unsigned flags, struct wp_sink *sink, int64_t *next,
-                     struct wp_err *err)
+                    struct wp_err *err)
 {
     struct snmp_src *s = state;
     bool due = now >= s->next_us;
@@ -1305,12 +1306,10 @@ static const struct wp_source_key snmp_keys[] = {
     {"host", "ADDR  the PDU's name or IP address (required)", 0},
     {"port", "PORT  its SNMP UDP port (default 161)", 0},
     {"version", "2c|3  SNMP version (default 2c)", 0},
-    {"community", "the v2c read community",
-     WP_KEY_SECRET},
+    {"community", "the v2c read community", WP_KEY_SECRET},
     {"user", "NAME  the v3 user", 0},
     {"auth", "MD5|SHA|SHA224|SHA256|SHA384|SHA512  the v3 auth protocol (default SHA)", 0},
-    {"auth_password", "the v3 auth password (8 or more characters)",
-     WP_KEY_SECRET},
+    {"auth_password", "the v3 auth password (8 or more characters)", WP_KEY_SECRET},
     {"priv", "DES|AES|AES192|AES256  the v3 privacy protocol (default AES)", 0},
     {"priv_password", "the v3 privacy password; without it v3 is authNoPriv", WP_KEY_SECRET},
     {"profile", "apc|raritan|servertech|eaton|generic  which MIB to read (required)", 0},

@@ -22,14 +22,14 @@
  * INTEGER here answers -1 on models without the feature. Phases carry no device in their
  * index, so they are read only when the agent has one device (parent 0). */
 static const struct wp_snmp_column apc_cols[] = {
-    {WP_SNMP_INLET, WP_Q_POWER, "rPDU2DeviceStatusPower", APC ".4.3.1.5", 1, 0, "0.01 kW", NULL,
-     0, true, "device"},
+    {WP_SNMP_INLET, WP_Q_POWER, "rPDU2DeviceStatusPower", APC ".4.3.1.5", 1, 0, "0.01 kW", NULL, 0,
+     true, "device"},
     {WP_SNMP_INLET, WP_Q_ENERGY, "rPDU2DeviceStatusEnergy", APC ".4.3.1.9", 1, 0, "0.1 kWh", NULL,
      0, true, "device"},
     {WP_SNMP_PHASE, WP_Q_POWER, "rPDU2PhaseStatusPower", APC ".6.3.1.7", 1, 0, "0.01 kW", NULL, 0,
      true, "phase"},
-    {WP_SNMP_OUTLET, WP_Q_POWER, "rPDU2OutletMeteredStatusPower", APC ".9.4.3.1.7", 1, 0, "W",
-     NULL, 0, true, "outlet"},
+    {WP_SNMP_OUTLET, WP_Q_POWER, "rPDU2OutletMeteredStatusPower", APC ".9.4.3.1.7", 1, 0, "W", NULL,
+     0, true, "outlet"},
     {WP_SNMP_OUTLET, WP_Q_ENERGY, "rPDU2OutletMeteredStatusEnergy", APC ".9.4.3.1.11", 1, 0,
      "0.1 kWh", NULL, 0, true, "outlet"},
 };
@@ -45,16 +45,16 @@ static const struct wp_snmp_column raritan_cols[] = {
      RARITAN ".3.3.4.1.7", 0, false, "inlet"},
     {WP_SNMP_OUTLET, WP_Q_POWER, "measurementsOutletSensorValue", RARITAN ".5.4.3.1.4", 2, 5, "W",
      RARITAN ".3.5.4.1.7", 0, false, "outlet"},
-    {WP_SNMP_OUTLET, WP_Q_ENERGY, "measurementsOutletSensorValue", RARITAN ".5.4.3.1.4", 2, 8,
-     "Wh", RARITAN ".3.5.4.1.7", 0, false, "outlet"},
+    {WP_SNMP_OUTLET, WP_Q_ENERGY, "measurementsOutletSensorValue", RARITAN ".5.4.3.1.4", 2, 8, "Wh",
+     RARITAN ".3.5.4.1.7", 0, false, "outlet"},
 };
 
 /* Server Technology Sentry4: st4InputCordMonitorTable {unit, cord}, st4PhaseMonitorTable
  * {unit, cord, phase}, st4OutletMonitorTable {unit, cord, outlet}. -1 means "not available";
  * outlet energy is in Wh, cord and phase energy in tenths of kWh. */
 static const struct wp_snmp_column servertech_cols[] = {
-    {WP_SNMP_INLET, WP_Q_POWER, "st4InputCordActivePower", ST4 ".3.3.1.3", 2, 0, "W", NULL, 0,
-     true, "input cord"},
+    {WP_SNMP_INLET, WP_Q_POWER, "st4InputCordActivePower", ST4 ".3.3.1.3", 2, 0, "W", NULL, 0, true,
+     "input cord"},
     {WP_SNMP_INLET, WP_Q_ENERGY, "st4InputCordEnergy", ST4 ".3.3.1.10", 2, 0, "0.1 kWh", NULL, 0,
      true, "input cord"},
     {WP_SNMP_PHASE, WP_Q_POWER, "st4PhaseActivePower", ST4 ".5.3.1.8", 3, 0, "W", NULL, 2, true,
