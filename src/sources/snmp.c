@@ -36,10 +36,9 @@
 #include "sources/source.h"
 #include "sources/sysfs.h"
 
-/* PDU firmware refreshes its readings about once a second (Raritan and ServerTech measure on
- * a 1 s cycle; APC and Eaton are no faster), and a GET of a dozen OIDs is under a kilobyte:
- * polling at 1 s follows every change the PDU can show, at the BMC's cadence, for a load on
- * the PDU's management controller that DCIM systems already impose. */
+/* PDU firmware refreshes its readings once a second or slower, so polling at 1 s follows every
+ * change the PDU can show, at the BMC's cadence and the node view's 1 s peaks, for one small
+ * GET a second: the load DCIM systems already put on a PDU's management controller. */
 #define PERIOD_DEFAULT_US  1000000
 #define PERIOD_MIN_US      100000
 #define PERIOD_MAX_US      3600000000LL

@@ -15,8 +15,8 @@
 
 #include "sources/snmp_profile.h"
 
-static void test_every_profile_column_is_a_numeric_oid_in_its_vendor_tree_with_a_known_unit(
-    void **state)
+static void
+test_every_profile_column_is_a_numeric_oid_in_its_vendor_tree_with_a_known_unit(void **state)
 {
     (void)state;
     static const struct {
@@ -123,9 +123,8 @@ static void test_oids_are_numeric_only(void **state)
     char buf[64];
     wp_snmp_oid_format(o, n, buf, sizeof(buf));
     assert_string_equal(buf, ".1.3.6.1.4294967295");
-    static const char *const bad[] = {"",      ".",        "1",         "1..3",
-                                      "1.3.",  "sysUpTime", "1.3.6.x",  "1.3.4294967296",
-                                      " 1.3"};
+    static const char *const bad[] = {
+        "", ".", "1", "1..3", "1.3.", "sysUpTime", "1.3.6.x", "1.3.4294967296", " 1.3"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         assert_int_equal(wp_snmp_oid_parse(bad[i], o, WP_SNMP_OID_MAX, &n), -EINVAL);
     assert_int_equal(wp_snmp_oid_parse("1.2.3.4.5", o, 4, &n), -E2BIG);
