@@ -160,8 +160,13 @@ static int on_response(int op, netsnmp_session *sess, int reqid, netsnmp_pdu *pd
     (void)sess;
     (void)reqid;
     struct req *r = magic;
-    if (op == NETSNMP_CALLBACK_OP_RESEND || op == NETSNMP_CALLBACK_OP_CONNECT)
-        return 1; /* a retry going out; the request is still open */
+    if (op == NETSNMP_CALLBACK_OP_RESEND) {
+        /* A retry going out: an answer now is to this copy, so the round trip starts here. */
+        r->t_send_us = wp_wall_us();
+        return 1;
+    }
+    if (op == NETSNMP_CALLBACK_OP_CONNECT)
+        return 1;
     r->done = true;
     r->t_recv_us = wp_wall_us();
     if (op == NETSNMP_CALLBACK_OP_RECEIVED_MESSAGE && pdu)
@@ -238,7 +243,7 @@ static void why_failed(const struct snmp_src *s, const struct req *r, char *buf,
     if (r->resp && r->resp->command == SNMP_MSG_REPORT) {
         int type = snmpv3_get_report_type(r->resp);
         snprintf(buf, len,
-                 "the PDU refused the v3 request (%s): check user=, auth= and the auth "
+                 "refused the v3 request (%s): check user=, auth= and the auth "
                  "password",
                  snmp_api_errstring(type));
     } else if (r->sec_error) {
@@ -1140,10 +1145,9 @@ static int pdu_open(void **state, const struct wp_source_cfg *cfg, struct wp_err
         goto fail;
     if (s->n == 0) {
         rc = wp_errf(err, -ENOENT,
-                     "SNMP PDU %s (source %s) answers, but none of the %s readings exists there "
-                     "(wrong profile=? `snmpwalk -v2c -c COMMUNITY %s .1.3.6.1.2.1.1` names the "
-                     "model)",
-                     s->shown, s->inst, prof, s->shown);
+                     "PDU %s answers, but none of the %s readings exists there (wrong profile=? "
+                     "`snmpget -v2c -c COMMUNITY %s .1.3.6.1.2.1.1.1.0` names the model)",
+                     s->shown, prof, s->shown);
         goto fail;
     }
     *state = s;
