@@ -51,7 +51,7 @@
  * last reading; more is a reset (APC's and Eaton's meters can be reset by the operator). */
 #define PLAUSIBLE_MW 1.0e9 /* 1 MW: no PDU delivers that */
 
-enum { W_ABSENT = 1, W_GONE = 2, W_TYPE = 4, W_RESET = 8, W_NEGATIVE = 16 };
+enum { W_ABSENT = 1, W_GONE = 2, W_TYPE = 4, W_RESET = 8, W_NEGATIVE = 16, W_SILENT = 32 };
 
 struct reading {
     oid o[WP_SNMP_OID_MAX];
@@ -840,6 +840,30 @@ struct proto {
     size_t len;
 };
 
+/* The localized-key input of an SNMPv3 password (key "auth_password" or "priv_password"),
+ * hashed with hash; the password itself never outlives this call. -ENOENT when not given. */
+static int derive_key(const struct snmp_src *s, const struct wp_source_cfg *cfg, const char *key,
+                      const struct proto *hash, u_char *out, size_t *outlen, struct wp_err *err)
+{
+    char pass[256];
+    int rc = wp_source_cfg_secret(cfg, key, pass, sizeof(pass), err);
+    if (rc < 0)
+        return rc == -ENOENT ? rc : -EINVAL;
+    if (strlen(pass) < 8) {
+        memset(pass, 0, sizeof(pass));
+        return wp_errf(err, -EINVAL,
+                       "source %s: the %s is shorter than 8 characters, which SNMPv3 does not "
+                       "allow",
+                       s->inst, key);
+    }
+    int krc = generate_Ku(hash->o, (u_int)hash->len, (u_char *)pass, strlen(pass), out, outlen);
+    memset(pass, 0, sizeof(pass));
+    if (krc != SNMPERR_SUCCESS)
+        return wp_errf(err, -EINVAL, "source %s: cannot derive the SNMPv3 key from the %s (%s)",
+                       s->inst, key, snmp_api_errstring(krc));
+    return 0;
+}
+
 static int set_v3(struct snmp_src *s, const struct wp_source_cfg *cfg, netsnmp_session *ss,
                   char *user, size_t userlen, struct wp_err *err)
 {
@@ -882,50 +906,26 @@ static int set_v3(struct snmp_src *s, const struct wp_source_cfg *cfg, netsnmp_s
                        "source %s: priv=%s is not an SNMPv3 privacy protocol (DES, AES, AES192, "
                        "AES256)",
                        s->inst, pn);
-    char pass[256];
-    struct wp_err e = {0};
-    if (wp_source_cfg_secret(cfg, "auth_password", pass, sizeof(pass), &e) < 0)
-        return wp_errf(err, -EINVAL, "%s", e.msg);
-    if (strlen(pass) < 8) {
-        memset(pass, 0, sizeof(pass));
-        return wp_errf(err, -EINVAL,
-                       "source %s: the auth password is shorter than 8 characters, which "
-                       "SNMPv3 does not allow",
-                       s->inst);
-    }
     ss->securityAuthProto = a->o;
     ss->securityAuthProtoLen = a->len;
     ss->securityAuthKeyLen = USM_AUTH_KU_LEN;
-    int krc = generate_Ku(a->o, (u_int)a->len, (u_char *)pass, strlen(pass), ss->securityAuthKey,
-                          &ss->securityAuthKeyLen);
-    memset(pass, 0, sizeof(pass));
-    if (krc != SNMPERR_SUCCESS)
-        return wp_errf(err, -EINVAL, "source %s: cannot derive the SNMPv3 auth key (%s)", s->inst,
-                       snmp_api_errstring(krc));
+    int rc =
+        derive_key(s, cfg, "auth_password", a, ss->securityAuthKey, &ss->securityAuthKeyLen, err);
+    if (rc < 0)
+        return rc == -ENOENT ? -EINVAL : rc;
     ss->securityLevel = SNMP_SEC_LEVEL_AUTHNOPRIV;
-    int prc = wp_source_cfg_secret(cfg, "priv_password", pass, sizeof(pass), &e);
-    if (prc == -ENOENT && !pn) {
-        return 0; /* authNoPriv: readings travel in clear, but signed */
-    }
-    if (prc < 0)
-        return wp_errf(err, -EINVAL, "%s", e.msg);
-    if (strlen(pass) < 8) {
-        memset(pass, 0, sizeof(pass));
-        return wp_errf(err, -EINVAL,
-                       "source %s: the privacy password is shorter than 8 characters, which "
-                       "SNMPv3 does not allow",
-                       s->inst);
-    }
     ss->securityPrivProto = p->o;
     ss->securityPrivProtoLen = p->len;
     ss->securityPrivKeyLen = USM_PRIV_KU_LEN;
     /* The privacy key is derived with the auth protocol's hash (RFC 3414). */
-    krc = generate_Ku(a->o, (u_int)a->len, (u_char *)pass, strlen(pass), ss->securityPrivKey,
-                      &ss->securityPrivKeyLen);
-    memset(pass, 0, sizeof(pass));
-    if (krc != SNMPERR_SUCCESS)
-        return wp_errf(err, -EINVAL, "source %s: cannot derive the SNMPv3 privacy key (%s)",
-                       s->inst, snmp_api_errstring(krc));
+    rc = derive_key(s, cfg, "priv_password", a, ss->securityPrivKey, &ss->securityPrivKeyLen, err);
+    if (rc == -ENOENT && !pn) {
+        ss->securityPrivProto = NULL;
+        ss->securityPrivProtoLen = 0;
+        return 0; /* authNoPriv: readings travel in clear, but signed */
+    }
+    if (rc < 0)
+        return -EINVAL;
     ss->securityLevel = SNMP_SEC_LEVEL_AUTHPRIV;
     return 0;
 }
@@ -1285,10 +1285,14 @@ static int pdu_poll(void *state, int64_t now, unsigned flags, struct wp_sink *si
         if (!vals)
             return wp_errf(err, -ENOMEM, "out of memory");
         int rc = get_many(s, s->n, reading_oid, s->v, vals, err);
-        if (rc >= 0)
-            for (size_t i = 0; i < s->n; i++)
-                if (vals[i].status != -ETIMEDOUT)
-                    store(s, sink, &s->v[i], &vals[i]);
+        for (size_t i = 0; rc >= 0 && i < s->n; i++) {
+            if (vals[i].status != -ETIMEDOUT)
+                store(s, sink, &s->v[i], &vals[i]);
+            else /* its request failed while others of the round were answered */
+                warn_once(s, sink, &s->v[i], W_SILENT, wp_wall_us(),
+                          "its request of a round got no answer while others did; such rounds "
+                          "leave it out");
+        }
         free(vals);
         if (due)
             s->next_us = wp_next_on_grid(s->next_us, wp_mono_us(), s->period_us);

@@ -1,7 +1,8 @@
 # Starts Debian's snmpd on 127.0.0.1 as the PDU the SNMP tests read: pass_persist serves the
 # vendor subtrees from $T/values (tests/fixtures/snmp/pdu_agent.py), v2c with the community
 # in $T/community, v3 authPriv (SHA/AES) for user wpuser with the passwords in $T/authpass and
-# $T/privpass. Sourced after lib.sh. snmpd_start [PORT] sets SNMPD_PID and SNMP_PORT;
+# $T/privpass. Sourced after lib.sh. snmp_peer_up serves tests/fixtures/snmp/values and
+# stops snmpd when the test exits; snmpd_start [PORT] sets SNMPD_PID and SNMP_PORT;
 # snmpd_stop stops it; values_set FILE replaces the readings atomically.
 command -v snmpd >/dev/null || fail "snmpd is not installed (scripts/deps.sh test installs it)"
 command -v snmpget >/dev/null || fail "snmpget is not installed (Debian package snmp)"
@@ -64,4 +65,10 @@ snmpd_stop() {
 
 values_set() { # FILE: becomes the readings served
     cp "$1" "$T/values.tmp" && mv "$T/values.tmp" "$T/values"
+}
+
+snmp_peer_up() {
+    trap 'snmpd_stop; rm -rf "$T"' EXIT
+    cp "$FIXTURES/snmp/values" "$T/values"
+    snmpd_start
 }

@@ -12,10 +12,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/snmp_peer.sh"
-trap 'snmpd_stop; rm -rf "$T"' EXIT
-
-cp "$FIXTURES/snmp/values" "$T/values"
-snmpd_start
+snmp_peer_up
 # The peer itself serves the fixture (checked with net-snmp's own snmpget).
 snmpget -v2c -c "$SNMP_COMMUNITY" -On "127.0.0.1:$SNMP_PORT" .1.3.6.1.4.1.13742.6.5.2.3.1.4.1.1.5 > peer.txt
 expect_in peer.txt "Gauge32: 12345"
@@ -40,7 +37,7 @@ sed -e 's/\(26\.4\.3\.1\.5\.1 integer\) 123/\1 150/' \
     "$T/values" > changed1
 sed -e 's/\(3\.5\.1\.5\.0\.1 gauge\) 4294967290/\1 10/' \
     -e 's/\(99999\.1\.2\.0 counter\) 4294967290/\1 4/' changed1 > changed2
-( sleep 2; date +%s%6N > t_change; values_set changed1; sleep 1.5; values_set changed2 ) &
+( sleep 2; values_set changed1; date +%s%6N > t_change; sleep 1.5; values_set changed2 ) &
 changer=$!
 expect_status 0 "$WATTPROF" record -o t.wptrace --duration 5 --config $cfg --json r.json
 wait $changer
@@ -69,15 +66,17 @@ first = {("apc", "device1_power"): (123, "0.01 kW"), ("apc", "outlet3_power"): (
 for (src, name), (v, unit) in first.items():
     s = series(src, name)
     want(s[0][1] == v and s[0][2] == unit, f"{src}/{name} first {s[0][1:]} != {(v, unit)}")
-# a change shows within one cadence (200 ms) plus a poll's round trip
+# a change shows at the next poll: every sample taken after it is new, and the first comes
+# within one cadence (200 ms; plus slack for a loaded machine)
 s = series("apc", "device1_power")
 t_new = min(t for t, v, _ in s if v == 150)
-want(t_new - t_change <= 200000 + 150000, f"apc power followed the change after {(t_new - t_change) / 1e3:.0f} ms")
-want(all(v == 123 for t, v, _ in s if t < t_change), "apc power changed before the change")
+want(t_new - t_change <= 200000 + 300000, f"apc power followed the change after {(t_new - t_change) / 1e3:.0f} ms")
+want(all(v == 150 for t, v, _ in s if t > t_change + 100000), "an old value after the change")
+want(all(v == 123 for t, v, _ in s if t < t_change - 100000), "apc power changed before the change")
 # -1 from ServerTech is absent, never stored
 s = series("st", "cord1.1_power")
 want(all(v != -1 and v != 0 for _, v, _ in s), "st cord power stored -1 or 0")
-want(max(t for t, _, _ in s) < t_change + 350000, "st cord power kept samples after it became n/a")
+want(max(t for t, _, _ in s) < t_change + 100000, "st cord power kept samples after it became n/a")
 # counters move exactly as served (raw, no rescaling): APC outlet 3, +4 tenths of kWh
 s = series("apc", "outlet3_energy")
 want(s[0][1] == 1003 and s[-1][1] == 1007, f"apc outlet3 energy {s[0][1]}..{s[-1][1]}")

@@ -8,10 +8,7 @@
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
 . "$here/snmp_peer.sh"
-trap 'snmpd_stop; rm -rf "$T"' EXIT
-
-cp "$FIXTURES/snmp/values" "$T/values"
-snmpd_start
+snmp_peer_up
 snmpget -v3 -l authPriv -u wpuser -a SHA -A "$SNMP_AUTHPASS" -x AES -X "$SNMP_PRIVPASS" -On \
     "127.0.0.1:$SNMP_PORT" .1.3.6.1.4.1.318.1.1.26.9.4.3.1.7.3 > peer.txt
 expect_in peer.txt "INTEGER: 310"
