@@ -1143,6 +1143,13 @@ static int pdu_open(void **state, const struct wp_source_cfg *cfg, struct wp_err
     rc = s->profile ? discover_profile(s, err) : discover_generic(s, err);
     if (rc < 0)
         goto fail;
+    if (s->n == 0 && !s->profile) {
+        rc = wp_errf(err, -ENOENT,
+                     "PDU %s answers, but none of oid=%.200s exists there (`snmpwalk -v2c -c "
+                     "COMMUNITY %s OID` shows what does)",
+                     s->shown, s->generic_oids, s->shown);
+        goto fail;
+    }
     if (s->n == 0) {
         rc = wp_errf(err, -ENOENT,
                      "PDU %s answers, but none of the %s readings exists there (wrong profile=? "
