@@ -20,9 +20,14 @@ SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 || echo -lsqlite3)
 # net-snmp (libsnmp-dev) for the SNMP PDU source; its .pc file is "netsnmp".
 SNMP_CFLAGS := $(shell $(PKG_CONFIG) --cflags netsnmp 2>/dev/null)
 SNMP_LIBS := $(shell $(PKG_CONFIG) --libs netsnmp 2>/dev/null || echo -lnetsnmp)
+# libfreeipmi (the ipmi source) is optional: without it the source says how to get it.
+FREEIPMI_LIBS := $(shell $(PKG_CONFIG) --libs libfreeipmi 2>/dev/null)
+ifneq ($(FREEIPMI_LIBS),)
+  FREEIPMI_CFLAGS := $(shell $(PKG_CONFIG) --cflags libfreeipmi) -DWP_HAVE_FREEIPMI
+endif
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Iinclude \
-  $(SQLITE_CFLAGS) $(SNMP_CFLAGS) -DWP_VERSION='"$(VERSION)"' -pthread -fPIC
-LDLIBS := $(SQLITE_LIBS) $(SNMP_LIBS) -ldl -lm -pthread
+  $(SQLITE_CFLAGS) $(SNMP_CFLAGS) $(FREEIPMI_CFLAGS) -DWP_VERSION='"$(VERSION)"' -pthread -fPIC
+LDLIBS := $(SQLITE_LIBS) $(SNMP_LIBS) $(FREEIPMI_LIBS) -ldl -lm -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c \
@@ -37,6 +42,12 @@ FAKE_SRC := $(sort $(wildcard tests/fake_nvml/*.c))
 # Variants of the fake that lack one symbol, as an old or broken driver library would.
 FAKE_OMIT := nvmlDeviceGetSamples nvmlDeviceGetFieldValues
 FAKE_VARIANTS := $(FAKE_OMIT:%=$(BUILD)/fake-nvml/no-%/libnvidia-ml.so.1)
+
+# The DCMI module that tests load into OpenIPMI's ipmi_sim (a BMC on 127.0.0.1); built only
+# where libopenipmi-dev's headers are (scripts/deps.sh test installs them).
+ifneq ($(wildcard /usr/include/OpenIPMI/mcserv.h),)
+  DCMI_SIM := $(BUILD)/ipmi/dcmi_sim.so
+endif
 
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -83,7 +94,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CORE_LIB) -lcmocka $(LDLIBS)
 
-test-bin: $(BUILD)/wattprof $(FAKE_NVML) $(FAKE_VARIANTS) $(UNIT_BIN)
+test-bin: $(BUILD)/wattprof $(FAKE_NVML) $(FAKE_VARIANTS) $(UNIT_BIN) $(DCMI_SIM)
+
+$(BUILD)/ipmi/dcmi_sim.so: tests/ipmi/dcmi_sim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -o $@ $<
 
 # One runner for unit and integration tests; its last line reads "N passed, N failed".
 check-plain: test-bin

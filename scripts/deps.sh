@@ -3,12 +3,15 @@
 # usage: scripts/deps.sh build|test
 # As root it runs apt-get; otherwise it prints the command to run.
 set -eu
-# libsnmp-dev: net-snmp for the SNMP PDU source.
-build="gcc make pkg-config libsqlite3-dev zlib1g-dev libc6-dev libsnmp-dev"
+# libsnmp-dev: net-snmp for the SNMP PDU source; libfreeipmi-dev: the ipmi source.
+build="gcc make pkg-config libsqlite3-dev zlib1g-dev libc6-dev libsnmp-dev libfreeipmi-dev"
 # libclang-rt-dev: the libFuzzer runtime (-fsanitize=fuzzer); Debian 12's clang does not pull
 # it in (it holds libclang_rt.fuzzer-x86_64.a, from libclang-rt-14-dev).
 # snmpd, snmp: the real agent the SNMP tests serve PDU readings from, and snmpget to check it.
-test="$build clang clang-format libclang-rt-dev libcmocka-dev python3 procps git snmpd snmp"
+# openipmi (ipmi_sim) + libopenipmi-dev (its module headers), ipmitool and freeipmi-tools:
+# the BMC the ipmi source is tested against, and two independent readers of it.
+test="$build clang clang-format libclang-rt-dev libcmocka-dev python3 procps git snmpd snmp \
+openipmi libopenipmi-dev ipmitool freeipmi-tools"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;

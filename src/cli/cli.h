@@ -114,8 +114,9 @@ enum { CLI_OPT_SOURCE = 0x1000, CLI_OPT_CONFIG, CLI_OPT_NO_AUTO, CLI_OPT_RATED_W
 #define CLI_SOURCE_HELP                                                                            \
     "  --source KIND[:KEY=VALUE,...]\n"                                                            \
     "                      also read this source instance (repeatable); kinds: nvml, rapl,\n"      \
-    "                      hwmon, snmp; `wattprof list --kinds` shows each kind's keys; e.g.\n"    \
-    "                      "                                                                       \
+    "                      hwmon, snmp, ipmi; `wattprof list --kinds` shows each kind's keys\n"    \
+    "                      e.g. --source ipmi:host=10.0.0.5,user=wattprof,password_file=PATH\n"    \
+    "                      e.g. --source "                                                         \
     "snmp:host=pdu-a3,profile=raritan,community_file=/etc/pdu.c,outlets=5,6\n"                     \
     "  --config FILE       read source specs (one per line) and settings (rated_w=W,\n"            \
     "                      node_allowance_w=W, auto=0) from FILE; '#' starts a comment\n"          \
