@@ -190,10 +190,8 @@ static int open_error(struct ipmi *p, int errnum, struct wp_err *err)
                        p->where, p->user);
     case IPMI_ERR_PRIVILEGE_LEVEL_CANNOT_BE_OBTAINED:
         return wp_errf(err, -EACCES,
-                       "%s would not open a session at privilege %s for user '%s': the user's "
-                       "limit on this LAN channel is lower; give a lower privilege= or raise the "
-                       "user's channel privilege on the BMC (some BMCs need "
-                       "workaround=opensesspriv)",
+                       "%s would not grant privilege %s to user '%s': raise the user's LAN "
+                       "privilege limit, give a lower privilege=, or try workaround=opensesspriv",
                        p->where, p->privilege_name, p->user);
     case IPMI_ERR_CIPHER_SUITE_ID_UNAVAILABLE:
     case IPMI_ERR_AUTHENTICATION_TYPE_UNAVAILABLE:
@@ -214,17 +212,18 @@ static int open_error(struct ipmi *p, int errnum, struct wp_err *err)
                        "channel is enabled, and that no firewall drops UDP to it",
                        p->where, p->timeout_ms);
     case IPMI_ERR_HOSTNAME_INVALID:
-        return wp_errf(err, -EINVAL, "source %s: host=%s cannot be resolved; check host=",
-                       p->inst, p->host);
+        return wp_errf(err, -EINVAL, "source %s: host=%s cannot be resolved; check host=", p->inst,
+                       p->host);
     case IPMI_ERR_BAD_RMCPPLUS_STATUS_CODE:
+    case IPMI_ERR_IPMI_ERROR:
     case IPMI_ERR_INTERNAL_ERROR:
         /* FreeIPMI reports a BMC that refuses the suite during RAKP as an internal error
          * (ipmi_sim with suite 17, 2026-12-03); a suite other than the usual 3 is the likely
          * cause, anything else is the BMC's own. */
         if (p->cipher != 3)
             return wp_errf(err, -EPROTO,
-                           "%s refused the session with cipher suite %u (%s); the BMC probably "
-                           "does not enable that suite: try cipher_suite=3",
+                           "%s refused a session with cipher suite %u (%s): the BMC does not "
+                           "enable that suite; try cipher_suite=3",
                            p->where, p->cipher, ipmi_ctx_errormsg(p->ctx));
         /* fall through */
     default:
@@ -269,11 +268,10 @@ static int connect_bmc(struct ipmi *p, struct wp_err *err)
             disconnect(p);
             return rc;
         }
-    } else if (ipmi_ctx_open_outofband_2_0(p->ctx, p->host, p->have_user ? p->user : NULL,
-                                           p->password[0] ? p->password : NULL, NULL, 0,
-                                           p->privilege, p->cipher, p->timeout_ms,
-                                           p->timeout_ms / 4, p->workarounds,
-                                           IPMI_FLAGS_DEFAULT) < 0) {
+    } else if (ipmi_ctx_open_outofband_2_0(
+                   p->ctx, p->host, p->have_user ? p->user : NULL,
+                   p->password[0] ? p->password : NULL, NULL, 0, p->privilege, p->cipher,
+                   p->timeout_ms, p->timeout_ms / 4, p->workarounds, IPMI_FLAGS_DEFAULT) < 0) {
         int rc = open_error(p, ipmi_ctx_errnum(p->ctx), err);
         disconnect(p);
         return rc;
@@ -291,8 +289,7 @@ static int request_error(struct ipmi *p, const char *what, bool *lost, struct wp
     case IPMI_ERR_PRIVILEGE_LEVEL_INSUFFICIENT:
         return wp_errf(err, -EACCES,
                        "%s refused DCMI %s at privilege %s (insufficient privilege): give "
-                       "privilege=operator or privilege=admin, or let the user read DCMI at %s "
-                       "level in the BMC's configuration",
+                       "privilege=admin (or operator), or allow DCMI at %s privilege on the BMC",
                        p->where, what, p->privilege_name, p->privilege_name);
     case IPMI_ERR_COMMAND_INVALID_OR_UNSUPPORTED:
         return wp_errf(err, -ENOTSUP,
@@ -348,8 +345,8 @@ static int parse_options(struct ipmi *p, const struct wp_source_cfg *cfg, struct
         return rc;
     p->timeout_ms = (unsigned)(timeout_us / 1000);
     if (p->inband) {
-        static const char *const lan_only[] = {"port",         "user",       "password_file",
-                                               "password_env", "privilege",  "cipher_suite",
+        static const char *const lan_only[] = {"port",         "user",      "password_file",
+                                               "password_env", "privilege", "cipher_suite",
                                                "workaround",   "password"};
         for (size_t i = 0; i < sizeof(lan_only) / sizeof(lan_only[0]); i++)
             if (wp_source_cfg_get(cfg, lan_only[i]))
@@ -383,9 +380,8 @@ static int parse_options(struct ipmi *p, const struct wp_source_cfg *cfg, struct
     snprintf(p->where, sizeof(p->where), "BMC %s", p->host);
     if ((v = wp_source_cfg_get(cfg, "user"))) {
         if (strlen(v) > USER_MAX)
-            return wp_errf(err, -EINVAL,
-                           "source %s: user=%s is longer than IPMI's 16 characters", cfg->name,
-                           v);
+            return wp_errf(err, -EINVAL, "source %s: user=%s is longer than IPMI's 16 characters",
+                           cfg->name, v);
         snprintf(p->user, sizeof(p->user), "%s", v);
         p->have_user = true;
     }
@@ -417,8 +413,8 @@ static int parse_options(struct ipmi *p, const struct wp_source_cfg *cfg, struct
             p->privilege = IPMI_PRIVILEGE_LEVEL_ADMIN, p->privilege_name = "admin";
         else
             return wp_errf(err, -EINVAL,
-                           "source %s: privilege=%s is not one of user, operator, admin",
-                           cfg->name, v);
+                           "source %s: privilege=%s is not one of user, operator, admin", cfg->name,
+                           v);
     }
     p->cipher = 3;
     if ((v = wp_source_cfg_get(cfg, "cipher_suite"))) {
@@ -497,9 +493,9 @@ static int ipmi_discover(void *state, struct wp_sensors *tab, struct wp_meta *me
     struct ipmi *p = state;
     char key[96];
     /* The statistics period is a property of the BMC: read it once for the help line. */
-    if (p->connected && ipmi_cmd_dcmi_get_power_reading(
-                            p->ctx, IPMI_DCMI_POWER_READING_MODE_SYSTEM_POWER_STATISTICS, 0,
-                            p->rs) == 0) {
+    if (p->connected &&
+        ipmi_cmd_dcmi_get_power_reading(
+            p->ctx, IPMI_DCMI_POWER_READING_MODE_SYSTEM_POWER_STATISTICS, 0, p->rs) == 0) {
         uint64_t v;
         if (fiid_obj_get(p->rs, "statistics_reporting_time_period", &v) > 0)
             p->period_ms = (long)v;
@@ -542,7 +538,10 @@ static int ipmi_discover(void *state, struct wp_sensors *tab, struct wp_meta *me
             snprintf(s.help, sizeof(s.help), "node input power, the BMC's current DCMI reading");
         else
             snprintf(s.help, sizeof(s.help), "node input power, the BMC's %s over %s",
-                     i == S_MIN ? "minimum" : i == S_MAX ? "maximum" : "average", period);
+                     i == S_MIN   ? "minimum"
+                     : i == S_MAX ? "maximum"
+                                  : "average",
+                     period);
         int id = wp_sensors_add(tab, &s);
         if (id < 0)
             return wp_errf(err, -ENOMEM, "out of memory");
@@ -573,8 +572,8 @@ static int read_power(struct ipmi *p, struct wp_sink *sink, struct wp_err *err)
     for (int i = 0; i < NSENS; i++)
         if (fiid_obj_get(p->rs, reading_fields[i], &w[i]) <= 0)
             return wp_errf(err, -EIO, "%s sent a short DCMI power reading; retrying", p->where);
-    if (fiid_obj_get(p->rs, "statistics_reporting_time_period", &period_ms) > 0 &&
-        period_ms > 0 && (long)period_ms != p->period_ms) {
+    if (fiid_obj_get(p->rs, "statistics_reporting_time_period", &period_ms) > 0 && period_ms > 0 &&
+        (long)period_ms != p->period_ms) {
         if (p->period_ms > 0)
             wp_sink_event(sink, polled_us, -1, p->inst, 0,
                           "%s now reports min/max/average over %.3g s (was %.3g s)", p->where,

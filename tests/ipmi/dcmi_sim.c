@@ -141,9 +141,9 @@ static void dcmi_handler(lmc_data_t *mc, msg_t *msg, unsigned char *rdata, unsig
         }
         rdata[0] = CC_OK;
         memset(rdata + 2, 0, 15);
-        put16(rdata + 5, r.limit);   /* after 2 reserved bytes and the exception actions */
-        put32(rdata + 7, 1000);      /* correction time limit, ms */
-        put16(rdata + 13, 1);        /* statistics sampling period, s */
+        put16(rdata + 5, r.limit); /* after 2 reserved bytes and the exception actions */
+        put32(rdata + 7, 1000);    /* correction time limit, ms */
+        put16(rdata + 13, 1);      /* statistics sampling period, s */
         *rdata_len = 15;
         return;
     default:
