@@ -307,10 +307,9 @@ static int request_error(struct ipmi *p, const char *what, bool *lost, struct wp
         if (errnum == IPMI_ERR_SESSION_TIMEOUT || errnum == IPMI_ERR_MESSAGE_TIMEOUT ||
             errnum == IPMI_ERR_CONNECTION_TIMEOUT)
             return wp_errf(err, -ETIMEDOUT,
-                           "%s stopped answering (no reply to DCMI %s within %u ms); "
-                           "reconnecting",
-                           p->where, what, p->timeout_ms);
-        return wp_errf(err, -EIO, "%s: DCMI %s failed: %s; reconnecting", p->where, what,
+                           "%s stopped answering (no reply to DCMI %s within %u ms)", p->where,
+                           what, p->timeout_ms);
+        return wp_errf(err, -EIO, "%s: DCMI %s failed: %s", p->where, what,
                        ipmi_ctx_errormsg(p->ctx));
     }
 }

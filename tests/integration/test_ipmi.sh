@@ -11,7 +11,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 sim_setup
 sim_start
 SPEC="ipmi:name=bmc,host=127.0.0.1,port=$SIM_PORT,user=$SIM_USER,password_file=$T/sim/pw"
-SPEC="$SPEC,privilege=admin,workaround=opensesspriv,timeout=2s"
+SPEC="$SPEC,privilege=admin,workaround=opensesspriv,timeout=3s"
 
 # --- the fixture, read by ipmitool and ipmi-dcmi ---
 sim_ipmitool dcmi power reading >it.txt 2>&1 || { cat it.txt; fail "ipmitool cannot read the fixture"; }
