@@ -42,6 +42,11 @@ static void version(void)
     printf("  trace       SQLite %s (WAL, chunked samples)\n", sqlite3_libversion());
     printf("  nvml        loaded at run time with dlopen (no build-time dependency)\n");
     printf("  marks       Unix datagram socket (WATTPROF_SOCKET), C and Python clients\n");
+#ifdef WP_HAVE_FREEIPMI
+    printf("  ipmi        BMC power via DCMI (libfreeipmi), LAN and in-band\n");
+#else
+    printf("  ipmi        no (built without libfreeipmi-dev)\n");
+#endif
     printf("  burn        %s\n", cli_burn_available() ? "yes (wattprof-burn found)"
                                                       : "no (built only where nvcc exists)");
 }
