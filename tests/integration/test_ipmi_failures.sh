@@ -108,3 +108,18 @@ if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
 else
     note "not root: the permission case of in-band access is not checked"
 fi
+
+# --- options the BMC never sees: each refused before anything is opened, exit 64 ---
+bad_option() {
+    expect_status 64 "$WATTPROF" list --no-auto --source "$1"
+    expect_in err.txt "$2"
+}
+bad_option "ipmi:host=127.0.0.1,privilege=root" "privilege=root is not one of user, operator, admin"
+bad_option "ipmi:host=127.0.0.1,cipher_suite=5" "cipher_suite=5 is not an IPMI 2.0 cipher suite; give one of 0-3, 6-8, 11, 12, 15-17"
+bad_option "ipmi:host=127.0.0.1,workaround=opensespriv" "workaround=opensespriv is not a FreeIPMI workaround"
+bad_option "ipmi:host=127.0.0.1,user=$SIM_USER" "user=$SIM_USER needs a password: give password_file=PATH"
+bad_option "ipmi:user=$SIM_USER,password_file=$T/sim/pw" "user= is for a BMC over the LAN; give host= too"
+bad_option "ipmi:host=127.0.0.1:623" "host=127.0.0.1:623 is not a host name or IPv4 address (give the port with port=)"
+bad_option "ipmi:host=127.0.0.1,password=$SIM_PASSWORD" "a password on the command line is visible to every user"
+echo "123456789012345678901" >"$T/long"
+bad_option "ipmi:host=127.0.0.1,user=u,password_file=$T/long" "the password is longer than IPMI 2.0's 20 characters"
