@@ -208,6 +208,6 @@ $(BUILD)/fuzz/libcore.a: $(FUZZ_OBJ)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libcore.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libcore.a \
-	  $(FUZZ_SQLITE) $(SNMP_LIBS) -ldl -lm -pthread
+	  $(FUZZ_SQLITE) $(SNMP_LIBS) $(FREEIPMI_LIBS) -ldl -lm -pthread
 
 -include $(FUZZ_OBJ:.o=.d)
