@@ -459,6 +459,7 @@ static int ipmi_open(void **state, const struct wp_source_cfg *cfg, struct wp_er
     for (int i = 0; i < NSENS; i++)
         p->ids[i] = -1;
     wp_meter_clock_init(&p->clock, STAMP_TOLERANCE_US);
+    wp_meter_clock_set_resolution(&p->clock, 1000000); /* DCMI stamps are whole seconds */
     int rc = parse_options(p, cfg, err);
     if (rc < 0)
         goto fail;
