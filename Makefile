@@ -28,10 +28,15 @@ endif
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Iinclude \
   $(SQLITE_CFLAGS) $(SNMP_CFLAGS) $(FREEIPMI_CFLAGS) -DWP_VERSION='"$(VERSION)"' -pthread -fPIC
 LDLIBS := $(SQLITE_LIBS) $(SNMP_LIBS) $(FREEIPMI_LIBS) -ldl -lm -pthread
+# jansson parses JSON we read (model files, report JSON); zlib reads gzip CSV (intensity series).
+JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson)
+JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson || echo -ljansson)
+ALL_CFLAGS += $(JANSSON_CFLAGS)
+LDLIBS += $(JANSSON_LIBS) -lz
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c \
-  src/recorder/*.c src/marks/*.c))
+  src/recorder/*.c src/marks/*.c src/plan/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -62,6 +67,10 @@ all: $(BUILD)/wattprof $(FAKE_NVML) $(BURN)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# Zone intensity series are installed here and looked up by `--intensity ZONE`.
+DATADIR ?= $(PREFIX)/share/wattprof
+$(BUILD)/obj/src/cli/intensity.o: ALL_CFLAGS += -DWP_DATADIR='"$(DATADIR)"'
 
 $(CORE_LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -117,6 +126,8 @@ install: $(BUILD)/wattprof
 	install -m 755 $(BUILD)/wattprof $(DESTDIR)$(PREFIX)/bin/wattprof
 	if [ -f $(BUILD)/wattprof-burn ]; then install -m 755 $(BUILD)/wattprof-burn $(DESTDIR)$(PREFIX)/bin/; fi
 	if [ -f docs/wattprof.1 ]; then install -m 644 docs/wattprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+	install -d $(DESTDIR)$(DATADIR)/carbon
+	install -m 644 data/carbon/*.csv.gz data/carbon/README.md $(DESTDIR)$(DATADIR)/carbon/
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -208,6 +219,6 @@ $(BUILD)/fuzz/libcore.a: $(FUZZ_OBJ)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libcore.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libcore.a \
-	  $(FUZZ_SQLITE) $(SNMP_LIBS) $(FREEIPMI_LIBS) -ldl -lm -pthread
+	  $(FUZZ_SQLITE) $(SNMP_LIBS) $(FREEIPMI_LIBS) $(JANSSON_LIBS) -lz -ldl -lm -pthread
 
 -include $(FUZZ_OBJ:.o=.d)

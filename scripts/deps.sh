@@ -3,8 +3,10 @@
 # usage: scripts/deps.sh build|test
 # As root it runs apt-get; otherwise it prints the command to run.
 set -eu
-# libsnmp-dev: net-snmp for the SNMP PDU source; libfreeipmi-dev: the ipmi source.
-build="gcc make pkg-config libsqlite3-dev zlib1g-dev libc6-dev libsnmp-dev libfreeipmi-dev"
+# libsnmp-dev: net-snmp for the SNMP PDU source; libfreeipmi-dev: the ipmi source;
+# libjansson-dev: jansson parses the JSON wattprof reads (model files, report JSON).
+build="gcc make pkg-config libsqlite3-dev zlib1g-dev libc6-dev libsnmp-dev libfreeipmi-dev \
+libjansson-dev"
 # libclang-rt-dev: the libFuzzer runtime (-fsanitize=fuzzer); Debian 12's clang does not pull
 # it in (it holds libclang_rt.fuzzer-x86_64.a, from libclang-rt-14-dev).
 # snmpd, snmp: the real agent the SNMP tests serve PDU readings from, and snmpget to check it.

@@ -158,5 +158,10 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
 void wp_summary_free(struct wp_summary *s);
 void wp_summary_print_text(FILE *f, const struct wp_summary *s);
 int wp_summary_write_json(FILE *f, const struct wp_summary *s);
+/* The same, with extra members of the top-level object written by extra() at its end (the
+ * report's "emissions"). */
+struct wp_json;
+int wp_summary_write_json_ext(FILE *f, const struct wp_summary *s,
+                              void (*extra)(struct wp_json *j, void *ctx), void *ctx);
 
 #endif

@@ -281,11 +281,13 @@ void cli_warn_wal_missing(const char *cmd, const struct wp_trace *t, const char 
 
 struct json_ctx {
     const struct wp_summary *s;
+    const struct cli_report_extra *x;
 };
 
 static int write_json(FILE *f, void *ctx)
 {
-    int rc = wp_summary_write_json(f, ((struct json_ctx *)ctx)->s);
+    struct json_ctx *c = ctx;
+    int rc = wp_summary_write_json_ext(f, c->s, c->x ? c->x->json : NULL, c->x ? c->x->ctx : NULL);
     if (rc == -EINVAL) {
         cli_error(NULL, "internal error: the summary JSON came out unbalanced");
         return WP_EXIT_SOFTWARE;
@@ -301,6 +303,12 @@ int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const cha
 
 int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
                         bool force, bool events, double rated_w)
+{
+    return cli_summarize_ext(cmd, trace_path, text, json_path, force, events, rated_w, NULL);
+}
+
+int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
+                      bool force, bool events, double rated_w, const struct cli_report_extra *x)
 {
     struct wp_err err = {0};
     struct wp_trace *t = NULL;
@@ -319,8 +327,15 @@ int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, con
         wp_trace_free(t);
         return rc == -ENOMEM ? WP_EXIT_SOFTWARE : WP_EXIT_DATAERR;
     }
+    if (x && x->prepare && (rc = x->prepare(t, &s, x->ctx)) != 0) {
+        wp_summary_free(&s);
+        wp_trace_free(t);
+        return rc;
+    }
     if (text)
         wp_summary_print_text(text, &s);
+    if (text && x && x->text)
+        x->text(text, x->ctx);
     const struct wp_event *ev;
     size_t nev = 0;
     if (text && events && wp_trace_events(t, &ev, &nev, &err) == 0 && nev > 0) {
@@ -330,7 +345,7 @@ int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, con
     }
     int out = 0;
     if (json_path) {
-        struct json_ctx c = {.s = &s};
+        struct json_ctx c = {.s = &s, .x = x};
         out = cli_write_output(cmd, json_path, force, write_json, &c);
     }
     /* What is intact was summarised and written; now say what was not, and fail. */

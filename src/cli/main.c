@@ -18,6 +18,8 @@ static const struct {
     {"report", cmd_report, "summarise a recorded trace"},
     {"export", cmd_export, "write a trace's samples as CSV or JSON lines"},
     {"burn", cmd_burn, "drive every GPU to its power limit and check the results"},
+    {"model", cmd_model, "fit a power model to measured phases; predict a load's power"},
+    {"plan", cmd_plan, "rack capacity, cooling, and the start time that emits least"},
 };
 
 static void usage(FILE *f)
