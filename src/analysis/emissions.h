@@ -12,7 +12,7 @@
 
 struct wp_run_emissions {
     struct wp_emissions e;
-    char basis[96];  /* "node input meter bmc/power", "GPUs (2, nvml power)" */
+    char basis[96];   /* "node input meter bmc/power", "GPUs (2, nvml power)" */
     int64_t shift_us; /* how far the run was moved to meet the series (--intensity-at) */
 };
 

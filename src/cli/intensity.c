@@ -64,8 +64,7 @@ int cli_load_intensity(const char *cmd, const char *spec, struct wp_intensity *c
     int rc = wp_intensity_load(ci, path, &err);
     if (rc < 0) {
         cli_error(cmd, "%s", err.msg);
-        return rc == -ENOMEM ? WP_EXIT_SOFTWARE : rc == -EINVAL ? WP_EXIT_DATAERR
-                                                                : WP_EXIT_NOINPUT;
+        return rc == -ENOMEM ? WP_EXIT_SOFTWARE : rc == -EINVAL ? WP_EXIT_DATAERR : WP_EXIT_NOINPUT;
     }
     if (path == zpath) { /* name the zone, not only its file */
         char src[sizeof(ci->source) + 64];

@@ -49,8 +49,19 @@ static const char model_usage[] =
     "to fit, 66 cannot read an input, 70 internal error, 73 FILE exists or cannot be created,\n"
     "74 writing FILE failed.\n";
 
-enum { O_PHASE = 0x2000, O_IDLE, O_FPS, O_TDP, O_BY_INPUT, O_SAMPLES, O_GPUS, O_TFLOPS, O_HOURS,
-       O_OTHER, O_JSON };
+enum {
+    O_PHASE = 0x2000,
+    O_IDLE,
+    O_FPS,
+    O_TDP,
+    O_BY_INPUT,
+    O_SAMPLES,
+    O_GPUS,
+    O_TFLOPS,
+    O_HOURS,
+    O_OTHER,
+    O_JSON
+};
 
 static int bad_number(const char *opt, const char *arg)
 {
@@ -98,8 +109,8 @@ static void print_fit(const struct wp_model *m, const struct wp_model_eval *ev, 
            m->driver, m->idle_w, m->span_w, m->scale_tflops);
     printf("held out: %s; baselines: TDP %.0f W x duration, TDP x utilisation x duration\n\n",
            by_input ? "every phase of its input" : "one phase at a time", tdp_w);
-    printf("%-22s %-12s %4s %7s %8s %6s %10s %10s %7s %7s %7s\n", "input", "phase", "gpus",
-           "s", "TFLOP/s", "util%", "measured J", "model J", "model%", "TDP%", "TDPxU%");
+    printf("%-22s %-12s %4s %7s %8s %6s %10s %10s %7s %7s %7s\n", "input", "phase", "gpus", "s",
+           "TFLOP/s", "util%", "measured J", "model J", "model%", "TDP%", "TDPxU%");
     for (size_t i = 0; i < m->nphases; i++) {
         const struct wp_model_phase *p = &m->phases[i];
         printf("%-22.22s %-12.12s %4d %7.1f ", p->input, p->name, p->ngpus, p->duration_s);
@@ -222,13 +233,13 @@ static int cmd_fit(int argc, char **argv)
     size_t n = 0, cap = 0;
     struct wp_err err = {0};
     for (size_t i = 0; i < nin; i++) {
-        struct wp_model_input_opts io = {fps,      phases, np, idle, ni, samples[i]};
+        struct wp_model_input_opts io = {fps, phases, np, idle, ni, samples[i]};
         int r = wp_model_read_input(inputs[i], &io, &v, &n, &cap, &m, &err);
         if (r < 0) {
             cli_error("model", "%s", err.msg);
             rc = r == -ENOENT || r == -EACCES || r == -EISDIR ? WP_EXIT_NOINPUT
-                 : r == -ENOMEM                              ? WP_EXIT_SOFTWARE
-                                                             : WP_EXIT_DATAERR;
+                 : r == -ENOMEM                               ? WP_EXIT_SOFTWARE
+                                                              : WP_EXIT_DATAERR;
             free(v);
             goto done;
         }
@@ -349,8 +360,7 @@ static int cmd_predict(int argc, char **argv)
     struct wp_model_prediction p;
     wp_model_predict(&m, (int)gpus, x, hours, other, &p);
     FILE *f = json && strcmp(json, "-") == 0 ? stderr : stdout;
-    fprintf(f, "%s model, %d GPUs at %.1f TFLOP/s each for %.2f h:\n", m.gpu, (int)gpus, x,
-            hours);
+    fprintf(f, "%s model, %d GPUs at %.1f TFLOP/s each for %.2f h:\n", m.gpu, (int)gpus, x, hours);
     fprintf(f, "  per GPU      %.0f W\n", p.per_gpu_w);
     fprintf(f, "  mean         %.0f W (GPUs%s)\n", p.mean_w, other > 0 ? " + other" : " only");
     if (isfinite(p.p99_w))
@@ -359,12 +369,14 @@ static int cmd_predict(int argc, char **argv)
         fprintf(f, "  peak (20 ms) %.0f W\n", p.peak_w);
     fprintf(f, "  energy       %.1f kWh (%.1f to %.1f: the largest held-out error of the fit)\n",
             p.energy_j / 3.6e6, p.energy_lo_j / 3.6e6, p.energy_hi_j / 3.6e6);
-    fprintf(f, "measured: the model's fit; assumed: the load (%.1f TFLOP/s), other %.0f W, GPUs "
-               "in step for the peaks\n",
+    fprintf(f,
+            "measured: the model's fit; assumed: the load (%.1f TFLOP/s), other %.0f W, GPUs "
+            "in step for the peaks\n",
             x, other);
     if (isfinite(m.limit_w) && p.per_gpu_w > m.limit_w * 1.02)
-        cli_warn("model", "%.0f W per GPU is above the %.0f W limit the model was fitted at: "
-                          "the load lies outside the fitted range",
+        cli_warn("model",
+                 "%.0f W per GPU is above the %.0f W limit the model was fitted at: "
+                 "the load lies outside the fitted range",
                  p.per_gpu_w, m.limit_w);
     int rc = 0;
     if (json) {

@@ -66,10 +66,35 @@ static const char plan_usage[] =
     "exit status: 0, 64 usage, 65 bad input data, 66 cannot read an input, 70 internal error,\n"
     "73 FILE exists or cannot be created, 74 writing FILE failed.\n";
 
-enum { O_BUDGET = 0x3000, O_DERATE, O_NODES, O_IN_STEP, O_GPN, O_OTHER, O_RATED, O_RISK,
-       O_TRIALS, O_SEED, O_JSON, O_TRACE, O_HOURS, O_POWER_KW, O_MODEL, O_GPUS, O_TFLOPS,
-       O_INTENSITY, O_NOW, O_DEADLINE, O_PUE, O_RESTART, O_POWER_W, O_AIR_DT, O_WATER_DT,
-       O_COOLING, O_MAX_NODES };
+enum {
+    O_BUDGET = 0x3000,
+    O_DERATE,
+    O_NODES,
+    O_IN_STEP,
+    O_GPN,
+    O_OTHER,
+    O_RATED,
+    O_RISK,
+    O_TRIALS,
+    O_SEED,
+    O_JSON,
+    O_TRACE,
+    O_HOURS,
+    O_POWER_KW,
+    O_MODEL,
+    O_GPUS,
+    O_TFLOPS,
+    O_INTENSITY,
+    O_NOW,
+    O_DEADLINE,
+    O_PUE,
+    O_RESTART,
+    O_POWER_W,
+    O_AIR_DT,
+    O_WATER_DT,
+    O_COOLING,
+    O_MAX_NODES
+};
 
 static int num(const char *opt, const char *arg, double lo, double hi, double *out)
 {
@@ -143,15 +168,21 @@ static int write_rack(FILE *f, void *ctx)
 
 static int cmd_rack(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"budget-w", required_argument, NULL, O_BUDGET}, {"derate", required_argument, NULL, O_DERATE},
-        {"nodes", required_argument, NULL, O_NODES},     {"in-step", no_argument, NULL, O_IN_STEP},
-        {"gpus-per-node", required_argument, NULL, O_GPN}, {"other-w", required_argument, NULL, O_OTHER},
-        {"node-rated-w", required_argument, NULL, O_RATED}, {"risk", required_argument, NULL, O_RISK},
-        {"trials", required_argument, NULL, O_TRIALS},   {"seed", required_argument, NULL, O_SEED},
-        {"max-nodes", required_argument, NULL, O_MAX_NODES},
-        {"json", required_argument, NULL, O_JSON},       {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"budget-w", required_argument, NULL, O_BUDGET},
+                                         {"derate", required_argument, NULL, O_DERATE},
+                                         {"nodes", required_argument, NULL, O_NODES},
+                                         {"in-step", no_argument, NULL, O_IN_STEP},
+                                         {"gpus-per-node", required_argument, NULL, O_GPN},
+                                         {"other-w", required_argument, NULL, O_OTHER},
+                                         {"node-rated-w", required_argument, NULL, O_RATED},
+                                         {"risk", required_argument, NULL, O_RISK},
+                                         {"trials", required_argument, NULL, O_TRIALS},
+                                         {"seed", required_argument, NULL, O_SEED},
+                                         {"max-nodes", required_argument, NULL, O_MAX_NODES},
+                                         {"json", required_argument, NULL, O_JSON},
+                                         {"force", no_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     struct wp_rack_opts o = {.step_us = 20000,
                              .derate = WP_DERATE_CONTINUOUS,
                              .trials = 200,
@@ -281,8 +312,8 @@ static int cmd_rack(int argc, char **argv)
     }
     FILE *f = json && strcmp(json, "-") == 0 ? stderr : stdout;
     fprintf(f, "\nrack of %zu nodes, %s; budget %.0f W x %.2f = %.0f W usable\n", o.nodes,
-            o.in_step ? "in step (one synchronous job)" : "independent jobs (random phase)",
-            budget, o.derate, r.usable_w);
+            o.in_step ? "in step (one synchronous job)" : "independent jobs (random phase)", budget,
+            o.derate, r.usable_w);
     fprintf(f, "%-6s %10s %10s %10s %10s %10s %10s\n", "window", "mean W", "p50 W", "p99 W",
             "p99.9 W", "max W", "P(>usable)");
     for (int l = 0; l < WP_RACK_LEVELS; l++) {
@@ -296,12 +327,13 @@ static int cmd_rack(int argc, char **argv)
     }
     fprintf(f, "nodes that fit at risk %g (1 s means): %zu%s; by nameplate (%.0f W a node): %zu\n",
             risk, fit, fit == (size_t)max_nodes ? " (the --max-nodes cap)" : "", rated, nameplate);
-    fprintf(f, "measured: the GPUs' power at 20 ms; assumed: %d GPUs a node moving in step "
-               "within it, other %.0f W flat, derating %.2f, node rating %.0f W, %zu trials\n",
+    fprintf(f,
+            "measured: the GPUs' power at 20 ms; assumed: %d GPUs a node moving in step "
+            "within it, other %.0f W flat, derating %.2f, node rating %.0f W, %zu trials\n",
             gpn_used, other, o.derate, rated, o.trials);
     if (json) {
-        struct rack_out x = {&r, &o, fit, nameplate, nin, rated, other, risk, gpn_used,
-                             (const char *const *)(argv + optind)};
+        struct rack_out x = {&r,    &o,    fit,  nameplate, nin,
+                             rated, other, risk, gpn_used,  (const char *const *)(argv + optind)};
         rc = cli_write_output("plan", json, force, write_rack, &x);
     }
 out:
@@ -407,15 +439,22 @@ static int stretch(struct wp_profile *p, double hours)
 
 static int cmd_carbon(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"trace", required_argument, NULL, O_TRACE},     {"hours", required_argument, NULL, O_HOURS},
-        {"power-kw", required_argument, NULL, O_POWER_KW}, {"model", required_argument, NULL, O_MODEL},
-        {"gpus", required_argument, NULL, O_GPUS},       {"tflops-per-gpu", required_argument, NULL, O_TFLOPS},
-        {"other-w", required_argument, NULL, O_OTHER},   {"intensity", required_argument, NULL, O_INTENSITY},
-        {"now", required_argument, NULL, O_NOW},         {"deadline", required_argument, NULL, O_DEADLINE},
-        {"pue", required_argument, NULL, O_PUE},         {"restart-kwh", required_argument, NULL, O_RESTART},
-        {"json", required_argument, NULL, O_JSON},       {"force", no_argument, NULL, 'f'},
-        {"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"trace", required_argument, NULL, O_TRACE},
+                                         {"hours", required_argument, NULL, O_HOURS},
+                                         {"power-kw", required_argument, NULL, O_POWER_KW},
+                                         {"model", required_argument, NULL, O_MODEL},
+                                         {"gpus", required_argument, NULL, O_GPUS},
+                                         {"tflops-per-gpu", required_argument, NULL, O_TFLOPS},
+                                         {"other-w", required_argument, NULL, O_OTHER},
+                                         {"intensity", required_argument, NULL, O_INTENSITY},
+                                         {"now", required_argument, NULL, O_NOW},
+                                         {"deadline", required_argument, NULL, O_DEADLINE},
+                                         {"pue", required_argument, NULL, O_PUE},
+                                         {"restart-kwh", required_argument, NULL, O_RESTART},
+                                         {"json", required_argument, NULL, O_JSON},
+                                         {"force", no_argument, NULL, 'f'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     const char *trace = NULL, *model = NULL, *intensity = NULL, *now_s = NULL, *deadline_s = NULL;
     const char *json = NULL;
     double hours = NAN, power_kw = NAN, gpus = NAN, tflops = NAN, other = 0;
@@ -549,8 +588,8 @@ static int cmd_carbon(int argc, char **argv)
             struct wp_model_prediction pr;
             wp_model_predict(&m, (int)gpus, tflops, hours, other, &pr);
             w = pr.mean_w;
-            snprintf(job, sizeof(job), "model %s: %d GPUs at %.1f TFLOP/s + %.0f W = %.0f W",
-                     model, (int)gpus, tflops, other, w);
+            snprintf(job, sizeof(job), "model %s: %d GPUs at %.1f TFLOP/s + %.0f W = %.0f W", model,
+                     (int)gpus, tflops, other, w);
             wp_model_free(&m);
         } else {
             snprintf(job, sizeof(job), "constant %.3f kW", power_kw);
@@ -581,15 +620,16 @@ static int cmd_carbon(int argc, char **argv)
     if (isfinite(plan.kg_co2e_now))
         fprintf(f, "start now (%s):     %.3f kg CO2e\n", a, plan.kg_co2e_now);
     else
-        fprintf(f, "start now (%s):     unknown (a blank slot, outside the series, or past "
-                   "the deadline)\n",
+        fprintf(f,
+                "start now (%s):     unknown (a blank slot, outside the series, or past "
+                "the deadline)\n",
                 a);
     if (plan.found) {
         wp_time_format(plan.best_start_us, b, sizeof(b));
         fprintf(f, "best start %s: %.3f kg CO2e", b, plan.kg_co2e_best);
         if (isfinite(plan.kg_co2e_now) && plan.kg_co2e_now > 0)
-            fprintf(f, " (%.1f %% less)", (plan.kg_co2e_now - plan.kg_co2e_best) /
-                                              plan.kg_co2e_now * 100);
+            fprintf(f, " (%.1f %% less)",
+                    (plan.kg_co2e_now - plan.kg_co2e_best) / plan.kg_co2e_now * 100);
         fprintf(f, "\n");
     } else {
         fprintf(f, "no start fits before the deadline with an intensity for every hour\n");
@@ -598,15 +638,16 @@ static int cmd_carbon(int argc, char **argv)
             plan.candidates, plan.skipped_blank);
     if (o.restart_kwh >= 0) {
         if (plan.split_found)
-            fprintf(f, "pausing at hourly checkpoints (%.2f kWh a resume): %.3f kg CO2e with %zu "
-                       "pause%s\n",
+            fprintf(f,
+                    "pausing at hourly checkpoints (%.2f kWh a resume): %.3f kg CO2e with %zu "
+                    "pause%s\n",
                     o.restart_kwh, plan.kg_co2e_split, plan.pauses, plan.pauses == 1 ? "" : "s");
         else
             fprintf(f, "pausing: no split fits before the deadline\n");
     }
     fprintf(f, "measured: %s; assumed: PUE %.2f%s\n",
-            trace ? "the job's power profile, the grid's intensity" : "the grid's intensity",
-            o.pue, trace ? "" : ", the job's power");
+            trace ? "the job's power profile, the grid's intensity" : "the grid's intensity", o.pue,
+            trace ? "" : ", the job's power");
     if (json) {
         struct carbon_out x = {&plan, &o, ci.source, job, kwh, job_h};
         rc = cli_write_output("plan", json, force, write_carbon, &x);
@@ -719,12 +760,17 @@ static int cmd_cooling(int argc, char **argv)
             water_dt);
     fprintf(f, "facility power     %.0f W at PUE %.2f (%s)\n", nd.facility_w, pue,
             pue_default ? wp_cooling_pue_source(tech) : "given");
-    fprintf(f, "assumed: air %.3f kg/m3, cp %.0f J/(kg K); water cp %.0f J/(kg K), %.0f kg/m3; "
-               "the power given\n",
+    fprintf(f,
+            "assumed: air %.3f kg/m3, cp %.0f J/(kg K); water cp %.0f J/(kg K), %.0f kg/m3; "
+            "the power given\n",
             WP_AIR_DENSITY_KG_M3, WP_AIR_CP_J_KG_K, WP_WATER_CP_J_KG_K, WP_WATER_DENSITY_KG_M3);
     if (!json)
         return 0;
-    struct cool_ctx x = {&nd, air_dt, water_dt, pue, wp_cooling_name(tech),
+    struct cool_ctx x = {&nd,
+                         air_dt,
+                         water_dt,
+                         pue,
+                         wp_cooling_name(tech),
                          pue_default ? wp_cooling_pue_source(tech) : "given"};
     return cli_write_output("plan", json, force, write_cooling, &x);
 }

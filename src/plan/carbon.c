@@ -310,8 +310,7 @@ int wp_emissions_compute(const struct wp_profile *p, const struct wp_intensity *
 {
     memset(out, 0, sizeof(*out));
     if (!(pue >= 1.0) || !isfinite(pue))
-        return wp_errf(err, -EINVAL, "a PUE is 1 or more (facility power / IT power), not %g",
-                       pue);
+        return wp_errf(err, -EINVAL, "a PUE is 1 or more (facility power / IT power), not %g", pue);
     snprintf(out->intensity_source, sizeof(out->intensity_source), "%s", ci->source);
     out->pue = pue;
     double g = 0, covered_j = 0, blank_us = 0;
@@ -361,8 +360,7 @@ static double kg_of(double e_j, double pue, double g)
 }
 
 int wp_carbon_plan(const struct wp_profile *p, const struct wp_intensity *ci,
-                   const struct wp_carbon_opts *o, struct wp_carbon_plan *out,
-                   struct wp_err *err)
+                   const struct wp_carbon_opts *o, struct wp_carbon_plan *out, struct wp_err *err)
 {
     memset(out, 0, sizeof(*out));
     if (ci->constant || ci->n < 2)
@@ -464,8 +462,8 @@ int wp_carbon_plan(const struct wp_profile *p, const struct wp_intensity *ci,
                             best_prev_at = (long)s - 2;
                         }
                         double cont = s >= 1 ? f[(k - 1) * S + s - 1] : INFINITY;
-                        double resume = best_prev + (isnan(g) ? INFINITY
-                                                              : kg_of(restart_j, o->pue, g));
+                        double resume =
+                            best_prev + (isnan(g) ? INFINITY : kg_of(restart_j, o->pue, g));
                         if (cont <= resume) {
                             v = cont + here;
                             fr = (long)s - 1;

@@ -19,11 +19,11 @@
 
 struct wp_intensity {
     size_t n;
-    int64_t *t_us;      /* slot starts, ascending */
-    double *g_per_kwh;  /* NAN = blank slot */
-    bool constant;      /* one value for all time (n == 0, const_g_per_kwh) */
+    int64_t *t_us;     /* slot starts, ascending */
+    double *g_per_kwh; /* NAN = blank slot */
+    bool constant;     /* one value for all time (n == 0, const_g_per_kwh) */
     double const_g_per_kwh;
-    char source[320];   /* "file CISO-2022-hourly.csv.gz (column avg_CI)", "constant 400" */
+    char source[320]; /* "file CISO-2022-hourly.csv.gz (column avg_CI)", "constant 400" */
 };
 
 /* Reads a CSV (plain or gzip): a header, then timestamp,value rows. The timestamp is the first
@@ -64,12 +64,12 @@ int wp_profile_init(struct wp_profile *p, int64_t from_us, int64_t to_us, int64_
 struct wp_emissions {
     char intensity_source[320];
     double pue;
-    double it_energy_j;       /* what the profile drew */
-    double facility_energy_j; /* it_energy_j x pue */
-    double kg_co2e;           /* over the hours with an intensity; NAN if none had one */
-    double hours_without_intensity; /* run time in blank slots or outside the series */
+    double it_energy_j;                /* what the profile drew */
+    double facility_energy_j;          /* it_energy_j x pue */
+    double kg_co2e;                    /* over the hours with an intensity; NAN if none had one */
+    double hours_without_intensity;    /* run time in blank slots or outside the series */
     double energy_without_intensity_j; /* facility energy in those hours, not in kg_co2e */
-    double mean_g_per_kwh;    /* energy-weighted intensity over the covered hours */
+    double mean_g_per_kwh;             /* energy-weighted intensity over the covered hours */
 };
 
 /* Emissions of p placed shift_us later than its own times (0: when it ran). */
@@ -88,7 +88,7 @@ struct wp_carbon_opts {
 };
 
 struct wp_carbon_plan {
-    bool found;           /* some start fits before the deadline with intensity everywhere */
+    bool found; /* some start fits before the deadline with intensity everywhere */
     int64_t best_start_us;
     double kg_co2e_best;
     double kg_co2e_now;   /* NAN when starting now meets a blank slot or misses the deadline */
@@ -108,8 +108,7 @@ struct wp_carbon_plan {
  * is the minimum over every candidate, and the split is a dynamic programme over (chunk,
  * slot) that is exact for the restart rule above. */
 int wp_carbon_plan(const struct wp_profile *p, const struct wp_intensity *ci,
-                   const struct wp_carbon_opts *o, struct wp_carbon_plan *out,
-                   struct wp_err *err);
+                   const struct wp_carbon_opts *o, struct wp_carbon_plan *out, struct wp_err *err);
 void wp_carbon_plan_free(struct wp_carbon_plan *r);
 /* Energy of p (J) in each slot of slot_us after its start, as chunks; *out malloc'd. */
 int wp_profile_chunks(const struct wp_profile *p, int64_t slot_us, double **out, size_t *n);

@@ -207,8 +207,9 @@ int wp_model_write_json(FILE *f, const struct wp_model *m, const char *const *in
     wp_json_obj_begin(&j);
     wp_json_kstr(&j, "format", MODEL_FORMAT);
     wp_json_kint(&j, "format_version", 1);
-    wp_json_kstr(&j, "form", "P_gpu_w = idle_w + span_w * (1 - exp(-x / scale_tflops)), x = "
-                             "TFLOP/s per GPU");
+    wp_json_kstr(&j, "form",
+                 "P_gpu_w = idle_w + span_w * (1 - exp(-x / scale_tflops)), x = "
+                 "TFLOP/s per GPU");
     wp_json_kstr(&j, "gpu", m->gpu);
     wp_json_kdouble(&j, "limit_w", m->limit_w);
     wp_json_kstr(&j, "driver", m->driver[0] ? m->driver : NULL);
@@ -286,14 +287,16 @@ int wp_model_read_json(const char *path, struct wp_model *m, struct wp_err *err)
             return wp_errf(err, -e, "cannot read model %s: %s", path, strerror(e));
         }
         fclose(f);
-        return wp_errf(err, -EINVAL, "%s is not JSON (line %d: %s); make it with wattprof model fit",
-                       path, je.line, je.text);
+        return wp_errf(err, -EINVAL,
+                       "%s is not JSON (line %d: %s); make it with wattprof model fit", path,
+                       je.line, je.text);
     }
     int rc = 0;
     json_t *fmt = json_object_get(root, "format");
     if (!json_is_string(fmt) || strcmp(json_string_value(fmt), MODEL_FORMAT) != 0) {
-        rc = wp_errf(err, -EINVAL, "%s is not a wattprof model (no \"format\": \"%s\"); make one "
-                                   "with wattprof model fit",
+        rc = wp_errf(err, -EINVAL,
+                     "%s is not a wattprof model (no \"format\": \"%s\"); make one "
+                     "with wattprof model fit",
                      path, MODEL_FORMAT);
         goto out;
     }

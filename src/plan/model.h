@@ -23,13 +23,13 @@
 struct wp_model_phase {
     char input[160]; /* base name of the file it came from */
     char name[65];
-    bool idle;       /* an anchor at zero load (x = 0) */
+    bool idle; /* an anchor at zero load (x = 0) */
     int ngpus;
-    double duration_s, energy_j; /* all GPUs, measured */
-    double tflops_per_gpu;       /* NAN when the phase has no work count */
-    bool tflops_derived;         /* from samples x --flops-per-sample, not the job's flops= */
-    double util_pct;             /* mean NVML utilisation over GPUs and the phase, NAN if none */
-    double clock_mhz;            /* mean SM clock, NAN if none */
+    double duration_s, energy_j;  /* all GPUs, measured */
+    double tflops_per_gpu;        /* NAN when the phase has no work count */
+    bool tflops_derived;          /* from samples x --flops-per-sample, not the job's flops= */
+    double util_pct;              /* mean NVML utilisation over GPUs and the phase, NAN if none */
+    double clock_mhz;             /* mean SM clock, NAN if none */
     double mean_w, peak_w, p99_w; /* summed GPUs; p99 NAN without the samples */
 };
 
@@ -38,8 +38,8 @@ struct wp_model {
     double limit_w;
     char driver[64];
     double idle_w, span_w, scale_tflops;
-    double peak_ratio; /* highest phase peak (20 ms, summed GPUs) / its mean, work phases */
-    double p99_ratio;  /* likewise for the 99th percentile, NAN when no samples were read */
+    double peak_ratio;   /* highest phase peak (20 ms, summed GPUs) / its mean, work phases */
+    double p99_ratio;    /* likewise for the 99th percentile, NAN when no samples were read */
     double interval_rel; /* largest held-out relative energy error: the prediction interval */
     size_t nphases;
     struct wp_model_phase *phases; /* what it was fitted on */
@@ -82,8 +82,8 @@ void wp_model_predict(const struct wp_model *m, int gpus, double tflops_per_gpu,
 
 /* ---- inputs ---- */
 struct wp_model_input_opts {
-    double flops_per_sample; /* for phases with samples= but no flops=; NAN: none */
-    const char *const *phases;      /* names of work phases to use (NULL/0: all with a rate) */
+    double flops_per_sample;   /* for phases with samples= but no flops=; NAN: none */
+    const char *const *phases; /* names of work phases to use (NULL/0: all with a rate) */
     size_t nphases;
     const char *const *idle_phases; /* names of phases at zero load (anchors) */
     size_t nidle;

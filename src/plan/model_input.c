@@ -111,8 +111,8 @@ static int phase_stats(const struct devs *ds, int64_t t0, int64_t t1, struct wp_
         sc += ser_mean(&ds->d[i].clock, t0, t1, &c);
         nc += c;
         if (ds->d[i].power.n > 0)
-            refs[k++] = (struct wp_series_ref){ds->d[i].power.t, ds->d[i].power.v,
-                                               ds->d[i].power.n, ds->d[i].power_hold_us};
+            refs[k++] = (struct wp_series_ref){ds->d[i].power.t, ds->d[i].power.v, ds->d[i].power.n,
+                                               ds->d[i].power_hold_us};
     }
     p->util_pct = nu > 0 ? su / nu : NAN;
     p->clock_mhz = nc > 0 ? sc / nc : NAN;
@@ -173,8 +173,7 @@ static int push(struct wp_model_phase **v, size_t *n, size_t *cap, const struct 
 }
 
 /* Keeps the phase if it is asked for; returns 1 when kept. */
-static bool wanted(const char *name, bool has_rate, const struct wp_model_input_opts *o,
-                   bool *idle)
+static bool wanted(const char *name, bool has_rate, const struct wp_model_input_opts *o, bool *idle)
 {
     *idle = in_list(name, o->idle_phases, o->nidle);
     if (*idle)
@@ -199,8 +198,7 @@ static int load_csv(const char *path, struct devs *ds, struct wp_err *err)
         if (lineno == 1) {
             if (strncmp(line, "sensor_id,source,device,name,unit,t_us,value", 44) != 0) {
                 rc = wp_errf(err, -EINVAL,
-                             "%s is not `wattprof export --csv` output (its header differs)",
-                             path);
+                             "%s is not `wattprof export --csv` output (its header differs)", path);
                 break;
             }
             continue;
@@ -208,8 +206,8 @@ static int load_csv(const char *path, struct devs *ds, struct wp_err *err)
         char src[40], name[64], unit[24];
         int id, device;
         long long t, v;
-        if (sscanf(line, "%d,%39[^,],%d,%63[^,],%23[^,],%lld,%lld", &id, src, &device, name,
-                   unit, &t, &v) != 7)
+        if (sscanf(line, "%d,%39[^,],%d,%63[^,],%23[^,],%lld,%lld", &id, src, &device, name, unit,
+                   &t, &v) != 7)
             continue; /* rows of other shapes (a non-integer value) are not ours */
         if (strcmp(src, "nvml") != 0)
             continue;
@@ -270,9 +268,9 @@ static int read_json(const char *path, const struct wp_model_input_opts *o,
     struct devs ds = {0};
     json_t *gpus = json_object_get(root, "gpus"), *phases = json_object_get(root, "phases");
     if (!json_is_array(gpus) || !json_is_array(phases) || json_array_size(gpus) == 0) {
-        rc = wp_errf(err, -EINVAL,
-                     "%s is not `wattprof report --json` output (no \"gpus\" and \"phases\")",
-                     path);
+        rc =
+            wp_errf(err, -EINVAL,
+                    "%s is not `wattprof report --json` output (no \"gpus\" and \"phases\")", path);
         goto out;
     }
     json_t *g0 = json_array_get(gpus, 0);

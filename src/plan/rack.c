@@ -41,8 +41,8 @@ static double pct_sorted(const double *v, size_t n, double p)
  * a stride); the exceedance counts use every position. */
 #define KEEP_MAX 2000000u
 
-int wp_rack_simulate(const struct wp_rack_node *nodes, size_t nnodes,
-                     const struct wp_rack_opts *o, struct wp_rack_result *out, struct wp_err *err)
+int wp_rack_simulate(const struct wp_rack_node *nodes, size_t nnodes, const struct wp_rack_opts *o,
+                     struct wp_rack_result *out, struct wp_err *err)
 {
     memset(out, 0, sizeof(*out));
     if (nnodes == 0 || o->nodes == 0 || o->trials == 0 || o->step_us <= 0)

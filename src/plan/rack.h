@@ -28,22 +28,22 @@ struct wp_rack_node {
 enum { WP_RACK_LEVELS = 3 };
 
 struct wp_rack_opts {
-    int64_t step_us;    /* grid of every node series (20 ms for the H200 buffer) */
-    size_t nodes;       /* nodes in the rack */
-    bool in_step;       /* one synchronous job: every node gets the same shift */
-    double budget_w;    /* the rack's (PDU's, breaker's) rating */
-    double derate;      /* share of the budget usable continuously (WP_DERATE_CONTINUOUS) */
-    size_t trials;      /* Monte Carlo draws of the shifts */
+    int64_t step_us; /* grid of every node series (20 ms for the H200 buffer) */
+    size_t nodes;    /* nodes in the rack */
+    bool in_step;    /* one synchronous job: every node gets the same shift */
+    double budget_w; /* the rack's (PDU's, breaker's) rating */
+    double derate;   /* share of the budget usable continuously (WP_DERATE_CONTINUOUS) */
+    size_t trials;   /* Monte Carlo draws of the shifts */
     uint64_t seed;
     /* Averaging windows for the distribution: 20 ms (one grid step), 1 s, 60 s by default. */
     int64_t window_us[WP_RACK_LEVELS];
-    int risk_level;     /* which window the risk applies to (1: 1 s, what breakers and PDUs
-                           trip on far sooner than minutes, yet slower than 20 ms) */
+    int risk_level; /* which window the risk applies to (1: 1 s, what breakers and PDUs
+                       trip on far sooner than minutes, yet slower than 20 ms) */
 };
 
 struct wp_rack_level {
     int64_t window_us;
-    bool valid;  /* the series are long enough for this window */
+    bool valid; /* the series are long enough for this window */
     double p50_w, p99_w, p999_w, max_w, mean_w;
     double p_exceed; /* share of window positions x trials above budget x derate */
 };
@@ -64,8 +64,8 @@ int wp_rack_simulate(const struct wp_rack_node *nodes, size_t nnodes,
 /* The most nodes (up to max_nodes) whose chance of exceeding the usable budget at
  * risk_level stays at or below risk; 0 when even one node exceeds it. */
 int wp_rack_max_nodes(const struct wp_rack_node *nodes, size_t nnodes,
-                      const struct wp_rack_opts *opts, double risk, size_t max_nodes,
-                      size_t *out, struct wp_err *err);
+                      const struct wp_rack_opts *opts, double risk, size_t max_nodes, size_t *out,
+                      struct wp_err *err);
 
 /* ---- cooling ---- */
 /* Dry air at 20 C and 101.325 kPa: density 1.204 kg/m3, specific heat 1005 J/(kg K)
@@ -73,9 +73,9 @@ int wp_rack_max_nodes(const struct wp_rack_node *nodes, size_t nnodes,
 #define WP_AIR_DENSITY_KG_M3 1.204
 #define WP_AIR_CP_J_KG_K     1005.0
 /* Liquid water near 15-20 C: 4186 J/(kg K) (the 15 C calorie is 4.1855 J/g/K), 998 kg/m3. */
-#define WP_WATER_CP_J_KG_K      4186.0
-#define WP_WATER_DENSITY_KG_M3  998.0
-#define WP_M3H_TO_CFM           0.588578 /* 1 m3/h = 35.3147 ft3 / 60 min */
+#define WP_WATER_CP_J_KG_K     4186.0
+#define WP_WATER_DENSITY_KG_M3 998.0
+#define WP_M3H_TO_CFM          0.588578 /* 1 m3/h = 35.3147 ft3 / 60 min */
 
 enum wp_cooling { WP_COOL_AIR, WP_COOL_RDHX, WP_COOL_DLC };
 /* PUE per cooling technology; the sources are in rack.c beside the values. */
@@ -85,11 +85,11 @@ const char *wp_cooling_pue_source(enum wp_cooling c);
 int wp_cooling_parse(const char *s, enum wp_cooling *out);
 
 struct wp_cooling_need {
-    double heat_w;        /* all electrical power becomes heat in the room */
-    double air_m3_per_h;  /* to carry heat_w at the air temperature rise */
+    double heat_w;       /* all electrical power becomes heat in the room */
+    double air_m3_per_h; /* to carry heat_w at the air temperature rise */
     double air_cfm;
     double water_l_per_min; /* coolant flow for heat_w at the coolant temperature rise */
-    double facility_w;    /* heat_w x pue */
+    double facility_w;      /* heat_w x pue */
 };
 /* heat_w at air rise dt_air_k and coolant rise dt_water_k (both > 0). */
 void wp_cooling_compute(double heat_w, double dt_air_k, double dt_water_k, double pue,

@@ -32,8 +32,8 @@ int wp_time_parse(const char *s, int64_t *t_us)
     }
     struct tm tm = {0};
     int y, mo, d, h = 0, mi = 0, sec = 0;
-    if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) ||
-        s[7] != '-' || digits(s + 8, 2, &d))
+    if (strlen(s) < 10 || digits(s, 4, &y) || s[4] != '-' || digits(s + 5, 2, &mo) || s[7] != '-' ||
+        digits(s + 8, 2, &d))
         return -EINVAL;
     const char *q = s + 10;
     double frac = 0;

@@ -227,8 +227,8 @@ static void test_carbon_matches_exhaustive_search(void **state)
         size_t S = 0;
         while ((size_t)s0 + S < ci.n && ci.t_us[s0 + (long)S] + H_US <= o.deadline_us)
             S++;
-        double want = brute_split(chunk, K, &ci, (size_t)s0, S, o.pue, o.restart_kwh * 3.6e6, 0,
-                                  -1);
+        double want =
+            brute_split(chunk, K, &ci, (size_t)s0, S, o.pue, o.restart_kwh * 3.6e6, 0, -1);
         assert_int_equal(r.split_found, isfinite(want));
         if (r.split_found) {
             assert_near(r.kg_co2e_split, want, 1e-9 * want);
@@ -317,11 +317,11 @@ static void test_shipped_series(void **state)
     assert_near(e.kg_co2e, want, 1e-9);
     assert_true(isnan(wp_intensity_at(&ci, t + H_US)));
     /* plan carbon over the blank hour: the starts that would meet it are skipped. */
-    struct wp_carbon_opts o = {.now_us = t - 2 * H_US, .deadline_us = t + 6 * H_US, .pue = 1.0,
-                               .restart_kwh = -1};
+    struct wp_carbon_opts o = {
+        .now_us = t - 2 * H_US, .deadline_us = t + 6 * H_US, .pue = 1.0, .restart_kwh = -1};
     struct wp_carbon_plan r;
     assert_int_equal(wp_carbon_plan(&p, &ci, &o, &r, NULL), 0);
-    assert_int_equal(r.candidates, 6); /* 07:00 .. 12:00 */
+    assert_int_equal(r.candidates, 6);    /* 07:00 .. 12:00 */
     assert_int_equal(r.skipped_blank, 3); /* 08:00, 09:00, 10:00 meet 10:00 */
     wp_carbon_plan_free(&r);
     wp_profile_free(&p);
@@ -331,9 +331,8 @@ static void test_shipped_series(void **state)
     assert_int_equal(blanks(&ci), 23);
     wp_intensity_free(&ci);
     char path[512];
-    assert_int_equal(wp_intensity_find_zone("ERCO", "/nonexistent:data/carbon", path,
-                                            sizeof(path), &err),
-                     0);
+    assert_int_equal(
+        wp_intensity_find_zone("ERCO", "/nonexistent:data/carbon", path, sizeof(path), &err), 0);
     assert_string_equal(path, "data/carbon/ERCO-2022-hourly.csv.gz");
     assert_int_equal(wp_intensity_find_zone("XXXX", "data/carbon", path, sizeof(path), &err),
                      -ENOENT);
