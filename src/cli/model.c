@@ -25,8 +25,8 @@ static const char model_usage[] =
     "                      lacks utilisation, SM clock and the 99th percentile)\n"
     "  -o, --output FILE   the model (JSON: coefficients, what it was fitted on, the table)\n"
     "  -f, --force         replace FILE\n"
-    "  --phase NAME        fit on phases of this name only (repeatable; default: every\n"
-    "                      phase with a FLOP rate)\n"
+    "  --phase NAME        fit on phases of this name only (repeatable; a shell pattern\n"
+    "                      such as 'resnet*' works; default: every phase with a FLOP rate)\n"
     "  --idle-phase NAME   phases of this name are at zero load (repeatable)\n"
     "  --flops-per-sample X  model FLOPs per sample (forward + backward) for phases that\n"
     "                      count samples but not flops\n"
@@ -134,9 +134,12 @@ static void print_fit(const struct wp_model *m, const struct wp_model_eval *ev, 
     printf("\nMAPE of training energy over %zu held-out phases: model %.1f %%, TDP x duration "
            "%.1f %%",
            ev->scored, ev->mape_model, ev->mape_tdp);
-    if (ev->scored_util > 0)
-        printf(", TDP x utilisation %.1f %% (%zu phases with utilisation)\n", ev->mape_tdp_util,
-               ev->scored_util);
+    if (ev->scored_util == ev->scored)
+        printf(", TDP x utilisation %.1f %%\n", ev->mape_tdp_util);
+    else if (ev->scored_util > 0)
+        printf(
+            ";\n  on the %zu phases with utilisation: model %.1f %%, TDP x utilisation %.1f %%\n",
+            ev->scored_util, ev->mape_model_util, ev->mape_tdp_util);
     else
         printf(", TDP x utilisation: no utilisation in the inputs (give --samples)\n");
     printf("measured: phase energy, duration, FLOP counts from marks, utilisation; assumed: "

@@ -38,6 +38,8 @@ static const char plan_usage[] =
     "  --node-rated-w W    nameplate of a node (default 10200 W for 8 GPUs: NVIDIA DGX/HGX\n"
     "                      H100/H200; else GPUs x 700 W + --other-w)\n"
     "  --risk P            accepted chance of exceeding (default 0.001)\n"
+    "  --window A:B        use seconds A to B of each input (e.g. its training phases)\n"
+    "  --max-nodes N       stop counting at N (default 256)\n"
     "  --trials N, --seed S  Monte Carlo draws (default 200) and seed (default 1)\n"
     "  e.g. wattprof plan rack llama.csv.gz resnet.csv.gz --gpus-per-node 8 --other-w 2240 \\\n"
     "         --budget-w 40000\n"
@@ -93,7 +95,8 @@ enum {
     O_AIR_DT,
     O_WATER_DT,
     O_COOLING,
-    O_MAX_NODES
+    O_MAX_NODES,
+    O_WINDOW
 };
 
 static int num(const char *opt, const char *arg, double lo, double hi, double *out)
@@ -179,6 +182,7 @@ static int cmd_rack(int argc, char **argv)
                                          {"trials", required_argument, NULL, O_TRIALS},
                                          {"seed", required_argument, NULL, O_SEED},
                                          {"max-nodes", required_argument, NULL, O_MAX_NODES},
+                                         {"window", required_argument, NULL, O_WINDOW},
                                          {"json", required_argument, NULL, O_JSON},
                                          {"force", no_argument, NULL, 'f'},
                                          {"help", no_argument, NULL, 'h'},
@@ -190,7 +194,7 @@ static int cmd_rack(int argc, char **argv)
                              .window_us = {20000, 1000000, 60000000},
                              .risk_level = 1};
     double budget = NAN, nodes = 0, gpn = 0, other = 0, rated = NAN, risk = 0.001, v;
-    double max_nodes = 256;
+    double max_nodes = 256, win_from = 0, win_to = NAN;
     const char *json = NULL;
     bool force = false;
     int c, rc;
@@ -238,6 +242,20 @@ static int cmd_rack(int argc, char **argv)
                 return rc;
             o.seed = (uint64_t)v;
             break;
+        case O_WINDOW: {
+            char *end;
+            win_from = strtod(optarg, &end);
+            if (*end == ':')
+                win_to = strtod(end + 1, &end);
+            if (*end || !(win_from >= 0) || !(win_to > win_from)) {
+                cli_error("plan",
+                          "--window wants A:B, seconds from each input's start (e.g. "
+                          "28.9:89.5), not '%s'",
+                          optarg);
+                return WP_EXIT_USAGE;
+            }
+            break;
+        }
         case O_MAX_NODES:
             if ((rc = num("--max-nodes", optarg, 1, 100000, &max_nodes)))
                 return rc;
@@ -276,7 +294,8 @@ static int cmd_rack(int argc, char **argv)
         struct wp_err err = {0};
         size_t n;
         int ng;
-        int r = wp_gpu_power_grid(argv[optind + (int)i], o.step_us, &bufs[i], &n, &ng, &err);
+        int r = wp_gpu_power_grid(argv[optind + (int)i], o.step_us, win_from, win_to, &bufs[i], &n,
+                                  &ng, &err);
         if (r < 0) {
             cli_error("plan", "%s", err.msg);
             rc = r == -ENOENT || r == -EACCES ? WP_EXIT_NOINPUT

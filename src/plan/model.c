@@ -135,7 +135,7 @@ int wp_model_evaluate(const struct wp_model_phase *ph, size_t n, double tdp_w, b
         wp_model_eval_free(out);
         return wp_errf(err, -ENOMEM, "out of memory");
     }
-    double sm = 0, st = 0, su = 0;
+    double sm = 0, st = 0, su = 0, smu = 0;
     for (size_t i = 0; i < n; i++) {
         const struct wp_model_phase *p = &ph[i];
         out->pred_j[i] = out->tdp_j[i] = out->tdp_util_j[i] = NAN;
@@ -160,6 +160,7 @@ int wp_model_evaluate(const struct wp_model_phase *ph, size_t n, double tdp_w, b
         if (isfinite(p->util_pct)) {
             out->tdp_util_j[i] = tdp_w * p->util_pct / 100.0 * p->ngpus * p->duration_s;
             su += fabs(out->tdp_util_j[i] - e) / e;
+            smu += rel;
             out->scored_util++;
         }
     }
@@ -167,6 +168,7 @@ int wp_model_evaluate(const struct wp_model_phase *ph, size_t n, double tdp_w, b
     out->mape_model = out->scored ? 100.0 * sm / (double)out->scored : NAN;
     out->mape_tdp = out->scored ? 100.0 * st / (double)out->scored : NAN;
     out->mape_tdp_util = out->scored_util ? 100.0 * su / (double)out->scored_util : NAN;
+    out->mape_model_util = out->scored_util ? 100.0 * smu / (double)out->scored_util : NAN;
     if (out->scored == 0) {
         wp_model_eval_free(out);
         return wp_errf(err, -EINVAL,
@@ -230,6 +232,7 @@ int wp_model_write_json(FILE *f, const struct wp_model *m, const char *const *in
         wp_json_kdouble(&j, "mape_model_pct", ev->mape_model);
         wp_json_kdouble(&j, "mape_tdp_pct", ev->mape_tdp);
         wp_json_kdouble(&j, "mape_tdp_util_pct", ev->mape_tdp_util);
+        wp_json_kdouble(&j, "mape_model_on_util_phases_pct", ev->mape_model_util);
         wp_json_kuint(&j, "phases", ev->scored);
         wp_json_kuint(&j, "phases_with_util", ev->scored_util);
         wp_json_obj_end(&j);

@@ -59,6 +59,7 @@ int wp_model_fit(const struct wp_model_phase *ph, size_t n, struct wp_model *out
 struct wp_model_eval {
     double *pred_j, *tdp_j, *tdp_util_j;
     double mape_model, mape_tdp, mape_tdp_util; /* %, over scored phases */
+    double mape_model_util; /* the model's, over the phases TDP x utilisation was scored on */
     size_t scored, scored_util;
     double max_abs_rel; /* largest |pred - measured| / measured of the model */
 };
@@ -95,9 +96,10 @@ int wp_model_read_input(const char *path, const struct wp_model_input_opts *o,
                         struct wp_model_phase **v, size_t *n, size_t *cap, struct wp_model *m,
                         struct wp_err *err);
 
-/* The GPUs' summed power (W) on a grid of step_us over the span every GPU covers, from a
- * trace or an export CSV; points some GPU does not cover are dropped. *w malloc'd. */
-int wp_gpu_power_grid(const char *path, int64_t step_us, double **w, size_t *n, int *ngpus,
-                      struct wp_err *err);
+/* The GPUs' summed power (W) on a grid of step_us over the span every GPU covers (or the part
+ * of it from from_s to to_s seconds after its start, when to_s is finite), from a trace or an
+ * export CSV; points some GPU does not cover are dropped. *w malloc'd. */
+int wp_gpu_power_grid(const char *path, int64_t step_us, double from_s, double to_s, double **w,
+                      size_t *n, int *ngpus, struct wp_err *err);
 
 #endif

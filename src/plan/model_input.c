@@ -2,6 +2,7 @@
  * optionally, the `wattprof export --csv` samples of the same run for utilisation, SM clock and
  * the 99th percentile, which the report JSON does not hold). */
 #include <errno.h>
+#include <fnmatch.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -72,10 +73,11 @@ static const char *base(const char *p)
     return s ? s + 1 : p;
 }
 
+/* Phase names or shell patterns ("resnet152_*"). */
 static bool in_list(const char *name, const char *const *v, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcmp(name, v[i]) == 0)
+        if (fnmatch(v[i], name, 0) == 0)
             return true;
     return false;
 }
@@ -427,8 +429,8 @@ int wp_model_read_input(const char *path, const struct wp_model_input_opts *o,
     return read_json(path, o, v, n, cap, m, err);
 }
 
-int wp_gpu_power_grid(const char *path, int64_t step_us, double **w, size_t *n, int *ngpus,
-                      struct wp_err *err)
+int wp_gpu_power_grid(const char *path, int64_t step_us, double from_s, double to_s, double **w,
+                      size_t *n, int *ngpus, struct wp_err *err)
 {
     *w = NULL;
     *n = 0;
@@ -476,6 +478,14 @@ int wp_gpu_power_grid(const char *path, int64_t step_us, double **w, size_t *n, 
     if (rc == 0 && (k == 0 || hi <= lo))
         rc = wp_errf(err, -EINVAL, "%s holds no GPU power series (nvml power) to build a node from",
                      path);
+    if (rc == 0 && isfinite(to_s)) {
+        int64_t a = lo + (int64_t)(from_s * 1e6), b = lo + (int64_t)(to_s * 1e6);
+        if (a >= hi || b <= a)
+            rc = wp_errf(err, -EINVAL, "%s covers %.1f s; the window %.1f..%.1f s lies outside it",
+                         path, (double)(hi - lo) / 1e6, from_s, to_s);
+        lo = a;
+        hi = b < hi ? b : hi;
+    }
     size_t len = rc == 0 ? wp_grid_len(lo, hi, step_us) : 0;
     double *g = len ? malloc(len * sizeof(double)) : NULL;
     if (rc == 0 && !g)

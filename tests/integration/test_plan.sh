@@ -115,6 +115,11 @@ check 'j["nodes_by_nameplate"] == 3 and j["usable_w"] == 32000' r.json
 check 'j["nodes_fit_at_risk"] >= 1 and j["rack_power"]["20ms"]["max_w"] >= j["rack_power"]["1s"]["max_w"]' r.json
 check 'j["assumptions"]["gpus_per_node"] == 8 and j["assumptions"]["derate"] == 0.8' r.json
 expect_status 64 "$WATTPROF" plan rack run.wptrace
+# A window outside the input is bad data, named; one inside it shortens the node series.
+expect_status 65 "$WATTPROF" plan rack run.wptrace --budget-w 1000 --window 100:200
+expect_in err.txt "outside"
+expect_status 0 "$WATTPROF" plan rack run.wptrace --budget-w 40000 --window 0.5:1.5 --trials 5
+expect_in out.txt "1.0 s at 20 ms"
 expect_status 0 "$WATTPROF" plan cooling --power-w 10000 --air-dt 10 --water-dt 10 --cooling dlc --json k.json
 # 10 kW over 10 K: 10000 / (1005 x 10) kg/s of air = 0.995 kg/s / 1.204 kg/m3 x 3600 s/h;
 # water 10000 / (4186 x 10) kg/s / 998 kg/m3, in L/min.
