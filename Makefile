@@ -70,7 +70,7 @@ $(BUILD)/obj/%.o: %.c
 
 # Zone intensity series are installed here and looked up by `--intensity ZONE`.
 DATADIR ?= $(PREFIX)/share/wattprof
-$(BUILD)/obj/src/cli/intensity.o: ALL_CFLAGS += -DWP_DATADIR='"$(DATADIR)"'
+$(BUILD)/obj/src/cli/plan_common.o: ALL_CFLAGS += -DWP_DATADIR='"$(DATADIR)"'
 
 $(CORE_LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)

@@ -169,6 +169,13 @@ struct wp_intensity;
 int cli_load_intensity(const char *cmd, const char *spec, struct wp_intensity *ci);
 /* Parses a PUE (>= 1, <= 5); 0 or -EINVAL. */
 int cli_parse_pue(const char *s, double *out);
+/* The options model and plan commands share, for the default case of their getopt switch:
+ * --json FILE (the long option's code json_code), -f/--force and -h/--help. Returns
+ * CLI_OPT_DONE when it took c, CLI_OPT_HELP after printing usage (the command then returns 0),
+ * or WP_EXIT_USAGE after saying how to get help for an option that is no one's. */
+enum { CLI_OPT_DONE = -1, CLI_OPT_HELP = -2 };
+int cli_plan_option(int c, const char *cmd, const char *usage, int json_code, const char **json,
+                    bool *force);
 bool cli_burn_available(void);
 
 #endif

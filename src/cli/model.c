@@ -315,7 +315,7 @@ static int cmd_predict(int argc, char **argv)
     double gpus = NAN, x = NAN, hours = NAN, other = 0;
     const char *json = NULL;
     bool force = false;
-    int c;
+    int c, rc;
     optind = 1;
     while ((c = getopt_long(argc, argv, "fh", opts, NULL)) != -1) {
         switch (c) {
@@ -335,18 +335,10 @@ static int cmd_predict(int argc, char **argv)
             if (parse_pos(optarg, &other) < 0)
                 return bad_number("--other-w", optarg);
             break;
-        case O_JSON:
-            json = optarg;
-            break;
-        case 'f':
-            force = true;
-            break;
-        case 'h':
-            fputs(model_usage, stdout);
-            return 0;
         default:
-            fprintf(stderr, "Try 'wattprof model --help'.\n");
-            return WP_EXIT_USAGE;
+            rc = cli_plan_option(c, "model", model_usage, O_JSON, &json, &force);
+            if (rc != CLI_OPT_DONE)
+                return rc == CLI_OPT_HELP ? 0 : rc;
         }
     }
     if (optind != argc - 1 || isnan(gpus) || isnan(x) || isnan(hours)) {
@@ -381,7 +373,7 @@ static int cmd_predict(int argc, char **argv)
                  "%.0f W per GPU is above the %.0f W limit the model was fitted at: "
                  "the load lies outside the fitted range",
                  p.per_gpu_w, m.limit_w);
-    int rc = 0;
+    rc = 0;
     if (json) {
         struct pred_out po = {&p, (int)gpus, x, hours, other, &m};
         rc = cli_write_output("model", json, force, write_pred, &po);

@@ -260,18 +260,10 @@ static int cmd_rack(int argc, char **argv)
             if ((rc = num("--max-nodes", optarg, 1, 100000, &max_nodes)))
                 return rc;
             break;
-        case O_JSON:
-            json = optarg;
-            break;
-        case 'f':
-            force = true;
-            break;
-        case 'h':
-            fputs(plan_usage, stdout);
-            return 0;
         default:
-            fprintf(stderr, "Try 'wattprof plan --help'.\n");
-            return WP_EXIT_USAGE;
+            rc = cli_plan_option(c, "plan", plan_usage, O_JSON, &json, &force);
+            if (rc != CLI_OPT_DONE)
+                return rc == CLI_OPT_HELP ? 0 : rc;
         }
     }
     if (optind >= argc || isnan(budget)) {
@@ -528,18 +520,10 @@ static int cmd_carbon(int argc, char **argv)
             if ((rc = num("--restart-kwh", optarg, 0, 1e6, &o.restart_kwh)))
                 return rc;
             break;
-        case O_JSON:
-            json = optarg;
-            break;
-        case 'f':
-            force = true;
-            break;
-        case 'h':
-            fputs(plan_usage, stdout);
-            return 0;
         default:
-            fprintf(stderr, "Try 'wattprof plan --help'.\n");
-            return WP_EXIT_USAGE;
+            rc = cli_plan_option(c, "plan", plan_usage, O_JSON, &json, &force);
+            if (rc != CLI_OPT_DONE)
+                return rc == CLI_OPT_HELP ? 0 : rc;
         }
     }
     int jobs = !!trace + !isnan(power_kw) + !!model;
@@ -748,18 +732,10 @@ static int cmd_cooling(int argc, char **argv)
                 return WP_EXIT_USAGE;
             }
             break;
-        case O_JSON:
-            json = optarg;
-            break;
-        case 'f':
-            force = true;
-            break;
-        case 'h':
-            fputs(plan_usage, stdout);
-            return 0;
         default:
-            fprintf(stderr, "Try 'wattprof plan --help'.\n");
-            return WP_EXIT_USAGE;
+            rc = cli_plan_option(c, "plan", plan_usage, O_JSON, &json, &force);
+            if (rc != CLI_OPT_DONE)
+                return rc == CLI_OPT_HELP ? 0 : rc;
         }
     }
     if (optind != argc || isnan(power)) {

@@ -21,12 +21,7 @@
 
 #define H_US 3600000000LL
 
-#define assert_near(a, b, eps)                                                                     \
-    do {                                                                                           \
-        double a_ = (a), b_ = (b);                                                                 \
-        if (!(fabs(a_ - b_) <= (eps)))                                                             \
-            fail_msg("%s = %.17g, expected %.17g (+-%g)", #a, a_, b_, (double)(eps));              \
-    } while (0)
+#include "near.h"
 
 static struct wp_rack_opts rack_opts(size_t nodes, bool in_step, double budget)
 {

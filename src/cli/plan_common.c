@@ -1,5 +1,7 @@
-/* Where carbon intensity comes from on the command line: a file, a zone, or a constant. */
+/* What the model and plan commands share: where carbon intensity comes from (a file, a zone,
+ * or a constant), the PUE, and the --json/--force/--help options. */
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <math.h>
 #include <stdlib.h>
@@ -83,4 +85,24 @@ int cli_parse_pue(const char *s, double *out)
         return -EINVAL;
     *out = v;
     return 0;
+}
+
+int cli_plan_option(int c, const char *cmd, const char *usage, int json_code, const char **json,
+                    bool *force)
+{
+    if (c == json_code) {
+        *json = optarg;
+        return CLI_OPT_DONE;
+    }
+    switch (c) {
+    case 'f':
+        *force = true;
+        return CLI_OPT_DONE;
+    case 'h':
+        fputs(usage, stdout);
+        return CLI_OPT_HELP;
+    default:
+        fprintf(stderr, "Try 'wattprof %s --help'.\n", cmd);
+        return WP_EXIT_USAGE;
+    }
 }
