@@ -127,3 +127,29 @@ check 'abs(j["air_m3_per_h"] - 10000 / (1005 * 10) / 1.204 * 3600) < 1e-6' k.jso
 check 'abs(j["water_l_per_min"] - 10000 / (4186 * 10) / 998 * 60000) < 1e-6' k.json
 check 'j["pue"] == 1.06 and j["facility_w"] == 10600' k.json
 expect_status 64 "$WATTPROF" plan cooling --power-w 10 --cooling swamp
+
+# ---- model fit reads a trace's own phases, counts, utilisation and samples ----
+cat > job.py <<'PY'
+import time, wattprof
+wattprof.begin("idle"); time.sleep(1.2); wattprof.end("idle")
+for i, tf in enumerate((40, 120, 300)):
+    wattprof.begin("work"); time.sleep(1.2); wattprof.end("work", flops=tf * 1e12 * 1.2 * 2)
+PY
+expect_status 0 env FAKE_NVML_EXTRAS=1 "$WATTPROF" run -q -o job.wptrace -- python3 job.py
+expect_status 0 "$WATTPROF" model fit job.wptrace --phase work --idle-phase idle -o jm.json
+check 'len(j["phases"]) == 4 and sum(p["idle"] for p in j["phases"]) == 1' jm.json
+# The rate is flops / duration / GPUs from the trace's marks (durations ~1.2 s as measured).
+check 'all(abs(p["tflops_per_gpu"] - want * 1.2 / p["duration_s"]) < 1e-6 * want for p, want in zip([q for q in j["phases"] if not q["idle"]], (40, 120, 300)))' jm.json
+check 'all(p["util_pct"] is not None and p["p99_w"] is not None and p["peak_w"] >= p["p99_w"] for p in j["phases"])' jm.json
+# plan carbon takes that trace as the job, and a model prediction.
+expect_status 0 "$WATTPROF" plan carbon --trace job.wptrace --hours 3 --intensity ERCO \
+    --now 2022-08-01T00:00Z --deadline 1d --json jt.json
+check 'abs(j["job_hours"] - 3) < 1e-6 and j["kg_co2e_best"] <= j["kg_co2e_now"]' jt.json
+expect_status 0 "$WATTPROF" plan carbon --model m.json --gpus 8 --tflops-per-gpu 300 --hours 2 \
+    --intensity NYIS --now 2022-08-01T00:00Z --deadline 1d --json jm2.json
+python3 - m.json jm2.json <<'PY' || fail "plan carbon --model: job energy is not the model's"
+import json, math, sys
+m, j = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+w = 8 * (m["idle_w"] + m["span_w"] * (1 - math.exp(-300 / m["scale_tflops"])))
+assert abs(j["job_it_kwh"] - w * 2 / 1000) < 1e-6 * j["job_it_kwh"], (j["job_it_kwh"], w)
+PY
