@@ -36,7 +36,7 @@ LDLIBS += $(JANSSON_LIBS) -lz
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c \
-  src/recorder/*.c src/marks/*.c src/plan/*.c))
+  src/recorder/*.c src/marks/*.c src/plan/*.c src/report/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)

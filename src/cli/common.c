@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analysis/cluster.h"
 #include "analysis/summary.h"
 #include "store/trace.h"
 
@@ -295,6 +296,52 @@ static int write_json(FILE *f, void *ctx)
     return rc;
 }
 
+static int write_cluster_json(FILE *f, void *ctx)
+{
+    int rc = wp_cluster_write_json(f, ctx);
+    if (rc == -EINVAL) {
+        cli_error(NULL, "internal error: the cluster JSON came out unbalanced");
+        return WP_EXIT_SOFTWARE;
+    }
+    return rc;
+}
+
+/* A merged trace: every node's summary, then the cluster's totals and aligned peak. */
+static int summarize_cluster(const char *cmd, const struct wp_trace *t, const char *trace_path,
+                             FILE *text, const char *json_path, bool force, bool events,
+                             double rated_w)
+{
+    struct wp_err err = {0};
+    struct wp_cluster_summary c;
+    struct wp_summary_opts opts = {.rated_w = rated_w};
+    int rc = wp_cluster_compute(t, &opts, &c, &err);
+    if (rc < 0) {
+        cli_error(cmd, "cannot summarise %s: %s", trace_path, err.msg);
+        return rc == -ENOMEM ? WP_EXIT_SOFTWARE : WP_EXIT_DATAERR;
+    }
+    if (text)
+        wp_cluster_print_text(text, &c);
+    const struct wp_event *ev;
+    size_t nev = 0;
+    if (text && events && wp_trace_events(t, &ev, &nev, &err) == 0 && nev > 0) {
+        fprintf(text, "\nevents:\n");
+        for (size_t i = 0; i < nev; i++)
+            fprintf(text, "  %s: %s\n", ev[i].host, ev[i].message);
+    }
+    int out = json_path ? cli_write_output(cmd, json_path, force, write_cluster_json, &c) : 0;
+    size_t damaged = 0;
+    for (size_t i = 0; i < c.nnodes; i++) {
+        for (size_t k = 0; k < c.nodes[i].s.ndamaged; k++)
+            cli_error(cmd, "%s is damaged: node %s, %s; left out of the summary", trace_path,
+                      c.nodes[i].host, c.nodes[i].s.damaged[k].text);
+        damaged += c.nodes[i].s.ndamaged;
+    }
+    if (damaged > 0 && out == 0)
+        out = WP_EXIT_DATAERR;
+    wp_cluster_free(&c);
+    return out;
+}
+
 int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
                   bool force, bool events)
 {
@@ -318,6 +365,11 @@ int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const
         return cli_exit_for_open(rc);
     }
     cli_warn_wal_missing(cmd, t, trace_path);
+    if (wp_trace_nnodes(t) > 0) {
+        rc = summarize_cluster(cmd, t, trace_path, text, json_path, force, events, rated_w);
+        wp_trace_free(t);
+        return rc;
+    }
     struct wp_summary s;
     memset(&s, 0, sizeof(s));
     struct wp_summary_opts opts = {.rated_w = rated_w};

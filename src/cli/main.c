@@ -17,6 +17,7 @@ static const struct {
     {"list", cmd_list, "list the sensors found here, and why any are missing"},
     {"report", cmd_report, "summarise a recorded trace"},
     {"export", cmd_export, "write a trace's samples as CSV or JSON lines"},
+    {"merge", cmd_merge, "join node traces into one cluster trace"},
     {"burn", cmd_burn, "drive every GPU to its power limit and check the results"},
     {"model", cmd_model, "fit a power model to measured phases; predict a load's power"},
     {"plan", cmd_plan, "rack capacity, cooling, and the start time that emits least"},

@@ -114,7 +114,7 @@ int wp_trace_events(const struct wp_trace *t, const struct wp_event **v, size_t 
 
 /* ---- merged traces ---- */
 /* A trace made by `wattprof merge` holds several nodes: meta "merge.nodes" = N, and for node i
- * "merge.node.<i>.host" = its name and "merge.node.<i>.<key>" = its own trace's meta; its
+ * "merge.node.<i>" = its name and "merge.node.<i>.<key>" = its own trace's meta; its
  * sensors, marks and events carry that host. The trace's own start_us/end_us span all nodes. */
 #define WP_TRACE_MAX_NODES 4096
 /* Number of nodes; 0 for a node's own trace. */

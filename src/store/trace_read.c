@@ -707,7 +707,7 @@ size_t wp_trace_nnodes(const struct wp_trace *t)
 const char *wp_trace_node_host(const struct wp_trace *t, size_t i)
 {
     char key[64];
-    snprintf(key, sizeof(key), "merge.node.%zu.host", i);
+    snprintf(key, sizeof(key), "merge.node.%zu", i);
     const char *h = wp_meta_get(&t->meta, key);
     return h ? h : "";
 }
@@ -718,7 +718,7 @@ static int view_meta(struct wp_trace *v, const struct wp_meta *all, size_t i)
     int plen = snprintf(prefix, sizeof(prefix), "merge.node.%zu.", i);
     for (size_t k = 0; k < all->n; k++) {
         const char *key = all->v[k].key;
-        if (strncmp(key, prefix, (size_t)plen) != 0 || strcmp(key + plen, "host") == 0)
+        if (strncmp(key, prefix, (size_t)plen) != 0)
             continue;
         if (wp_meta_set(&v->meta, key + plen, all->v[k].value) < 0)
             return -ENOMEM;
