@@ -61,8 +61,17 @@ ifneq ($(NVCC),)
   BURN := $(BUILD)/wattprof-burn
 endif
 
+# The Slurm SPANK plugin (contrib/slurm), built where libslurm-dev's spank.h is; it reads the
+# report's JSON with jansson (libjansson-dev).
+SPANK_H := $(wildcard /usr/include/slurm/spank.h)
+ifneq ($(SPANK_H),)
+  SPANK := $(BUILD)/contrib/spank_wattprof.so
+endif
+JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
+JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
+
 .PHONY: all check check-plain check-san test-bin install clean format format-check burn
-all: $(BUILD)/wattprof $(FAKE_NVML) $(BURN)
+all: $(BUILD)/wattprof $(FAKE_NVML) $(BURN) $(SPANK)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -103,11 +112,15 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CORE_LIB) -lcmocka $(LDLIBS)
 
-test-bin: $(BUILD)/wattprof $(FAKE_NVML) $(FAKE_VARIANTS) $(UNIT_BIN) $(DCMI_SIM)
+test-bin: $(BUILD)/wattprof $(FAKE_NVML) $(FAKE_VARIANTS) $(UNIT_BIN) $(DCMI_SIM) $(SPANK)
 
 $(BUILD)/ipmi/dcmi_sim.so: tests/ipmi/dcmi_sim.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -o $@ $<
+
+$(BUILD)/contrib/spank_wattprof.so: contrib/slurm/spank_wattprof.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) $(ALL_LDFLAGS) -shared -o $@ $< $(JANSSON_LIBS)
 
 # One runner for unit and integration tests; its last line reads "N passed, N failed".
 check-plain: test-bin

@@ -12,8 +12,11 @@ libjansson-dev"
 # snmpd, snmp: the real agent the SNMP tests serve PDU readings from, and snmpget to check it.
 # openipmi (ipmi_sim) + libopenipmi-dev (its module headers), ipmitool and freeipmi-tools:
 # the BMC the ipmi source is tested against, and two independent readers of it.
+# libslurm-dev + libjansson-dev: the Slurm SPANK plugin (contrib/slurm; built when spank.h is
+# there). slurm-wlm, slurmctld, slurmd, munge: the one-host Slurm of tests/integration/test_slurm.sh.
 test="$build clang clang-format libclang-rt-dev libcmocka-dev python3 procps git snmpd snmp \
-openipmi libopenipmi-dev ipmitool freeipmi-tools"
+openipmi libopenipmi-dev ipmitool freeipmi-tools libslurm-dev libjansson-dev slurm-wlm \
+slurmctld slurmd munge"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;

@@ -97,8 +97,9 @@ static int aligned_peak(struct wp_cluster_summary *c, const struct gpu_series *v
     if (rc < 0) {
         free(refs);
         free(sum);
-        return wp_errf(err, -EINVAL, "a GPU's power samples are not in time order; the trace is "
-                                     "damaged (merge it again from the node traces)");
+        return wp_errf(err, -EINVAL,
+                       "a GPU's power samples are not in time order; the trace is "
+                       "damaged (merge it again from the node traces)");
     }
     c->step_us = step;
     size_t win = (size_t)(PEAK_WINDOW_US / step), covered = 0, run = 0;
@@ -117,8 +118,8 @@ static int aligned_peak(struct wp_cluster_summary *c, const struct gpu_series *v
         acc += sum[i];
         if (++run > win)
             acc -= sum[i - win];
-        if (win > 0 && run >= win && (isnan(c->gpu_peak_1s_w) || acc / (double)win / 1000.0 >
-                                                                      c->gpu_peak_1s_w))
+        if (win > 0 && run >= win &&
+            (isnan(c->gpu_peak_1s_w) || acc / (double)win / 1000.0 > c->gpu_peak_1s_w))
             c->gpu_peak_1s_w = acc / (double)win / 1000.0;
     }
     c->common_s = (double)covered * (double)step / 1e6;

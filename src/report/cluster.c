@@ -35,8 +35,9 @@ void wp_cluster_print_text(FILE *f, const struct wp_cluster_summary *c)
         fputc('\n', f);
     }
     char b[4][32];
-    fprintf(f, "==== cluster: %zu nodes, %zu GPUs, %.3f s from the first node's start to the last "
-               "node's end ====\n",
+    fprintf(f,
+            "==== cluster: %zu nodes, %zu GPUs, %.3f s from the first node's start to the last "
+            "node's end ====\n",
             c->nnodes, c->ngpus, c->duration_s);
     fprintf(f, "%-24s %5s %14s %14s %10s\n", "node", "gpus", "GPU energy J", "node energy J",
             "GPU peak W");
