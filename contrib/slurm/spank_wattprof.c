@@ -32,10 +32,10 @@
  *            [wattprof=/usr/bin/wattprof] [config=/etc/wattprof.conf] [log=FILE]
  *            [comment=yes|no] [scontrol=/usr/bin/scontrol] [squeue=/usr/bin/squeue]
  * "optional": a node where wattprof cannot record still runs jobs; nothing here ever fails a
- * job (every callback returns 0 and logs what went wrong to slurmd's log and DIR/*.log).
+ * job (every callback returns 0 and logs what went wrong to slurmd's log and DIR/job-JOBID-HOST.log).
  *
  * Known limits: Slurm has no atomic comment append, so two jobs' batch steps never race, but a
- * user's own `scontrol update Comment=` at that moment can lose the line (never DIR's files).
+ * user's own `scontrol update Comment=` at that moment can lose the line (never the files in DIR).
  * Marks from steps on other nodes land in those nodes' traces. */
 #include <ctype.h>
 #include <dirent.h>
