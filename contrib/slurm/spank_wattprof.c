@@ -32,7 +32,8 @@
  *            [wattprof=/usr/bin/wattprof] [config=/etc/wattprof.conf] [log=FILE]
  *            [comment=yes|no] [scontrol=/usr/bin/scontrol] [squeue=/usr/bin/squeue]
  * "optional": a node where wattprof cannot record still runs jobs; nothing here ever fails a
- * job (every callback returns 0 and logs what went wrong to slurmd's log and DIR/job-JOBID-HOST.log).
+ * job (every callback returns 0 and logs what went wrong to slurmd's log and
+ * DIR/job-JOBID-HOST.log).
  *
  * Known limits: Slurm has no atomic comment append, so two jobs' batch steps never race, but a
  * user's own `scontrol update Comment=` at that moment can lose the line (never the files in DIR).
@@ -114,8 +115,8 @@ static int parse_args(int ac, char **av, struct cfg *c)
         slurm_error("wattprof: plugstack line needs dir=DIRECTORY (where job traces go)");
         return -1;
     }
-    if (!c->log[0] && (size_t)snprintf(c->log, sizeof(c->log), "%s/energy.log", c->dir) >=
-                          sizeof(c->log)) {
+    if (!c->log[0] &&
+        (size_t)snprintf(c->log, sizeof(c->log), "%s/energy.log", c->dir) >= sizeof(c->log)) {
         slurm_error("wattprof: dir= is too long");
         return -1;
     }
@@ -258,8 +259,8 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
     snprintf(log, sizeof(log), "%s.log", base);
     snprintf(pidf, sizeof(pidf), "%s/pid", run);
     if (mkdir(c.dir, 0755) < 0 && errno != EEXIST) {
-        slurm_error("wattprof: cannot create %s: %s; not recording job %u", c.dir,
-                    strerror(errno), id);
+        slurm_error("wattprof: cannot create %s: %s; not recording job %u", c.dir, strerror(errno),
+                    id);
         return 0;
     }
     if (mkdir(run, 0700) < 0) {

@@ -1148,6 +1148,9 @@ int wp_summary_write_json_ext(FILE *f, const struct wp_summary *s,
     wp_json_arr_end(&j);
     if (extra)
         extra(&j, ctx);
+
+    if (s->extra_json)
+        s->extra_json(&j, s->extra_ctx);
     wp_json_obj_end(&j);
     int rc = wp_json_end(&j);
     return rc == -EIO ? -EIO : rc < 0 ? -EINVAL : 0;

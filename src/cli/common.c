@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analysis/attrib.h"
 #include "analysis/cluster.h"
 #include "analysis/summary.h"
 #include "store/trace.h"
@@ -296,6 +297,11 @@ static int write_json(FILE *f, void *ctx)
     return rc;
 }
 
+static void attrib_json(struct wp_json *j, const void *ctx)
+{
+    wp_attrib_write_json(j, ctx);
+}
+
 static int write_cluster_json(FILE *f, void *ctx)
 {
     int rc = wp_cluster_write_json(f, ctx);
@@ -384,8 +390,20 @@ int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const
         wp_trace_free(t);
         return rc;
     }
-    if (text)
+    /* Energy per process, where the trace has per-process samples. */
+    struct wp_attrib at;
+    if (wp_attrib_compute(t, s.start_us, s.end_us, &at, &err) < 0) {
+        cli_warn(cmd, "no energy per process: %s", err.msg);
+        memset(&at, 0, sizeof(at));
+    }
+    if (at.ngpus > 0) {
+        s.extra_json = attrib_json;
+        s.extra_ctx = &at;
+    }
+    if (text) {
         wp_summary_print_text(text, &s);
+        wp_attrib_print_text(text, &at);
+    }
     if (text && x && x->text)
         x->text(text, x->ctx);
     const struct wp_event *ev;
@@ -411,6 +429,7 @@ int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const
         out = WP_EXIT_DATAERR;
     }
     wp_summary_free(&s);
+    wp_attrib_free(&at);
     wp_trace_free(t);
     return out;
 }
