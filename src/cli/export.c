@@ -15,6 +15,8 @@ static const char export_usage[] =
     "Writes every sample of TRACE as one row: sensor id, source, device, reading name, unit,\n"
     "wall-clock time in microseconds since the Unix epoch, raw integer value in that unit.\n"
     "CSV header: sensor_id,source,device,name,unit,t_us,value\n"
+    "A cluster trace (`wattprof merge`) adds the node each row was recorded on: a last\n"
+    "column host (CSV) or key \"host\" (JSON lines).\n"
     "\n"
     "options:\n"
     "  --csv | --jsonl    output format (one of them is required)\n"
@@ -57,8 +59,11 @@ static int write_rows(FILE *f, void *arg)
     struct wp_json j;
     wp_json_init(&j, f, 0);
     const struct wp_sensors *tab = wp_trace_sensors(x->t);
+    /* Two nodes' GPU 0 are told apart by their host, last so the older columns keep their
+     * places. */
+    bool hosts = wp_trace_nnodes(x->t) > 0;
     if (!x->jsonl)
-        fprintf(f, "sensor_id,source,device,name,unit,t_us,value\n");
+        fprintf(f, "sensor_id,source,device,name,unit,t_us,value%s\n", hosts ? ",host" : "");
     for (size_t i = 0; i < tab->n; i++) {
         const struct wp_sensor *s = &tab->v[i];
         if (x->only && strcmp(s->name, x->only) != 0)
@@ -89,6 +94,8 @@ static int write_rows(FILE *f, void *arg)
                 wp_json_kstr(&j, "unit", unit);
                 wp_json_kint(&j, "t_us", ser.t_us[k]);
                 wp_json_kint(&j, "value", ser.value[k]);
+                if (hosts)
+                    wp_json_kstr(&j, "host", s->host);
                 wp_json_obj_end(&j);
                 if (wp_json_end_line(&j) == -EIO)
                     break;
@@ -97,7 +104,12 @@ static int write_rows(FILE *f, void *arg)
                 csv_field(f, s->source);
                 fprintf(f, ",%d,", s->device);
                 csv_field(f, s->name);
-                fprintf(f, ",%s,%" PRId64 ",%" PRId64 "\n", unit, ser.t_us[k], ser.value[k]);
+                fprintf(f, ",%s,%" PRId64 ",%" PRId64, unit, ser.t_us[k], ser.value[k]);
+                if (hosts) {
+                    putc(',', f);
+                    csv_field(f, s->host);
+                }
+                putc('\n', f);
             }
         }
         wp_series_free(&ser);

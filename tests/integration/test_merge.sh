@@ -93,6 +93,12 @@ assert abs(m["common_s"] - covered * step / 1e6) < 1e-9
 assert 1.0 < m["common_s"] <= m["duration_s"], m["common_s"]
 PY
 
+# export names each row's node.
+"$WATTPROF" export m.wptrace --csv --sensor power >m.csv
+head -n 1 m.csv | grep -qx 'sensor_id,source,device,name,unit,t_us,value,host' || fail "no host column: $(head -n 1 m.csv)"
+[ "$(grep -c ',n1$' m.csv)" = "$(($(wc -l <a.csv) - 1))" ] || fail "node n1's rows are not all its own"
+[ "$(grep -c ',n2$' m.csv)" = "$(($(wc -l <b.csv) - 1))" ] || fail "node n2's rows are not all its own"
+
 # Never replaces a file, not even an old merge; refuses a merged input and a missing one.
 sum0=$(md5sum m.wptrace)
 expect_status 73 "$WATTPROF" merge a.wptrace b.wptrace --names n1,n2 -o m.wptrace
