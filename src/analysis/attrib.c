@@ -116,6 +116,68 @@ static int split_gpu(struct wp_gpu_attrib *g, const struct wp_series *pw, int64_
     return 0;
 }
 
+/* Phases whose begin and end both came from one known process, in [from, to]. */
+static int job_phases(const struct wp_trace *t, struct wp_attrib *out, struct wp_err *err)
+{
+    const struct wp_mark *m;
+    size_t n = 0, cap = 0;
+    int rc = wp_trace_marks(t, &m, &n, err);
+    if (rc < 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (m[i].pid <= 0 || m[i].kind == WP_MARK_POINT)
+            continue;
+        if (m[i].kind == WP_MARK_BEGIN) {
+            if (WP_GROW(&out->phases, &cap, out->nphases + 1) < 0)
+                return nomem(err);
+            struct wp_job_phase *p = &out->phases[out->nphases++];
+            memset(p, 0, sizeof(*p));
+            snprintf(p->name, sizeof(p->name), "%s", m[i].name);
+            p->pid = m[i].pid;
+            p->t0_us = m[i].t_us;
+            p->t1_us = out->to_us;
+            p->open_ended = true;
+            continue;
+        }
+        for (size_t k = out->nphases; k-- > 0;) { /* the latest open one of that process */
+            struct wp_job_phase *p = &out->phases[k];
+            if (p->open_ended && p->pid == m[i].pid && strcmp(p->name, m[i].name) == 0) {
+                p->t1_us = m[i].t_us;
+                p->open_ended = false;
+                break;
+            }
+        }
+    }
+    for (size_t k = 0; k < out->nphases; k++) {
+        struct wp_job_phase *p = &out->phases[k];
+        p->t0_us = p->t0_us < out->from_us ? out->from_us : p->t0_us;
+        p->t1_us = p->t1_us > out->to_us ? out->to_us : p->t1_us;
+    }
+    return 0;
+}
+
+/* Adds one GPU's part of each job phase. */
+static int gpu_job_phases(struct wp_attrib *out, const struct wp_series *pw, int64_t hold,
+                          const struct wp_series *ps, int64_t len, struct wp_err *err)
+{
+    for (size_t k = 0; k < out->nphases; k++) {
+        struct wp_job_phase *p = &out->phases[k];
+        struct wp_gpu_attrib g;
+        memset(&g, 0, sizeof(g));
+        int rc = split_gpu(&g, pw, hold, ps, len, p->t0_us, p->t1_us, err);
+        if (rc == 0) {
+            p->gpus_energy_j += g.energy_j;
+            for (size_t i = 0; i < g.nprocs; i++)
+                if (g.procs[i].pid == p->pid)
+                    p->energy_j += g.procs[i].energy_j;
+        }
+        free(g.procs);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 int wp_attrib_compute(const struct wp_trace *t, int64_t from_us, int64_t to_us,
                       struct wp_attrib *out, struct wp_err *err)
 {
@@ -124,7 +186,7 @@ int wp_attrib_compute(const struct wp_trace *t, int64_t from_us, int64_t to_us,
     out->to_us = to_us;
     const struct wp_sensors *tab = wp_trace_sensors(t);
     size_t cap = 0;
-    int rc = 0;
+    int rc = job_phases(t, out, err);
     for (size_t i = 0; i < tab->n && rc == 0; i++) {
         const struct wp_sensor *p = &tab->v[i];
         if (p->quantity != WP_Q_PROC_UTIL)
@@ -150,6 +212,8 @@ int wp_attrib_compute(const struct wp_trace *t, int64_t from_us, int64_t to_us,
                 snprintf(g->uuid, sizeof(g->uuid), "%s", p->uuid);
                 int64_t len = round_len(&ps, p->cadence_us);
                 rc = split_gpu(g, &ser, pw->cadence_us, &ps, len, from_us, to_us, err);
+                if (rc == 0)
+                    rc = gpu_job_phases(out, &ser, pw->cadence_us, &ps, len, err);
             }
         }
         wp_series_free(&ps);
@@ -167,5 +231,6 @@ void wp_attrib_free(struct wp_attrib *a)
     for (size_t i = 0; i < a->ngpus; i++)
         free(a->gpus[i].procs);
     free(a->gpus);
+    free(a->phases);
     memset(a, 0, sizeof(*a));
 }

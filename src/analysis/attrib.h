@@ -10,6 +10,7 @@
 #ifndef WP_ATTRIB_H
 #define WP_ATTRIB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,10 +35,26 @@ struct wp_gpu_attrib {
     struct wp_proc_energy *procs; /* by energy, highest first */
 };
 
+/* A phase of a marks-sending job: begin/end marks from one process (the kernel attests the
+ * sender's pid, src/marks). Its energy is that process's share of every GPU inside the phase,
+ * so two jobs sharing a GPU each get their own part, not the whole GPU. This needs the marks to
+ * come from the process that uses the GPU (as when each rank marks its own phases); a phase
+ * marked by a launcher whose children do the work gets 0. */
+struct wp_job_phase {
+    char name[WP_MARK_NAME_MAX + 1];
+    int64_t pid;
+    int64_t t0_us, t1_us;
+    bool open_ended;
+    double energy_j;      /* the sender's share, all GPUs */
+    double gpus_energy_j; /* the GPUs with per-process samples, whole, in the same window */
+};
+
 struct wp_attrib {
     int64_t from_us, to_us;
     size_t ngpus; /* GPUs that have per-process samples */
     struct wp_gpu_attrib *gpus;
+    size_t nphases;
+    struct wp_job_phase *phases;
 };
 
 /* Splits every GPU's energy over [from_us, to_us] (the summary's run window) between its
@@ -51,7 +68,8 @@ void wp_attrib_print_text(FILE *f, const struct wp_attrib *a);
 struct wp_json;
 /* "processes": {"method": "...", "gpus": [{"index", "uuid", "energy_j", "idle_j",
  *   "unattributed_j", "processes": [{"pid", "energy_j", "share_pct", "mean_sm_pct",
- *   "rounds"}]}]} as a member of the object being written. */
+ *   "rounds"}]}], "job_phases": [{"name", "pid", "t0_us", "t1_us", "open_ended", "energy_j",
+ *   "gpus_energy_j"}]} as a member of the object being written. */
 void wp_attrib_write_json(struct wp_json *j, const struct wp_attrib *a);
 
 #endif

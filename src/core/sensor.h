@@ -156,6 +156,7 @@ struct wp_mark_count {
 };
 struct wp_mark {
     char host[WP_HOST_MAX]; /* see struct wp_sensor */
+    int32_t pid;            /* the sender's process id as the kernel gave it; 0 unknown */
     int64_t t_us;
     enum wp_mark_kind kind;
     char name[WP_MARK_NAME_MAX + 1];

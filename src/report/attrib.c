@@ -31,6 +31,20 @@ void wp_attrib_print_text(FILE *f, const struct wp_attrib *a)
     fputs("idle: no process used the SMs; unattributed: before the first or after the last "
           "per-process sample.\n",
           f);
+    if (a->nphases == 0)
+        return;
+    fputs("\nphases by the process that marked them (its own share of the GPUs):\n", f);
+    fprintf(f, "%-28s %10s %9s %10s %12s\n", "phase", "pid", "time s", "its J", "all GPUs J");
+    for (size_t i = 0; i < a->nphases; i++) {
+        const struct wp_job_phase *p = &a->phases[i];
+        char name[32];
+        snprintf(name, sizeof(name), "%.26s%s", p->name, p->open_ended ? "+" : "");
+        for (char *c = name; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                *c = '?';
+        fprintf(f, "%-28s %10lld %9.3f %10.1f %12.1f\n", name, (long long)p->pid,
+                (double)(p->t1_us - p->t0_us) / 1e6, p->energy_j, p->gpus_energy_j);
+    }
 }
 
 void wp_attrib_write_json(struct wp_json *j, const struct wp_attrib *a)
@@ -60,6 +74,21 @@ void wp_attrib_write_json(struct wp_json *j, const struct wp_attrib *a)
             wp_json_obj_end(j);
         }
         wp_json_arr_end(j);
+        wp_json_obj_end(j);
+    }
+    wp_json_arr_end(j);
+    wp_json_key(j, "job_phases");
+    wp_json_arr_begin(j);
+    for (size_t i = 0; i < a->nphases; i++) {
+        const struct wp_job_phase *p = &a->phases[i];
+        wp_json_obj_begin(j);
+        wp_json_kstr(j, "name", p->name);
+        wp_json_kint(j, "pid", p->pid);
+        wp_json_kint(j, "t0_us", p->t0_us);
+        wp_json_kint(j, "t1_us", p->t1_us);
+        wp_json_kbool(j, "open_ended", p->open_ended);
+        wp_json_kdouble(j, "energy_j", p->energy_j);
+        wp_json_kdouble(j, "gpus_energy_j", p->gpus_energy_j);
         wp_json_obj_end(j);
     }
     wp_json_arr_end(j);

@@ -20,7 +20,8 @@
  * traces (NVML only) are still read.
  * 3: sensors, marks and events gained `host`, the node they were recorded on ("" in a node's own
  * trace; set by `wattprof merge`, which joins node traces into one with a node dimension and
- * lists the nodes in meta "merge.*"), and the quantity "proc_util" (per-process GPU share). A
+ * lists the nodes in meta "merge.*"), the quantity "proc_util" (per-process GPU share), and
+ * marks.pid (the sender's pid, 0 unknown). A
  * version 2 reader must not read a merged trace: it would take two nodes' GPU 0 for one. */
 #define WP_TRACE_VERSION 3
 

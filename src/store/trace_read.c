@@ -240,8 +240,8 @@ static int load_marks(struct wp_trace *t, struct wp_err *err)
     sqlite3_stmt *st;
     int rc = prepare(t,
                      t->version >= 3
-                         ? "SELECT t_us, kind, name, counts, host FROM marks ORDER BY t_us, id"
-                         : "SELECT t_us, kind, name, counts, '' FROM marks ORDER BY t_us, id",
+                         ? "SELECT t_us, kind, name, counts, host, pid FROM marks ORDER BY t_us, id"
+                         : "SELECT t_us, kind, name, counts, '', 0 FROM marks ORDER BY t_us, id",
                      &st, err);
     if (rc < 0)
         return rc;
@@ -257,6 +257,7 @@ static int load_marks(struct wp_trace *t, struct wp_err *err)
         const char *k = (const char *)sqlite3_column_text(st, 1);
         col_text(st, 2, m->name, sizeof(m->name));
         col_text(st, 4, m->host, sizeof(m->host));
+        m->pid = sqlite3_column_int(st, 5);
         const char *counts = (const char *)sqlite3_column_text(st, 3);
         int ok = 0;
         for (int i = WP_MARK_BEGIN; i <= WP_MARK_POINT; i++) {

@@ -47,7 +47,8 @@ static const char schema_sql[] =
     " n INTEGER NOT NULL, data BLOB NOT NULL);"
     "CREATE INDEX chunks_sensor_t0 ON chunks(sensor, t0_us);"
     "CREATE TABLE marks(id INTEGER PRIMARY KEY, t_us INTEGER NOT NULL, kind TEXT NOT NULL,"
-    " name TEXT NOT NULL, counts TEXT NOT NULL, host TEXT NOT NULL DEFAULT '');"
+    " name TEXT NOT NULL, counts TEXT NOT NULL, host TEXT NOT NULL DEFAULT '',"
+    " pid INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE events(id INTEGER PRIMARY KEY, t_us INTEGER NOT NULL, sensor INTEGER,"
     " source TEXT NOT NULL, device INTEGER NOT NULL, message TEXT NOT NULL,"
     " host TEXT NOT NULL DEFAULT '');";
@@ -223,7 +224,8 @@ static int setup(struct wp_trace_writer *w, struct wp_err *err)
     }
     if ((rc = prepare(w, "INSERT INTO chunks(sensor, t0_us, t1_us, n, data) VALUES(?,?,?,?,?)",
                       &w->st_chunk, err)) < 0 ||
-        (rc = prepare(w, "INSERT INTO marks(t_us, kind, name, counts, host) VALUES(?,?,?,?,?)",
+        (rc = prepare(w,
+                      "INSERT INTO marks(t_us, kind, name, counts, host, pid) VALUES(?,?,?,?,?,?)",
                       &w->st_mark, err)) < 0 ||
         (rc = prepare(w,
                       "INSERT INTO events(t_us, sensor, source, device, message, host) "
@@ -602,6 +604,7 @@ static int write_pending(struct wp_trace_writer *w, struct wp_err *err)
         sqlite3_bind_text(st, 3, m->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, counts, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, m->host, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 6, m->pid);
         if ((rc = run(st)) != SQLITE_OK)
             return db_err(w, rc, err, "writing marks to");
     }

@@ -41,3 +41,44 @@ check '[g["index"] for g in j["processes"]["gpus"]] == [0]' idle.json
 expect_status 0 "$WATTPROF" run --json none.json -- sleep 1
 check '"processes" not in j' none.json
 if grep -q "energy by process" err.txt; then fail "a block without processes"; fi
+
+# A marks-sending job on a shared GPU: the process that marks "train" is the one NVML reports
+# at 60 % beside another at 20 %, so the phase gets 3/4 of the GPU's energy inside it, not all
+# of it. Its pid must be known before the fake NVML starts, so it waits for the socket.
+cat >sender.py <<'PY'
+import os, sys, time
+while not os.path.exists("sock.txt"):
+    time.sleep(0.05)
+os.environ["WATTPROF_SOCKET"] = open("sock.txt").read().strip()
+import wattprof
+time.sleep(0.5)
+wattprof.begin("train")
+time.sleep(1.5)
+wattprof.end("train")
+PY
+python3 sender.py &
+spid=$!
+FAKE_NVML_PROCS=0:$spid:60,0:99999:20 "$WATTPROF" record -o j.wptrace -d 4 --json j.json 2>rec.err &
+rec=$!
+for _ in $(seq 100); do
+    s=$(sed -n 's/.*WATTPROF_SOCKET=//p' rec.err)
+    [ -n "$s" ] && break
+    sleep 0.05
+done
+[ -n "$s" ] || fail "record printed no socket: $(cat rec.err)"
+echo "$s" >sock.txt
+wait $spid || fail "the sender failed"
+wait $rec || fail "record failed: $(cat rec.err)"
+expect_in rec.err "phases by the process that marked them"
+python3 - j.json "$spid" <<'PY' || fail "the job's phase does not get its own share"
+import json, sys
+j = json.load(open(sys.argv[1]))
+ph = [p for p in j["processes"]["job_phases"] if p["name"] == "train"]
+assert len(ph) == 1 and ph[0]["pid"] == int(sys.argv[2]) and not ph[0]["open_ended"], ph
+p = ph[0]
+assert 1.3 < (p["t1_us"] - p["t0_us"]) / 1e6 < 2.5, p
+assert abs(p["energy_j"] / p["gpus_energy_j"] - 0.75) < 1e-9, p
+# The summary's own phase is all GPUs (both), so more than this job's part.
+s = [x for x in j["phases"] if x["name"] == "train"][0]
+assert s["energy_j"] > p["gpus_energy_j"] > p["energy_j"] > 0, (s, p)
+PY
