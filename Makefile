@@ -118,9 +118,11 @@ $(BUILD)/ipmi/dcmi_sim.so: tests/ipmi/dcmi_sim.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -o $@ $<
 
+# Never with the sanitizers: slurmd and slurmstepd load it, and they are not instrumented.
 $(BUILD)/contrib/spank_wattprof.so: contrib/slurm/spank_wattprof.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(JANSSON_CFLAGS) $(ALL_LDFLAGS) -shared -o $@ $< $(JANSSON_LIBS)
+	$(CC) -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC $(JANSSON_CFLAGS) $(LDFLAGS) -shared \
+	  -o $@ $< $(JANSSON_LIBS)
 
 # One runner for unit and integration tests; its last line reads "N passed, N failed".
 check-plain: test-bin
