@@ -313,6 +313,16 @@ int slurm_spank_job_prolog(spank_t sp, int ac, char **av)
         find_socket(run, sock, sizeof(sock));
         if (sock[0])
             break;
+        /* A recorder that already exited (no wattprof there, nothing to measure) has said
+         * why in its log; the job need not wait the whole time for it. */
+        FILE *pf = fopen(pidf, "r");
+        long rp = 0;
+        if (pf && fscanf(pf, "%ld", &rp) == 1 && rp > 1 && !alive((pid_t)rp)) {
+            fclose(pf);
+            break;
+        }
+        if (pf)
+            fclose(pf);
         sleep_ms(20);
     }
     if (!sock[0]) {
