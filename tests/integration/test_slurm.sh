@@ -148,3 +148,26 @@ final = j["total"]["energy_j"] / 1000
 assert 0.5 * final < float(m.group(2)) <= final + 0.01, (m.group(2), final)
 PY
 note "per-job trace, step phases, energy log and comment all there"
+
+# A node where wattprof cannot run at all still runs jobs, promptly: the plugin says why in
+# the job's log and the job neither fails nor waits out the 10 s socket timeout.
+spid=$(cat slurmd.pid)
+kill "$spid"
+for _ in $(seq 100); do kill -0 "$spid" 2>/dev/null || break; sleep 0.1; done
+echo "optional $PLUGIN dir=$T/jobs2 wattprof=$T/no-such-wattprof" >plugstack.conf
+rm -f slurmd.pid
+slurmd -f "$T/slurm.conf" -N "$H" || fail "slurmd did not restart"
+pids="$pids $(pidof_file slurmd.pid)"
+for _ in $(seq 100); do sinfo -h -o %t 2>/dev/null | grep -q idle && break; sleep 0.2; done
+t0=$SECONDS
+id2=$(sbatch --parsable -o "$T/job2.out" --wrap "srun -n1 echo hello-from-step") || fail "sbatch failed"
+for _ in $(seq 150); do
+    scontrol show job "$id2" 2>/dev/null | grep -q JobState=COMPLETED && break
+    sleep 0.2
+done
+scontrol show job "$id2" | grep -q JobState=COMPLETED || fail "job $id2 did not complete without wattprof: $(scontrol show job "$id2" | grep -o 'JobState=[A-Z]*')"
+[ $((SECONDS - t0)) -lt 9 ] || fail "job $id2 took $((SECONDS - t0)) s: the prolog waited for a recorder that had exited"
+expect_in job2.out "hello-from-step"
+[ ! -e "$T/jobs2/job-$id2-$H.wptrace" ] || fail "a trace without a recorder?"
+expect_in "$T/jobs2/job-$id2-$H.log" "cannot run"
+note "without wattprof the job ran in $((SECONDS - t0)) s"
