@@ -389,3 +389,43 @@ int wp_sum_peak(const struct wp_series_ref *s, size_t k, int64_t from_us, int64_
     *peak = NAN;
     return grid_walk(s, k, from_us, to_us, step_us, NULL, 0, peak);
 }
+
+int wp_sum_grid_runs(const struct wp_series_ref *s, size_t k, int64_t from_us, int64_t to_us,
+                     int64_t step_us, void (*fn)(void *ctx, double sum, size_t count), void *ctx)
+{
+    if (step_us <= 0 || to_us < from_us || (k > 0 && !s))
+        return -EINVAL;
+    for (size_t j = 0; j < k; j++)
+        if (!is_sorted(s[j].t_us, s[j].n))
+            return -EINVAL;
+    size_t m = wp_grid_len(from_us, to_us, step_us);
+    size_t *pos = calloc(k ? k : 1, sizeof(*pos));
+    if (!pos)
+        return -ENOMEM;
+    struct grid_it it = {s, k, pos};
+    for (size_t i = 0; i < m;) {
+        int64_t g = from_us + (int64_t)i * step_us;
+        double v = k ? grid_sum_at(&it, g) : NAN;
+        size_t count = 1;
+        if (k) {
+            int64_t until = grid_same_until(&it, g);
+            if (until == INT64_MAX) { /* nothing after g is covered */
+                fn(ctx, v, 1);
+                if (m - i - 1 > 0)
+                    fn(ctx, NAN, m - i - 1);
+                break;
+            }
+            size_t last = (size_t)(((uint64_t)until - (uint64_t)from_us) / (uint64_t)step_us);
+            if (last >= m)
+                last = m - 1;
+            if (last > i)
+                count = last - i + 1;
+        } else {
+            count = m;
+        }
+        fn(ctx, v, count);
+        i += count;
+    }
+    free(pos);
+    return 0;
+}

@@ -16,6 +16,9 @@
  *             "mean_w", "peak_1s_w", "peak_60s_w", "gpu_sum_peak_20ms_w", "rated_w",
  *             "peak_pct_of_rated",
  *             "parts": [{"scope", "energy_j", "mean_w", "devices", "source"}], "rest_w"},
+ *    "swings": [{"window_ms", "max_rise_w", "max_fall_w", "max_rate_w_per_s"}],
+ *    "spectrum": null or {"segment_s", "segments", "resolution_hz",
+ *                         "peaks": [{"hz", "amplitude_w"}]},  (src/analysis/swings.h)
  *    "phases": [{"name", "t0_us", "t1_us", "depth", "open_ended", "duration_s", "energy_j",
  *                "mean_w", "peak_w", "counts": {KEY: number}, "j_per_sample", "j_per_token",
  *                "j_per_tflop"}],  (the last three from the counts samples, tokens, flops)
@@ -38,6 +41,7 @@
 #include "analysis/summary.h"
 #include "core/grow.h"
 #include "core/json.h"
+#include "report/swings_out.h"
 
 /* Finest first: the 20 ms driver buffer, then the 100 ms instant field, then the 1 s average
  * (which on Hopper lags a load step by about a second and flattens short peaks). */
@@ -372,6 +376,8 @@ static int totals_and_phases(const struct wp_trace *t, struct wp_summary *s, str
     if (k > 0 && k == s->ngpus && wp_sum_peak(refs, k, s->start_us, s->end_us, step, &peak_mw) < 0)
         rc = nomem(err);
     s->total.peak_w = peak_mw / 1000.0;
+    if (rc == 0 && k > 0 && k == s->ngpus)
+        rc = wp_swings_compute(refs, k, s->start_us, s->end_us, step, &s->swings, err);
     if (rc == 0)
         rc = wp_summary_phases(t, s, refs, k, step, err);
     free(refs);
@@ -450,6 +456,7 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
                             struct wp_summary *out, struct wp_err *err)
 {
     memset(out, 0, sizeof(*out));
+    wp_swings_result_empty(&out->swings);
     const struct wp_meta *meta = wp_trace_meta(t);
     const struct wp_sensors *tab = wp_trace_sensors(t);
     int rc;
@@ -886,6 +893,7 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
                     g->index);
     }
     print_node(f, s);
+    wp_swings_print_text(f, &s->swings);
     print_phases(f, s);
     print_points(f, s);
 }
@@ -1089,6 +1097,7 @@ int wp_summary_write_json_ext(FILE *f, const struct wp_summary *s,
     }
     wp_json_arr_end(&j);
     write_node_json(&j, &s->node);
+    wp_swings_write_json(&j, &s->swings);
     wp_json_key(&j, "phases");
     wp_json_arr_begin(&j);
     for (size_t i = 0; i < s->nphases; i++) {
