@@ -11,7 +11,7 @@
 #define WP_ENV_LAYERS 3 /* samples, 1 s means, 1 min means */
 
 struct wp_env_layer {
-    int64_t block_us; /* 0: the samples themselves */
+    int64_t block_us;      /* 0: the samples themselves */
     double *min_w, *max_w; /* per column, NAN where nothing fell */
     /* the block being filled */
     int64_t block;
@@ -23,10 +23,10 @@ struct wp_envelope {
     int64_t t0_us, t1_us; /* the time axis: column c covers [t0 + c*(t1-t0)/cols, ...) */
     size_t cols;
     struct wp_env_layer layer[WP_ENV_LAYERS];
-    double max_w;      /* highest sample, NAN if none */
-    int64_t max_t_us;  /* when */
+    double max_w;     /* highest sample, NAN if none */
+    int64_t max_t_us; /* when */
     size_t samples;
-    uint64_t *hist;    /* hist[i]: samples in [i, i+1) W, the last bin holds everything above */
+    uint64_t *hist; /* hist[i]: samples in [i, i+1) W, the last bin holds everything above */
     size_t nhist;
 };
 

@@ -291,8 +291,9 @@ int wp_swings_compute(const struct wp_series_ref *s, size_t k, int64_t from_us, 
     else if (rc == -ENOMEM)
         wp_errf(err, rc, "out of memory for the swing analysis; free memory");
     else
-        wp_errf(err, rc, "the power samples are not in time order; the trace is damaged "
-                         "(re-record it)");
+        wp_errf(err, rc,
+                "the power samples are not in time order; the trace is damaged "
+                "(re-record it)");
     wp_swings_free(sw);
     return rc;
 }

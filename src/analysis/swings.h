@@ -29,10 +29,10 @@
 #include "analysis/energy.h"
 #include "core/err.h"
 
-#define WP_SWING_WINDOWS         4
-#define WP_SPECTRUM_MAX_PEAKS    5
-#define WP_SPECTRUM_MAX_SEGMENT  8192
-#define WP_SPECTRUM_MIN_SEGMENT  64
+#define WP_SWING_WINDOWS        4
+#define WP_SPECTRUM_MAX_PEAKS   5
+#define WP_SPECTRUM_MAX_SEGMENT 8192
+#define WP_SPECTRUM_MIN_SEGMENT 64
 
 /* 20 ms, 100 ms, 1 s, 60 s */
 extern const int64_t wp_swing_window_us[WP_SWING_WINDOWS];

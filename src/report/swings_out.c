@@ -47,8 +47,8 @@ void wp_swings_print_text(FILE *f, const struct wp_swings_result *r)
     fprintf(f, "spectrum (%zu segments of %.1f s, %.3f Hz bins):", r->segments,
             (double)r->segment_points * (double)r->step_us / 1e6, r->resolution_hz);
     for (size_t i = 0; i < r->npeaks; i++)
-        fprintf(f, "%s %.3f Hz (%.2f s) %.1f W", i ? "," : "", r->peaks[i].hz,
-                1.0 / r->peaks[i].hz, r->peaks[i].amplitude_w);
+        fprintf(f, "%s %.3f Hz (%.2f s) %.1f W", i ? "," : "", r->peaks[i].hz, 1.0 / r->peaks[i].hz,
+                r->peaks[i].amplitude_w);
     fputc('\n', f);
 }
 

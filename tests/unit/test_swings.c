@@ -196,9 +196,9 @@ static void test_compute_series(void **state)
     assert_near(r.swings[1].max_rise_w, (700.0 + 4 * 1000.0) / 5 - 200, 1e-9);
     assert_int_equal(r.points, N);
     /* 2^40 grid points, almost all after the data: answered at once */
-    assert_int_equal(wp_swings_compute(refs, 2, t[0], t[0] + ((int64_t)1 << 40) * STEP_US,
-                                       STEP_US, &r, &err),
-                     0);
+    assert_int_equal(
+        wp_swings_compute(refs, 2, t[0], t[0] + ((int64_t)1 << 40) * STEP_US, STEP_US, &r, &err),
+        0);
     assert_near(r.swings[0].max_rise_w, 500, 1e-9);
     /* a constant stretch longer than everything the fold keeps: skipped, not walked */
     int64_t t2[2] = {0, ((int64_t)1 << 40) * STEP_US}, v2[2] = {100000, 200000};
@@ -212,8 +212,8 @@ static void test_compute_series(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_square_wave), cmocka_unit_test(test_ramp),
-        cmocka_unit_test(test_sine),        cmocka_unit_test(test_gap),
+        cmocka_unit_test(test_square_wave),    cmocka_unit_test(test_ramp),
+        cmocka_unit_test(test_sine),           cmocka_unit_test(test_gap),
         cmocka_unit_test(test_compute_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
