@@ -154,10 +154,9 @@ void wp_swings_push(struct wp_swings *s, double mw)
     push_valid(s, mw / 1000.0);
 }
 
-/* count equal points: pushed one by one until every window and the spectrum segment hold only
- * this value; after that nothing changes but the count, so the rest is skipped in one step
- * (a crafted trace can make the grid 2^60 points long, tests/fuzz) */
-static void push_run(struct wp_swings *s, double mw, size_t count)
+/* Equal points are pushed one by one until every window and the spectrum segment hold only
+ * this value; after that nothing changes but the count, so the rest is skipped in one step. */
+void wp_swings_push_run(struct wp_swings *s, double mw, size_t count)
 {
     size_t flush = s->ring_len + s->seg_n;
     size_t one = count < flush ? count : flush;
@@ -271,7 +270,7 @@ void wp_swings_result(const struct wp_swings *s, struct wp_swings_result *out)
 
 static void run_cb(void *ctx, double mw, size_t count)
 {
-    push_run(ctx, mw, count);
+    wp_swings_push_run(ctx, mw, count);
 }
 
 int wp_swings_compute(const struct wp_series_ref *s, size_t k, int64_t from_us, int64_t to_us,

@@ -68,6 +68,9 @@ int wp_swings_new(struct wp_swings **out, int64_t step_us, size_t expected_point
                   struct wp_err *err);
 /* One grid point, in mW (NAN: not covered). */
 void wp_swings_push(struct wp_swings *s, double mw);
+/* count grid points of one value: a stretch longer than what the fold keeps costs no more than
+ * that (a crafted trace can make a grid 2^60 points long). */
+void wp_swings_push_run(struct wp_swings *s, double mw, size_t count);
 /* The result so far; the fold may go on. */
 void wp_swings_result(const struct wp_swings *s, struct wp_swings_result *out);
 void wp_swings_free(struct wp_swings *s);
