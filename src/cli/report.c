@@ -212,7 +212,13 @@ static int compare(char **paths, int n, const char *html, bool force)
                 nruns++;
     }
     if (rc == 0) {
-        struct cmp_ctx c = {n == 1 ? paths[0] : "comparison of traces", xname, runs, nruns};
+        char title[160];
+        const char *base = strrchr(paths[0], '/');
+        if (n == 1)
+            snprintf(title, sizeof(title), "sweep of %s: %s", xname, base ? base + 1 : paths[0]);
+        else
+            snprintf(title, sizeof(title), "%d traces compared", n);
+        struct cmp_ctx c = {title, xname, runs, nruns};
         rc = cli_write_output("report", html, force, write_cmp, &c);
     }
     free(runs);

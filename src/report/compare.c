@@ -79,6 +79,16 @@ int wp_compare_load_sweep(const char *path, struct wp_html_run **runs, size_t *n
     return 0;
 }
 
+/* whole numbers from 100 up (J, W, s of a run read best that way), else 3 digits */
+static const char *fmt_val(char *buf, size_t cap, double v)
+{
+    if (fabs(v) >= 100)
+        snprintf(buf, cap, "%.0f", v);
+    else
+        snprintf(buf, cap, "%.3g", v);
+    return buf;
+}
+
 static void esc(FILE *f, const char *s)
 {
     for (; *s; s++) {
@@ -147,11 +157,13 @@ static void chart(FILE *f, const struct wp_html_run *runs, size_t n, const struc
     fputs("<line class=axis x1=50 x2=330 y1=190 y2=190 /><line class=axis x1=50 x2=50 y1=10 "
           "y2=190 />",
           f);
-    fprintf(f, "<text x=4 y=16>%.4g</text><text x=40 y=194 class=ytick>0</text>", ymax);
+    char b[2][32];
+    fprintf(f, "<text x=4 y=16>%s</text><text x=40 y=194 class=ytick>0</text>",
+            fmt_val(b[0], sizeof(b[0]), ymax));
     double px_prev = NAN, py_prev = NAN;
     for (size_t i = 0; i < n; i++) {
         double x = numeric ? (logx ? log(runs[i].x) : runs[i].x) : (double)i;
-        double px = 60 + (x - xmin) / (xmax - xmin) * 260, y = get(&runs[i], m);
+        double px = 70 + (x - xmin) / (xmax - xmin) * 230, y = get(&runs[i], m);
         fprintf(f, "<text class=xtick x=%.1f y=206>", px);
         esc(f, runs[i].label);
         fputs("</text>", f);
@@ -161,10 +173,11 @@ static void chart(FILE *f, const struct wp_html_run *runs, size_t n, const struc
         if (isfinite(px_prev))
             fprintf(f, "<line class=link x1=%.1f y1=%.1f x2=%.1f y2=%.1f />", px_prev, py_prev, px,
                     py);
+        fmt_val(b[1], sizeof(b[1]), y);
         fprintf(f,
-                "<circle cx=%.1f cy=%.1f r=4 data-value=\"%.17g\"><title>%.4g %s</title>"
-                "</circle><text x=%.1f y=%.1f class=val>%.4g</text>",
-                px, py, y, y, m->unit, px, py - 8, y);
+                "<circle cx=%.1f cy=%.1f r=4 data-value=\"%.17g\"><title>%s %s</title>"
+                "</circle><text x=%.1f y=%.1f class=val>%s</text>",
+                px, py, y, b[1], m->unit, px, py - 8, b[1]);
         px_prev = px;
         py_prev = py;
     }
@@ -212,9 +225,10 @@ int wp_html_compare(FILE *f, const char *title, const char *xname, const struct 
         fputs("</td>", f);
         for (size_t i = 0; i < sizeof(measures) / sizeof(measures[0]); i++) {
             double v = get(&runs[r], &measures[i]);
+            char b[32];
             if (isfinite(v))
-                fprintf(f, "<td class=num data-key=\"runs.%zu.%s\" data-value=\"%.17g\">%.4g</td>",
-                        r, measures[i].key, v, v);
+                fprintf(f, "<td class=num data-key=\"runs.%zu.%s\" data-value=\"%.17g\">%s</td>", r,
+                        measures[i].key, v, fmt_val(b, sizeof(b), v));
             else
                 fprintf(f, "<td class=num data-key=\"runs.%zu.%s\" data-value=null>-</td>", r,
                         measures[i].key);
