@@ -65,16 +65,12 @@ static void mark(struct wp_env_layer *y, size_t c0, size_t c1, double w)
     }
 }
 
-/* a finished block's mean goes to the column of the block's middle */
+/* a finished block's mean marks the columns its samples span */
 static void close_block(struct wp_envelope *e, struct wp_env_layer *y)
 {
     if (y->n == 0)
         return;
-    int64_t mid = e->t0_us + y->block * y->block_us + y->block_us / 2;
-    if (mid > e->t1_us)
-        mid = e->t1_us;
-    size_t c = col_of(e, mid);
-    mark(y, c, c, y->sum / (double)y->n);
+    mark(y, col_of(e, y->first_us), col_of(e, y->last_us), y->sum / (double)y->n);
     y->sum = 0;
     y->n = 0;
 }
@@ -96,9 +92,8 @@ static void block_push(struct wp_envelope *e, struct wp_env_layer *y, int64_t t,
             size_t per = (size_t)(bu / step), nfull = count / per;
             if (nfull >= 2) {
                 nfull--;
-                int64_t first = e->t0_us + b * bu + bu / 2;
-                int64_t last = first + (int64_t)(nfull - 1) * bu;
-                mark(y, col_of(e, first), col_of(e, last), w);
+                int64_t last = t + (int64_t)(nfull * per - 1) * step;
+                mark(y, col_of(e, t), col_of(e, last), w);
                 t += (int64_t)nfull * bu;
                 count -= nfull * per;
                 y->block = INT64_MIN;
@@ -109,6 +104,9 @@ static void block_push(struct wp_envelope *e, struct wp_env_layer *y, int64_t t,
         size_t in = step > 0 ? (size_t)((end - 1 - t) / step) + 1 : count;
         if (in > count)
             in = count;
+        if (y->n == 0)
+            y->first_us = t;
+        y->last_us = t + (int64_t)(in - 1) * (step > 0 ? step : 0);
         y->sum += w * (double)in;
         y->n += in;
         count -= in;

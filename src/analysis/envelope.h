@@ -1,7 +1,8 @@
 /* What a timeline and a distribution need from a power series, read once, in memory that does
  * not grow with the trace: per pixel column the lowest and highest sample (so a single 20 ms
- * peak shows at any zoom), the same for 1 s and 1 min block means, and a 1 W histogram for
- * percentiles. */
+ * peak shows at any zoom), the same for 1 s and 1 min block means (each mean marks the
+ * columns its samples span, so a block wider than a column draws as a step and a block
+ * that the data cover only in part as that part), and a 1 W histogram for percentiles. */
 #ifndef WP_ENVELOPE_H
 #define WP_ENVELOPE_H
 
@@ -13,8 +14,8 @@
 struct wp_env_layer {
     int64_t block_us;      /* 0: the samples themselves */
     double *min_w, *max_w; /* per column, NAN where nothing fell */
-    /* the block being filled */
-    int64_t block;
+    /* the block being filled, and the first and last sample time in it */
+    int64_t block, first_us, last_us;
     double sum;
     size_t n;
 };

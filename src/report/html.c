@@ -345,35 +345,26 @@ static void axes(FILE *f, double span_s, double ymax)
     }
 }
 
-/* a band: the max edge left to right, the min edge back. The samples' band breaks where a
- * column is empty (a hole in the data); a block layer's means are joined across the columns
- * between them, since a block wider than a column marks only the column of its middle. */
+/* a band: the max edge left to right, the min edge back; it breaks where a column is empty
+ * (a hole in the data) */
 static void band(FILE *f, const struct wp_env_layer *y, double ymax, const char *cls)
 {
-    bool join = y->block_us > 0;
     size_t c = 0;
     while (c < COLS) {
         while (c < COLS && isnan(y->max_w[c]))
             c++;
-        size_t c0 = c, c1 = c;
-        while (c < COLS && (!isnan(y->max_w[c]) || join)) {
-            if (!isnan(y->max_w[c]))
-                c1 = c + 1;
+        size_t c0 = c;
+        while (c < COLS && !isnan(y->max_w[c]))
             c++;
-        }
-        if (c1 == c0)
+        if (c == c0)
             break;
         fprintf(f, "<polygon class=\"%s\" points=\"", cls);
-        for (size_t i = c0; i < c1; i++)
-            if (!isnan(y->max_w[i]))
-                fprintf(f, "%.1f,%.1f ", MARGIN_L + i + (join ? 0.5 : 0),
-                        MARGIN_T + PLOT_H - y->max_w[i] / ymax * PLOT_H);
-        for (size_t i = c1; i-- > c0;)
-            if (!isnan(y->min_w[i]))
-                fprintf(f, "%.1f,%.1f ", MARGIN_L + i + (join ? 0.5 : 1),
-                        MARGIN_T + PLOT_H - y->min_w[i] / ymax * PLOT_H);
+        for (size_t i = c0; i < c; i++)
+            fprintf(f, "%zu,%.1f ", MARGIN_L + i, MARGIN_T + PLOT_H - y->max_w[i] / ymax * PLOT_H);
+        for (size_t i = c; i-- > c0;)
+            fprintf(f, "%zu,%.1f ", MARGIN_L + i + 1,
+                    MARGIN_T + PLOT_H - y->min_w[i] / ymax * PLOT_H);
         fputs("\"/>", f);
-        c = c1;
     }
 }
 
