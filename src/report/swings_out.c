@@ -44,11 +44,20 @@ void wp_swings_print_text(FILE *f, const struct wp_swings_result *r)
         fputs("spectrum: no gapless stretch long enough\n", f);
         return;
     }
-    fprintf(f, "spectrum (%zu segments of %.1f s, %.3f Hz bins):", r->segments,
+    fprintf(f, "spectrum (%zu segments of %.1f s, %.3f Hz bins), strongest lines:\n", r->segments,
             (double)r->segment_points * (double)r->step_us / 1e6, r->resolution_hz);
-    for (size_t i = 0; i < r->npeaks; i++)
-        fprintf(f, "%s %.3f Hz (%.2f s) %.1f W", i ? "," : "", r->peaks[i].hz, 1.0 / r->peaks[i].hz,
-                r->peaks[i].amplitude_w);
+    /* as many per line as fit a 100-column terminal */
+    int col = 0;
+    for (size_t i = 0; i < r->npeaks; i++) {
+        char item[80];
+        int n = snprintf(item, sizeof(item), "%.3f Hz (%.2f s) %.1f W", r->peaks[i].hz,
+                         1.0 / r->peaks[i].hz, r->peaks[i].amplitude_w);
+        if (col > 0 && col + 2 + n > 98) {
+            fputs(",\n", f);
+            col = 0;
+        }
+        col += fprintf(f, "%s%s", col ? ", " : "  ", item);
+    }
     fputc('\n', f);
 }
 
