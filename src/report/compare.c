@@ -89,21 +89,7 @@ static const char *fmt_val(char *buf, size_t cap, double v)
     return buf;
 }
 
-static void esc(FILE *f, const char *s)
-{
-    for (; *s; s++) {
-        if (*s == '<')
-            fputs("&lt;", f);
-        else if (*s == '>')
-            fputs("&gt;", f);
-        else if (*s == '&')
-            fputs("&amp;", f);
-        else if (*s == '"')
-            fputs("&quot;", f);
-        else
-            fputc((unsigned char)*s < 0x20 ? '?' : *s, f);
-    }
-}
+#define esc wp_html_escape
 
 struct measure {
     const char *title, *unit, *key;

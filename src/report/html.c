@@ -13,6 +13,8 @@
 #include "core/json.h"
 #include "report/html.h"
 
+#define esc wp_html_escape
+
 #define COLS            1000 /* plot columns: one envelope bin per pixel */
 #define PLOT_W          1000
 #define PLOT_H          170
@@ -23,7 +25,7 @@
 #define ZOOM_MAX_POINTS 20000 /* per series: 400 s of 20 ms samples */
 #define MAX_PLOTS       80
 
-static void esc(FILE *f, const char *s)
+void wp_html_escape(FILE *f, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {

@@ -34,6 +34,10 @@ struct wp_html_run {
 int wp_html_compare(FILE *f, const char *title, const char *xname, const struct wp_html_run *runs,
                     size_t n, struct wp_err *err);
 
+/* Writes s as HTML text or attribute value: <, >, &, quotes escaped, control characters
+ * other than newline and tab as '?'. */
+void wp_html_escape(FILE *f, const char *s);
+
 /* Reads a sweep's table (`wattprof sweep --json`) into *runs (malloc'd), its parameter's name
  * into xname. -ENOENT/-EACCES when it cannot be read, -EINVAL (message says what) when it is
  * not a sweep's JSON, -ENOMEM. */

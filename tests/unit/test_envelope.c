@@ -87,7 +87,7 @@ static void test_window_and_percentiles(void **state)
     struct wp_envelope e;
     assert_int_equal(wp_envelope_init(&e, 10 * (int64_t)S, 20 * (int64_t)S, 10), 0);
     assert_int_equal(wp_envelope_push(&e, 0, 5000, 100, 20000), 0); /* all before t0 */
-    for (int i = 0; i < 100; i++) /* 100..199 W */
+    for (int i = 0; i < 100; i++)                                   /* 100..199 W */
         assert_int_equal(wp_envelope_push(&e, 10 * (int64_t)S + i * 20000, 100 + i, 1, 0), 0);
     assert_int_equal(wp_envelope_push(&e, 21 * (int64_t)S, 5000, 1, 0), 0); /* after t1 */
     wp_envelope_finish(&e);

@@ -12,17 +12,12 @@
 
 #include <cmocka.h>
 
+#include "near.h"
+
 #include "analysis/swings.h"
 
 #define STEP_US 20000
 #define DT      0.02
-
-#define assert_near(a, b, eps)                                                                     \
-    do {                                                                                           \
-        double a_ = (a), b_ = (b);                                                                 \
-        if (!(fabs(a_ - b_) <= (eps)))                                                             \
-            fail_msg("%s = %.17g, expected %.17g (+-%g)", #a, a_, b_, (double)(eps));              \
-    } while (0)
 
 static void fold(const double *w, size_t n, struct wp_swings_result *r)
 {
