@@ -34,8 +34,8 @@ import csv, gzip, json, sys
 export, report, out = sys.argv[1:4]
 rows = sorted((int(r["t_us"]), int(r["device"]), int(r["value"]))
               for r in csv.DictReader(gzip.open(export, "rt")) if r["name"] == "power")
-# The fake's buffer starts with the end of its loop as history: 3 s of each GPU's first
-# reading after the last row make that history look like the recording's own start.
+# Should the fake's buffer reach back past the first row, it finds the end of its loop: 3 s
+# of each GPU's first reading after the last row stand in for what came before.
 first = {}
 for t, d, v in rows:
     first.setdefault(d, v)
@@ -45,7 +45,10 @@ with gzip.open(out + "/buffer.csv.gz", "wt") as f:
     for t, d, v in rows + pad:
         f.write(f"{d},{t},{v}\n")
 rep = json.load(open(report))
-t0 = rows[0][0]
+# The replay starts where the recording did: the export also holds the driver buffer's
+# history from before the start (the previous job's tail), which the recording left out.
+t0 = max(rep["start_us"], rows[0][0])
+open(out + "/offset", "w").write("%.6f" % ((t0 - rows[0][0]) / 1e6))
 ev = []
 for p in rep.get("phases", []):
     # a mark carries at most 8 counts; the summary adds a phase's begin and end counts
@@ -73,7 +76,7 @@ for t, _, verb, name, counts in plan["events"]:
     (wattprof.begin if verb == "begin" else wattprof.end)(name, **counts)
 time.sleep(max(0.0, start + plan["end_s"] - time.time()))
 PY
-    FAKE_NVML_TRACE=$dir/buffer.csv.gz FAKE_NVML_RECORDED_ON="2x NVIDIA H200 SXM, driver 580.159.04, 2026-11-28" \
+    FAKE_NVML_TRACE=$dir/buffer.csv.gz FAKE_NVML_OFFSET_S=$(cat "$dir/offset") FAKE_NVML_RECORDED_ON="2x NVIDIA H200 SXM, driver 580.159.04, 2026-11-28" \
         "$wp" run -f -o "$dir/$name.wptrace" -- python3 "$dir/job.py" "$dir/events.json" \
         >"$dir/run.log" 2>&1
     "$wp" report "$dir/$name.wptrace" -f --html "$res/$name-report.html" \
