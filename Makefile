@@ -73,8 +73,6 @@ SPANK_H := $(wildcard /usr/include/slurm/spank.h)
 ifneq ($(SPANK_H),)
   SPANK := $(BUILD)/contrib/spank_wattprof.so
 endif
-JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
-JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
 
 .PHONY: all check check-plain check-san test-bin install clean format format-check burn
 all: $(BUILD)/wattprof $(FAKE_NVML) $(BURN) $(SPANK)
