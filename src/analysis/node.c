@@ -502,6 +502,54 @@ static int node_parts(const struct wp_node_work *w, const char *gpu_source, stru
     return 0;
 }
 
+/* [*lo, *hi] narrowed to the span the meters' readings cover together (each sum needs every
+ * outlet). */
+static void meters_span(const struct meters *m, int64_t *lo, int64_t *hi)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const struct wp_series *s = &m->v[i].series;
+        if (s->n == 0) {
+            *hi = *lo;
+            return;
+        }
+        if (s->t_us[0] > *lo)
+            *lo = s->t_us[0];
+        if (s->t_us[s->n - 1] < *hi)
+            *hi = s->t_us[s->n - 1];
+    }
+}
+
+/* Both node-level meters side by side over the time both read: the outlets draw what the
+ * node's input meter sees plus the cords' losses, or the two meters disagree. */
+static int node_compare(const struct wp_node_work *w, struct wp_summary *s)
+{
+    struct wp_node_summary *node = &s->node;
+    node->cmp_input_w = node->cmp_outlets_w = node->cmp_diff_w = node->cmp_diff_pct = NAN;
+    node->cmp_overlap_s = NAN;
+    if (!w || w->input.n == 0 || w->outlets.n == 0)
+        return 0;
+    int64_t lo = s->start_us, hi = s->end_us;
+    meters_span(&w->input, &lo, &hi);
+    meters_span(&w->outlets, &lo, &hi);
+    if (hi <= lo)
+        return 0;
+    double e_in, p_in, e_out, p_out;
+    bool fault = false;
+    if (meters_energy(&w->input, lo, hi, &e_in, &p_in, &fault) < 0 ||
+        meters_energy(&w->outlets, lo, hi, &e_out, &p_out, &fault) < 0)
+        return -EINVAL;
+    if (!isfinite(p_in) || !isfinite(p_out))
+        return 0;
+    node->compared = true;
+    name_meters(&w->outlets, node->outlets_source, sizeof(node->outlets_source));
+    node->cmp_input_w = p_in;
+    node->cmp_outlets_w = p_out;
+    node->cmp_diff_w = p_out - p_in;
+    node->cmp_diff_pct = p_out != 0 ? node->cmp_diff_w / p_out * 100.0 : NAN;
+    node->cmp_overlap_s = (double)(hi - lo) / 1e6;
+    return 0;
+}
+
 int wp_node_compute(const struct wp_node_work *w, const struct wp_meta *meta,
                     const struct wp_summary_opts *opts, const char *gpu_source,
                     struct wp_summary *s, struct wp_err *err)
@@ -574,6 +622,8 @@ int wp_node_compute(const struct wp_node_work *w, const struct wp_meta *meta,
     }
     if (node->present && isfinite(node->rated_w) && isfinite(node->peak_1s_w))
         node->peak_pct_of_rated = node->peak_1s_w / node->rated_w * 100.0;
+    if (node_compare(w, s) < 0)
+        goto unsorted;
     return 0;
 unsorted:
     return wp_errf(err, -EINVAL,

@@ -15,7 +15,10 @@
  *            {"source", "estimated", "basis", "allowance_w", "allowance_default", "energy_j",
  *             "mean_w", "peak_1s_w", "peak_60s_w", "gpu_sum_peak_20ms_w", "rated_w",
  *             "peak_pct_of_rated",
- *             "parts": [{"scope", "energy_j", "mean_w", "devices", "source"}], "rest_w"},
+ *             "parts": [{"scope", "energy_j", "mean_w", "devices", "source"}], "rest_w",
+ *             "compared": null or {"input_source", "outlets_source", "input_w", "outlets_w",
+ *                                  "diff_w", "diff_pct", "overlap_s"}},  (a node input meter and
+ *             PDU outlets both present: their means over the time both read, outlets - input)
  *    "swings": [{"window_ms", "max_rise_w", "max_fall_w", "max_rate_w_per_s"}],
  *    "spectrum": null or {"segment_s", "segments", "resolution_hz",
  *                         "peaks": [{"hz", "amplitude_w"}]},  (src/analysis/swings.h)
@@ -762,6 +765,17 @@ static void print_node(FILE *f, const struct wp_summary *s)
         fputs(" (60 s); GPUs summed ", f);
         print_kw(f, n->gpu_sum_peak_20ms_w);
         fputs(" (finest samples)\n", f);
+        if (n->compared) {
+            fputs("  PDU outlets ", f);
+            put_clean(f, n->outlets_source, 60);
+            fprintf(f, ": %s W against the node input meter's %s W over the %s s both read\n",
+                    num(b[0], 32, "%.1f", n->cmp_outlets_w), num(b[1], 32, "%.1f", n->cmp_input_w),
+                    num(b[2], 32, "%.0f", n->cmp_overlap_s));
+            fprintf(f,
+                    "  difference %s W (%s %% of the outlets): PSU and cabling losses, or the "
+                    "meters disagree\n",
+                    num(b[0], 32, "%+.1f", n->cmp_diff_w), num(b[1], 32, "%+.1f", n->cmp_diff_pct));
+        }
         if (isfinite(n->rest_w))
             fprintf(
                 f, "  rest %.1f W: fans, NICs, switches, drives, PSU losses (node minus parts)%s\n",
@@ -1022,6 +1036,20 @@ static void write_node_json(struct wp_json *j, const struct wp_node_summary *n)
     }
     wp_json_arr_end(j);
     wp_json_kdouble(j, "rest_w", n->rest_w);
+    if (n->compared) {
+        wp_json_key(j, "compared");
+        wp_json_obj_begin(j);
+        kstr_or_null(j, "input_source", n->source);
+        kstr_or_null(j, "outlets_source", n->outlets_source);
+        wp_json_kdouble(j, "input_w", n->cmp_input_w);
+        wp_json_kdouble(j, "outlets_w", n->cmp_outlets_w);
+        wp_json_kdouble(j, "diff_w", n->cmp_diff_w);
+        wp_json_kdouble(j, "diff_pct", n->cmp_diff_pct);
+        wp_json_kdouble(j, "overlap_s", n->cmp_overlap_s);
+        wp_json_obj_end(j);
+    } else {
+        wp_json_knull(j, "compared");
+    }
     wp_json_obj_end(j);
 }
 
