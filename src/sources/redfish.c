@@ -58,6 +58,8 @@ struct rf_resource {
     char path[PATH_MAX_RF]; /* "/redfish/v1/Chassis/1U/EnvironmentMetrics" */
     bool counters;          /* holds an energy counter (read on WP_POLL_COUNTERS too) */
     bool warned;            /* a failure of this resource alone was reported */
+    bool failed;            /* this round */
+    char why[512];
 };
 
 struct rf_reading {
@@ -1384,14 +1386,11 @@ static int rf_poll(void *state, int64_t now, unsigned flags, struct wp_sink *sin
              * for the same timeout. One bad resource alone does not stop the others. */
             if (rc != -EBADMSG && rc != -ENOENT && rc != -EPROTO)
                 break;
-            if (!res->warned) {
-                res->warned = true;
-                wp_sink_event(sink, wp_wall_us(), -1, "redfish", -1, "source %s: %s", r->inst,
-                              e.msg);
-            }
+            res->failed = true;
+            snprintf(res->why, sizeof(res->why), "%s", e.msg);
             continue;
         }
-        res->warned = false;
+        res->warned = res->failed = false;
         ok++;
         for (size_t k = 0; k < r->nrd; k++)
             if (r->rd[k].res == i)
@@ -1401,6 +1400,17 @@ static int rf_poll(void *state, int64_t now, unsigned flags, struct wp_sink *sin
     if (due)
         r->next_us = wp_next_on_grid(r->next_us, now, r->period_us);
     *next = r->next_us;
+    /* A resource that fails while others answer is said once here; when none answers, the
+     * recorder's "unavailable" line says it. */
+    for (size_t i = 0; i < r->nres; i++) {
+        struct rf_resource *res = &r->res[i];
+        if (res->failed && ok > 0 && !res->warned) {
+            res->warned = true;
+            wp_sink_event(sink, wp_wall_us(), -1, "redfish", -1, "source %s: %s", r->inst,
+                          res->why);
+        }
+        res->failed = false;
+    }
     if (tried > 0 && ok == 0 && first_rc < 0) {
         *err = first;
         return first_rc == -ENODEV ? -EIO : first_rc;
