@@ -39,9 +39,9 @@
 #include "sources/meter_clock.h"
 #include "sources/sysfs.h"
 
-#define PERIOD_DEFAULT_US 1000000
-#define PERIOD_MIN_US     100000
-#define PERIOD_MAX_US     3600000000LL
+#define PERIOD_DEFAULT_US  1000000
+#define PERIOD_MIN_US      100000
+#define PERIOD_MAX_US      3600000000LL
 #define TIMEOUT_DEFAULT_US 5000000
 #define TIMEOUT_MIN_US     100000
 #define TIMEOUT_MAX_US     120000000
@@ -49,7 +49,7 @@
  * lag: stamps within this of the host's clock are taken as they are. */
 #define STAMP_TOLERANCE_US 2000000
 /* A response larger than this is not a power reading (a runaway or hostile service). */
-#define BODY_MAX (4u << 20)
+#define BODY_MAX    (4u << 20)
 #define PATH_MAX_RF 512
 
 enum auth_mode { AUTH_DEFAULT, AUTH_SESSION, AUTH_BASIC };
@@ -64,9 +64,9 @@ struct rf_resource {
 
 struct rf_reading {
     size_t res;
-    char k1[40]; /* the member: "PowerWatts", "Reading", "PowerControl" */
-    int idx;     /* k1 is an array: this element; -1 otherwise */
-    char k2[40]; /* inside k1 (or its element): "Reading", "PowerConsumedWatts"; "" = k1 itself */
+    char k1[40];   /* the member: "PowerWatts", "Reading", "PowerControl" */
+    int idx;       /* k1 is an array: this element; -1 otherwise */
+    char k2[40];   /* inside k1 (or its element): "Reading", "PowerConsumedWatts"; "" = k1 itself */
     double factor; /* JSON number * factor = raw */
     bool stamped;  /* a Sensor: ReadingTime is the meter's stamp */
     int id;
@@ -875,12 +875,13 @@ static int disc_psus(struct disc *d, struct chassis_ctx *c, const char *pspath, 
             int n;
             char name[48];
             snprintf(name, sizeof(name), "%.40spower", prefix);
-            if (dev < 0 || (n = add_member(d, met, metp, "InputPowerWatts", 1000.0, false, sc,
-                                           contains_of(sc), dev, what, name)) < 0 ||
+            if (dev < 0 ||
+                (n = add_member(d, met, metp, "InputPowerWatts", 1000.0, false, sc, contains_of(sc),
+                                dev, what, name)) < 0 ||
                 (snprintf(name, sizeof(name), "%.40senergy", prefix),
                  snprintf(what, sizeof(what), "power supply %.40s input energy", id),
-                 add_member(d, met, metp, "EnergykWh", 3.6e6, true, sc, contains_of(sc), dev,
-                            what, name)) < 0)
+                 add_member(d, met, metp, "EnergykWh", 3.6e6, true, sc, contains_of(sc), dev, what,
+                            name)) < 0)
                 rc = wp_errf(err, -ENOMEM, "out of memory");
         }
         json_decref(met);
@@ -895,8 +896,7 @@ static int disc_psus(struct disc *d, struct chassis_ctx *c, const char *pspath, 
 }
 
 /* The deprecated Power resource, for BMCs that have nothing newer. */
-static int disc_legacy(struct disc *d, struct chassis_ctx *c, const char *ppath,
-                       struct wp_err *err)
+static int disc_legacy(struct disc *d, struct chassis_ctx *c, const char *ppath, struct wp_err *err)
 {
     struct rf *r = d->r;
     json_t *p = NULL;
@@ -1145,7 +1145,8 @@ static int rf_discover(void *state, struct wp_sensors *tab, struct wp_meta *meta
     wp_meta_set(meta, key, v ? v : "");
     r->equipment = json_object_get(root, "PowerEquipment") != NULL ||
                    json_object_get(root, "ThermalEquipment") != NULL;
-    bool sessions = link_of(root, "SessionService") || link_of(json_object_get(root, "Links"), "Sessions");
+    bool sessions =
+        link_of(root, "SessionService") || link_of(json_object_get(root, "Links"), "Sessions");
     r->basic = r->auth == AUTH_BASIC || (r->auth == AUTH_DEFAULT && !sessions);
     if (!r->basic) {
         rc = login(r, err);
@@ -1193,8 +1194,8 @@ static int rf_discover(void *state, struct wp_sensors *tab, struct wp_meta *meta
                  t = strtok_r(NULL, ",", &save))
                 if (!in_list(seen, t)) {
                     rc = wp_errf(err, -ENOENT,
-                                 "source %s: the service has no chassis '%s' (it has: %s)",
-                                 r->inst, t, seen[0] ? seen : "none");
+                                 "source %s: the service has no chassis '%s' (it has: %s)", r->inst,
+                                 t, seen[0] ? seen : "none");
                     goto out;
                 }
         }
@@ -1328,7 +1329,8 @@ static void take(struct rf *r, struct rf_reading *rd, json_t *doc, int64_t t_us,
     }
     double x = json_number_value(v) * rd->factor;
     if (!(x >= 0 && x < 9e18)) {
-        warn_once(r, sink, rd, W_NEG, "%s%s%s read %g, impossible for a meter; such readings are "
+        warn_once(r, sink, rd, W_NEG,
+                  "%s%s%s read %g, impossible for a meter; such readings are "
                   "dropped",
                   rd->k1, rd->k2[0] ? "." : "", rd->k2, json_number_value(v));
         return;
@@ -1508,8 +1510,8 @@ static int rf_open(void **state, const struct wp_source_cfg *cfg, struct wp_err 
     else if (strcmp(auth, "basic") == 0)
         r->auth = AUTH_BASIC;
     else {
-        rc = wp_errf(err, -EINVAL, "source %s: auth=%s: give auth=session or auth=basic",
-                     cfg->name, auth);
+        rc = wp_errf(err, -EINVAL, "source %s: auth=%s: give auth=session or auth=basic", cfg->name,
+                     auth);
         goto fail;
     }
     const char *v;
@@ -1550,12 +1552,14 @@ static const struct wp_source_key rf_keys[] = {
     {"ca_file", "PATH  the CA certificate(s) that signed the service's certificate (PEM)", 0},
     {"insecure", "1  do not check the service's certificate (warned; only on a trusted network)",
      0},
-    {"auth", "session|basic  session login (X-Auth-Token; the default, Basic when the service "
-             "has no SessionService) or HTTP Basic on every request",
+    {"auth",
+     "session|basic  session login (X-Auth-Token; the default, Basic when the service "
+     "has no SessionService) or HTTP Basic on every request",
      0},
     {"chassis", "ID[,ID...]  only these chassis (their Id, e.g. 1U)", 0},
-    {"outlets", "ID[,ID...]  the rack PDU outlets that feed this node (e.g. A1,B1); only they "
-                "count as its power",
+    {"outlets",
+     "ID[,ID...]  the rack PDU outlets that feed this node (e.g. A1,B1); only they "
+     "count as its power",
      0},
     {"interval", "DURATION  how often to read (default 1s)", 0},
     {"timeout", "DURATION  how long one request may take (default 5s)", 0},
