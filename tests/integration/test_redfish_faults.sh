@@ -26,13 +26,16 @@ expect_in out.txt "/redfish/v1/Chassis/1U/Power#/PowerControl/0/PowerConsumedWat
 awk '$3 == "power" && $5 == "node_input" { ok = 1 } END { exit !ok }' out.txt || fail "legacy power is not node_input"
 
 # Sensors only: TotalPower (node input, ReadingTime stamped), PS1InputPower (psu).
-rf_set sensors '{"patch": {"/redfish/v1/Chassis/1U/Sensors/TotalPower": {"Reading": 433}}}'
+# TotalEnergy also gets a LifetimeReading (kWh, never reset): that is the counter read.
+rf_set sensors '{"patch": {"/redfish/v1/Chassis/1U/Sensors/TotalPower": {"Reading": 433}, "/redfish/v1/Chassis/1U/Sensors/TotalEnergy": {"LifetimeReading": 1234.5}}}'
 rf_start sensors public-rackmount1 --hide EnvironmentMetrics,PowerSubsystem,Power
 expect_status 0 "$WATTPROF" record -q -o s.wptrace -d 2 --no-auto --source "$(spec bmc "$RF_URL")"
 expect_status 0 "$WATTPROF" export s.wptrace --csv -o s.csv
 awk -F, '$2 == "bmc" && $4 == "power" && $7 == 433000 { n++ } END { exit n < 4 }' s.csv ||
     { cat s.csv; fail "Sensors/TotalPower not read as bmc/power"; }
 awk -F, '$4 == "ps1inputpower" { ok = 1 } END { exit !ok }' s.csv || fail "PS1InputPower not read"
+awk -F, '$2 == "bmc" && $4 == "energy" && $5 == "J" && $7 == 4444200000 { n++ } END { exit n < 2 }' s.csv ||
+    { grep energy s.csv; fail "TotalEnergy's LifetimeReading (1234.5 kWh) not stored as 4444200000 J"; }
 expect_status 0 "$WATTPROF" list --no-auto --source "$(spec bmc "$RF_URL")"
 awk '$3 == "ps1inputpower" && $5 == "psu" { ok = 1 } END { exit !ok }' out.txt || { cat out.txt; fail "PS1InputPower is not scope psu"; }
 # A pinned ReadingTime is the same reading served again: stored once, not once per poll.
