@@ -48,7 +48,8 @@ expect_in out.txt "difference +50.0 W"
 # With the outlets alone, they are the node's power (no comparison).
 expect_status 0 "$WATTPROF" report --json o.json n.wptrace
 expect_status 0 "$WATTPROF" run --json p.json --source "redfish:name=pdu,url=$PDU,$cred,outlets=A1,B1" -- sleep 2
-check 'j["node"]["basis"] == "pdu_outlet" and abs(j["node"]["mean_w"] - 1250) < 1 and j["node"]["compared"] is None' p.json
+# (its mean is over the whole run: the first reading may come a little after the start)
+check 'j["node"]["basis"] == "pdu_outlet" and abs(j["node"]["mean_w"] - 1250) < 25 and j["node"]["compared"] is None' p.json
 
 # A CDU: its heat load is "other", never node power.
 rf_start cdu public-cooling-unit
