@@ -1463,6 +1463,16 @@ static int rf_open(void **state, const struct wp_source_cfg *cfg, struct wp_err 
                      cfg->name, url);
         goto fail;
     }
+    const char *host_end = url + 8 + strcspn(url + 8, "/?#");
+    const char *at = strchr(url + 8, '@');
+    if (at && at < host_end) {
+        /* user:password@host would put the password in every message that names the URL */
+        rc = wp_errf(err, -EINVAL,
+                     "source %s: give the account with user= and password_file=, not inside "
+                     "url=",
+                     cfg->name);
+        goto fail;
+    }
     snprintf(r->base, sizeof(r->base), "%s", url);
     /* A url ending in /redfish/v1 is the same service: the paths we use carry that prefix. */
     size_t bl = strlen(r->base);

@@ -114,5 +114,8 @@ expect_in err.txt "refused user 'monitor'"
 # An option error is a usage error.
 expect_status 64 "$WATTPROF" list --no-auto --source "redfish:url=http://127.0.0.1:1,user=x,password_file=$PWD/pw.txt"
 expect_in err.txt "https://"
+expect_status 64 "$WATTPROF" list --no-auto --source "redfish:url=https://monitor:hunter2@127.0.0.1:1,user=x,password_file=$PWD/pw.txt"
+expect_in err.txt "not inside url="
+grep -q hunter2 err.txt && fail "a password given inside url= was echoed"
 
 rf_no_secrets ./*.wptrace ./*.json ./*.csv ./*.log err.txt out.txt f.err
