@@ -410,6 +410,10 @@ static int get_json(struct rf *r, const char *path, json_t **out, int64_t *t_us,
         }
         if (status != 200) {
             free(b.p);
+            /* A session that was just made and is refused anyway (an account that may not
+             * read this) is given back, or every retry would leave one open on the BMC. */
+            if (status == 401 && !r->basic && attempt > 0)
+                logout(r);
             return http_status_err(r, "GET", path, status, err);
         }
         json_error_t je;
