@@ -90,7 +90,7 @@ expect_in out.txt "recovered"
 # TLS: a CA we do not trust, an address that does not match, each one line; GPUs recorded.
 RF_CERT=self rf_start selfsigned public-rackmount1
 expect_status 0 "$WATTPROF" run --json t.json --source "redfish:name=bmc,url=$RF_URL,user=monitor,password_file=$PWD/pw.txt" -- true
-expect_in err.txt "source bmc is not recorded"
+expect_in err.txt "source bmc not read"
 expect_in err.txt "TLS certificate was not accepted"
 expect_in err.txt "ca_file="
 [ "$(grep -c 'TLS certificate' err.txt)" = 1 ] || fail "the certificate problem was said more than once"
