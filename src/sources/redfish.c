@@ -1264,8 +1264,9 @@ static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 }
 
 /* An ISO 8601 date-time as Redfish writes it ("2019-08-13T04:14:33+06:00", fractions and Z
- * allowed) in microseconds since the epoch; -EINVAL otherwise. */
-static int parse_time(const char *s, int64_t *us)
+ * allowed) in microseconds since the epoch, and the granularity it was written with (1 s
+ * without a fraction, 1 ms with three digits); -EINVAL otherwise. */
+static int parse_time(const char *s, int64_t *us, int64_t *res_us)
 {
     int y, mo, d, h, mi, se, n = 0;
     if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
@@ -1273,10 +1274,12 @@ static int parse_time(const char *s, int64_t *us)
         return -EINVAL;
     const char *p = s + n;
     int64_t frac = 0;
+    *res_us = 1000000;
     if (*p == '.') {
         int64_t scale = 100000;
         for (p++; isdigit((unsigned char)*p); p++) {
             frac += (*p - '0') * scale;
+            *res_us = scale > 0 ? scale : 1;
             scale /= 10;
         }
     }
@@ -1341,8 +1344,11 @@ static void take(struct rf *r, struct rf_reading *rd, json_t *doc, int64_t t_us,
     }
     int64_t t = t_us;
     if (rd->stamped) {
-        int64_t stamp;
-        if (parse_time(json_string_value(json_object_get(doc, "ReadingTime")), &stamp) == 0) {
+        int64_t stamp, res;
+        if (parse_time(json_string_value(json_object_get(doc, "ReadingTime")), &stamp, &res) == 0) {
+            /* A stamp in whole seconds says "within this second": the shared rule places it
+             * half a second on. */
+            wp_meter_clock_set_resolution(&rd->clock, res);
             if (wp_meter_clock_place(&rd->clock, stamp, t_us, &t) == 0)
                 return; /* the same reading served again */
             if (rd->clock.announce) {
