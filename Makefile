@@ -29,6 +29,12 @@ endif
 # it in float, which the spectrum's mean-removed segments need no more than.
 FFT_CFLAGS := $(shell $(PKG_CONFIG) --cflags kissfft-float)
 FFT_LIBS := $(shell $(PKG_CONFIG) --libs kissfft-float || echo -lkissfft-float)
+# src/net: the metrics server (libmicrohttpd) and basic auth hashes (libcrypt); `top` draws
+# with ncursesw.
+MHD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
+MHD_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd || echo -lmicrohttpd) -lcrypt
+CURSES_CFLAGS := $(shell $(PKG_CONFIG) --cflags ncursesw)
+CURSES_LIBS := $(shell $(PKG_CONFIG) --libs ncursesw || echo -lncursesw)
 # Redfish: libcurl for HTTPS (its JSON is parsed with jansson, below).
 NET_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
 NET_LIBS := $(shell $(PKG_CONFIG) --libs libcurl || echo -lcurl)
@@ -37,14 +43,15 @@ JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson || echo -ljansson)
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Iinclude \
   $(SQLITE_CFLAGS) $(SNMP_CFLAGS) $(FREEIPMI_CFLAGS) $(FFT_CFLAGS) $(NET_CFLAGS) \
   -DWP_VERSION='"$(VERSION)"' -pthread -fPIC
-LDLIBS := $(SQLITE_LIBS) $(SNMP_LIBS) $(FREEIPMI_LIBS) $(FFT_LIBS) $(NET_LIBS) -ldl -lm -pthread
+LDLIBS := $(SQLITE_LIBS) $(SNMP_LIBS) $(FREEIPMI_LIBS) $(FFT_LIBS) $(NET_LIBS) $(MHD_LIBS) \
+  -ldl -lm -pthread
 # jansson parses JSON we read (model files, report JSON, sweeps); zlib reads gzip CSV.
 ALL_CFLAGS += $(JANSSON_CFLAGS)
 LDLIBS += $(JANSSON_LIBS) -lz
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c \
-  src/recorder/*.c src/marks/*.c src/plan/*.c src/report/*.c))
+  src/recorder/*.c src/marks/*.c src/plan/*.c src/report/*.c src/net/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -79,6 +86,8 @@ endif
 .PHONY: all check check-plain check-san test-bin install clean format format-check burn
 all: $(BUILD)/wattprof $(FAKE_NVML) $(BURN) $(SPANK)
 
+$(BUILD)/obj/src/cli/top.o: ALL_CFLAGS += $(CURSES_CFLAGS)
+$(BUILD)/obj/src/net/http.o $(BUILD)/fuzz/obj/src/net/http.o: ALL_CFLAGS += $(MHD_CFLAGS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
@@ -93,7 +102,7 @@ $(CORE_LIB): $(CORE_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/wattprof: $(CLI_OBJ) $(CORE_LIB)
-	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_LIB) $(LDLIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $(CLI_OBJ) $(CORE_LIB) $(LDLIBS) $(CURSES_LIBS)
 
 # The fake NVML replays recorded traces (gzip or plain CSV) through the real dlopen path.
 $(FAKE_NVML): $(FAKE_SRC) src/sources/nvml_abi.h
@@ -240,6 +249,7 @@ $(BUILD)/fuzz/libcore.a: $(FUZZ_OBJ)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libcore.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libcore.a \
-	  $(FUZZ_SQLITE) $(SNMP_LIBS) $(FREEIPMI_LIBS) $(FFT_LIBS) $(NET_LIBS) $(JANSSON_LIBS) -lz -ldl -lm -pthread
+	  $(FUZZ_SQLITE) $(SNMP_LIBS) $(FREEIPMI_LIBS) $(FFT_LIBS) $(NET_LIBS) $(JANSSON_LIBS) \
+	  $(MHD_LIBS) -lz -ldl -lm -pthread
 
 -include $(FUZZ_OBJ:.o=.d)

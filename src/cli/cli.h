@@ -183,6 +183,9 @@ int cli_parse_pue(const char *s, double *out);
 enum { CLI_OPT_DONE = -1, CLI_OPT_HELP = -2 };
 int cli_plan_option(int c, const char *cmd, const char *usage, int json_code, const char **json,
                     bool *force);
+int cmd_serve(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+const char *cli_top_curses_version(void); /* "ncurses 6.4.20221231" */
 bool cli_burn_available(void);
 
 #endif

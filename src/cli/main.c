@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "net/http.h"
 
 static const struct {
     const char *name;
@@ -14,6 +15,8 @@ static const struct {
     {"run", cmd_run, "run a command and measure it, like perf stat"},
     {"sweep", cmd_sweep, "run a command once per parameter value and compare the runs"},
     {"record", cmd_record, "record until stopped or for a duration"},
+    {"serve", cmd_serve, "record and serve live metrics to Prometheus"},
+    {"top", cmd_top, "watch every GPU and meter live in the terminal"},
     {"list", cmd_list, "list the sensors found here, and why any are missing"},
     {"report", cmd_report, "summarise a recorded trace"},
     {"export", cmd_export, "write a trace's samples as CSV or JSON lines"},
@@ -50,6 +53,9 @@ static void version(void)
 #else
     printf("  ipmi        no (built without libfreeipmi-dev)\n");
 #endif
+    printf("  serve       libmicrohttpd %s%s\n", wp_http_library_version(),
+           wp_http_tls_supported() ? ", TLS" : ", no TLS");
+    printf("  top         %s\n", cli_top_curses_version());
     printf("  burn        %s\n", cli_burn_available() ? "yes (wattprof-burn found)"
                                                       : "no (built only where nvcc exists)");
 }

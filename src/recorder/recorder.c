@@ -39,6 +39,7 @@ struct inst {
     /* owned by the instance's thread */
     int64_t next_us, retry_us, down_since_us, backoff_us;
     bool dead, unavailable;
+    bool up; /* !dead && !unavailable as of its last delivery (under r->lock), for the tap */
     size_t sensor_lo, sensor_hi; /* its sensors are ids [lo, hi) */
 };
 
@@ -62,6 +63,8 @@ struct wp_recorder {
     struct wp_marks_rx *rx;
     wp_event_fn on_event;
     void *event_ctx;
+    wp_tap_fn tap;
+    void *tap_ctx;
     int64_t commit_interval_us, retry_min_us, retry_max_us;
 
     pthread_t control, writer;
@@ -205,6 +208,15 @@ static void inst_tail(struct inst *in, struct wp_sink *sink)
     }
 }
 
+/* deliver, and the instance's state for the tap. */
+static void deliver_inst(struct inst *in, struct wp_sink *sink)
+{
+    pthread_mutex_lock(&in->r->lock);
+    in->up = !in->dead && !in->unavailable;
+    pthread_mutex_unlock(&in->r->lock);
+    deliver(in->r, sink);
+}
+
 static void *inst_main(void *arg)
 {
     struct inst *in = arg;
@@ -212,7 +224,7 @@ static void *inst_main(void *arg)
     struct wp_sink sink = {0};
     inst_poll(in, WP_POLL_ALL, &sink);
     for (;;) {
-        deliver(r, &sink);
+        deliver_inst(in, &sink);
         unsigned flags = 0;
         pthread_mutex_lock(&r->lock);
         while (!r->stopping) {
@@ -238,7 +250,7 @@ static void *inst_main(void *arg)
         inst_poll(in, flags, &sink);
     }
     inst_tail(in, &sink);
-    deliver(r, &sink);
+    deliver_inst(in, &sink);
     wp_sink_free(&sink);
     return NULL;
 }
@@ -321,13 +333,18 @@ static void *control_main(void *arg)
 
 /* ---- writer thread ---- */
 
-static void write_batch(struct wp_recorder *r, struct queue *b)
+static void write_batch(struct wp_recorder *r, struct queue *b, const bool *up)
 {
     struct wp_err err = {0};
     for (size_t i = 0; i < b->nevents; i++)
         if (r->on_event)
             r->on_event(&b->events[i], r->event_ctx);
-    if (r->write_err.code)
+    if (r->tap) {
+        struct wp_tap_batch tb = {&r->sensors, b->samples, b->n, b->marks, b->nmarks,
+                                  b->events,   b->nevents, up,   r->ninsts};
+        r->tap(&tb, r->tap_ctx);
+    }
+    if (!r->trace || r->write_err.code)
         return; /* the trace already failed; keep draining so memory stays bounded */
     int rc = wp_trace_append(r->trace, b->samples, b->n, &err);
     for (size_t i = 0; rc >= 0 && i < b->nmarks; i++)
@@ -353,6 +370,7 @@ static void *writer_main(void *arg)
 {
     struct wp_recorder *r = arg;
     struct queue batch = {0};
+    bool *up = calloc(r->ninsts ? r->ninsts : 1, sizeof(*up));
     int64_t last_commit = wp_mono_us();
     pthread_mutex_lock(&r->lock);
     for (;;) {
@@ -380,8 +398,10 @@ static void *writer_main(void *arg)
         r->q = batch;
         r->q.n = r->q.nmarks = r->q.nevents = 0;
         batch = tmp;
+        for (size_t i = 0; up && i < r->ninsts; i++)
+            up[i] = r->insts[i].up;
         pthread_mutex_unlock(&r->lock);
-        write_batch(r, &batch);
+        write_batch(r, &batch, up);
         last_commit = wp_mono_us();
         batch.n = batch.nmarks = batch.nevents = 0;
         pthread_mutex_lock(&r->lock);
@@ -392,6 +412,7 @@ static void *writer_main(void *arg)
     free(batch.samples);
     free(batch.marks);
     free(batch.events);
+    free(up);
     return NULL;
 }
 
@@ -441,7 +462,7 @@ static int note_unopened(struct wp_recorder *r, const struct wp_config *cfg, str
         snprintf(e.message, sizeof(e.message), "source %s not read: %s", c->name, why);
         if (r->on_event)
             r->on_event(&e, r->event_ctx);
-        int rc = wp_trace_put_event(r->trace, &e, err);
+        int rc = r->trace ? wp_trace_put_event(r->trace, &e, err) : 0;
         if (rc < 0)
             return rc;
     }
@@ -463,6 +484,7 @@ static int make_insts(struct wp_recorder *r, size_t nopened)
         struct inst *in = &r->insts[i];
         in->r = r;
         in->src = r->opened[i];
+        in->up = true; /* it opened; its first poll says more */
         pthread_cond_init(&in->wake, &ca);
         /* Sensors of one instance are contiguous: wp_sources_open adds them in order. */
         in->sensor_lo = r->sensors.n;
@@ -542,6 +564,8 @@ int wp_recorder_start(struct wp_recorder **out, const struct wp_recorder_opts *o
     pthread_cond_init(&r->cond, NULL);
     r->on_event = opts->on_event;
     r->event_ctx = opts->event_ctx;
+    r->tap = opts->tap;
+    r->tap_ctx = opts->tap_ctx;
     r->commit_interval_us = opts->commit_interval_us > 0 ? opts->commit_interval_us : 1000000;
     r->retry_min_us = opts->retry_min_us > 0 ? opts->retry_min_us : 1000000;
     r->retry_max_us = opts->retry_max_us > 0 ? opts->retry_max_us : 60000000;
@@ -555,8 +579,8 @@ int wp_recorder_start(struct wp_recorder **out, const struct wp_recorder_opts *o
 
     /* Claim the output before touching the GPUs: a name clash is the user's most likely
      * mistake and must not cost a driver initialisation first. */
-    rc = wp_trace_create(&r->trace, opts->trace_path, opts->force, err);
-    if (rc < 0)
+    if (opts->trace_path &&
+        (rc = wp_trace_create(&r->trace, opts->trace_path, opts->force, err)) < 0)
         goto fail;
     rc = wp_sources_open(opts->config, &r->opened, &nopened, &r->sensors, &r->meta, err);
     if (rc < 0)
@@ -578,9 +602,10 @@ int wp_recorder_start(struct wp_recorder **out, const struct wp_recorder_opts *o
         wp_meta_set(&r->meta, "marks.socket", wp_marks_rx_path(r->rx));
     }
     put_run_meta(&r->meta, opts->config);
-    if ((rc = wp_trace_put_meta(r->trace, &r->meta, err)) < 0 ||
-        (rc = wp_trace_put_sensors(r->trace, &r->sensors, err)) < 0 ||
-        (rc = note_unopened(r, opts->config, err)) < 0 || (rc = wp_trace_commit(r->trace, err)) < 0)
+    if ((r->trace && ((rc = wp_trace_put_meta(r->trace, &r->meta, err)) < 0 ||
+                      (rc = wp_trace_put_sensors(r->trace, &r->sensors, err)) < 0)) ||
+        (rc = note_unopened(r, opts->config, err)) < 0 ||
+        (r->trace && (rc = wp_trace_commit(r->trace, err)) < 0))
         goto fail;
     if (pipe2(r->stop_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
         rc = wp_errf(err, -errno, "cannot create a pipe: %s", strerror(errno));
@@ -625,6 +650,21 @@ const char *wp_recorder_socket(const struct wp_recorder *r)
 size_t wp_recorder_nsensors(const struct wp_recorder *r)
 {
     return r->sensors.n;
+}
+
+const struct wp_sensors *wp_recorder_sensors(const struct wp_recorder *r)
+{
+    return &r->sensors;
+}
+
+size_t wp_recorder_nsources(const struct wp_recorder *r)
+{
+    return r->ninsts;
+}
+
+const struct wp_source_inst *wp_recorder_source(const struct wp_recorder *r, size_t i)
+{
+    return i < r->ninsts ? &r->insts[i].src : NULL;
 }
 
 int wp_recorder_set_meta(struct wp_recorder *r, const char *key, const char *value)
@@ -672,10 +712,12 @@ int wp_recorder_stop(struct wp_recorder *r, int64_t end_us, struct wp_err *err)
                  "sends to WATTPROF_SOCKET",
                  (unsigned long long)r->marks_rejected, MARK_REJECT_EVENTS);
         r->on_event(&e, r->event_ctx);
-        if (!r->write_err.code)
+        if (r->trace && !r->write_err.code)
             wp_trace_put_event(r->trace, &e, NULL);
     }
-    if (r->write_err.code) {
+    if (!r->trace) {
+        /* nothing was recorded */
+    } else if (r->write_err.code) {
         if (err)
             *err = r->write_err;
         rc = r->write_err.code;
