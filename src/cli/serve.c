@@ -24,8 +24,7 @@ static const char serve_usage[] =
     "docs/serve.md lists every metric. Stops on SIGINT/SIGTERM or after --duration.\n"
     "\n"
     "serving:\n"
-    "  -l, --listen HOST:PORT  where to listen (default " DEFAULT_LISTEN
-    ", this host only;\n"
+    "  -l, --listen HOST:PORT  where to listen (default " DEFAULT_LISTEN ", this host only;\n"
     "                      :9779 for every address; port 0 picks a free one)\n"
     "  --web-config FILE   TLS and basic auth, key = value lines (docs/serve.md):\n"
     "                        tls_cert_file = cert.pem\n"
@@ -166,8 +165,8 @@ int cmd_serve(int argc, char **argv)
     }
     if (!quiet) {
         fprintf(stderr, "wattprof serve: %zu sensors at %s://%s/metrics%s%s%s\n",
-                wp_recorder_nsensors(lv.r), wp_http_tls(h) ? "https" : "http",
-                wp_http_address(h), out ? "; recording to " : "", out ? out : "",
+                wp_recorder_nsensors(lv.r), wp_http_tls(h) ? "https" : "http", wp_http_address(h),
+                out ? "; recording to " : "", out ? out : "",
                 web && web->nusers ? "; basic auth" : "");
         if (wp_recorder_socket(lv.r))
             fprintf(stderr, "wattprof serve: jobs send phase marks with WATTPROF_SOCKET=%s\n",

@@ -213,8 +213,8 @@ static void draw(struct view *vw, const struct wp_live_snapshot *p)
         else
             snprintf(lim, sizeof(lim), "%6.0f", limit);
         fmt_energy(e, sizeof(e), l->energy_mj / 1000.0);
-        snprintf(line, sizeof(line), "%-*.*s %s %s %s %s %s  ", LABEL_W - 1, LABEL_W - 1, lab, a,
-                 b, c, lim, e);
+        snprintf(line, sizeof(line), "%-*.*s %s %s %s %s %s  ", LABEL_W - 1, LABEL_W - 1, lab, a, b,
+                 c, lim, e);
         mvaddnstr(y, 0, line, cols);
         if (gauge)
             sparkline(vw, s, l, cols - FIXED_W - 2);
@@ -312,8 +312,8 @@ int cmd_top(int argc, char **argv)
     sigset_t set;
     cli_block_stop_signals(&set);
     struct cli_live lv;
-    if ((rc = cli_live_start("top", "top", &cs, out, force, out ? 0 : LIVE_ROUND_US, no_print,
-                             NULL, &lv)))
+    if ((rc = cli_live_start("top", "top", &cs, out, force, out ? 0 : LIVE_ROUND_US, no_print, NULL,
+                             &lv)))
         goto done;
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);

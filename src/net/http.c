@@ -112,8 +112,9 @@ int wp_web_config_load(struct wp_web_config *c, const char *path, struct wp_err 
             continue;
         char *eq = strchr(s, '=');
         if (!eq) {
-            rc = wp_errf(err, -EINVAL, "%s:%d: expected KEY = VALUE (keys: tls_cert_file, "
-                                       "tls_key_file, basic_auth_user)",
+            rc = wp_errf(err, -EINVAL,
+                         "%s:%d: expected KEY = VALUE (keys: tls_cert_file, "
+                         "tls_key_file, basic_auth_user)",
                          path, line);
             break;
         }
@@ -241,10 +242,10 @@ static enum MHD_Result serve_metrics(struct wp_http *h, struct MHD_Connection *c
         }
     }
     enum MHD_Result rc =
-        p->body ? reply(conn, MHD_HTTP_OK,
-                        om ? WP_METRICS_CONTENT_TYPE_OM : WP_METRICS_CONTENT_TYPE_TEXT, p->body,
-                        p->len)
-                : reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+        p->body
+            ? reply(conn, MHD_HTTP_OK,
+                    om ? WP_METRICS_CONTENT_TYPE_OM : WP_METRICS_CONTENT_TYPE_TEXT, p->body, p->len)
+            : reply_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
     pthread_mutex_unlock(&h->lock);
     return rc;
 }
@@ -277,8 +278,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             MHD_free(pass);
         if (!ok) {
             static const char msg[] = "wattprof: authentication required\n";
-            struct MHD_Response *r =
-                MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+            struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
+                                                                     MHD_RESPMEM_PERSISTENT);
             if (!r)
                 return MHD_NO;
             enum MHD_Result rc = MHD_queue_basic_auth_fail_response(conn, "wattprof", r);
@@ -339,7 +340,8 @@ static int bind_listen(struct wp_http *h, const char *addr, struct wp_err *err)
     long pn = strtol(port, &end, 10);
     if (!*port || *end || pn < 0 || pn > 65535)
         return wp_errf(err, -EINVAL, "--listen: '%s' is not a port number (0-65535)", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV},
                     *ai = NULL;
     int gai = getaddrinfo(hl ? host : NULL, port, &hints, &ai);
@@ -398,8 +400,9 @@ int wp_http_start(struct wp_http **out, const char *listen_addr, const struct wp
     h->tls = h->web.tls_cert_file[0] != '\0';
     int rc;
     if (h->tls && !wp_http_tls_supported()) {
-        rc = wp_errf(err, -ENOTSUP, "this libmicrohttpd was built without TLS; serve plain HTTP "
-                                    "behind a TLS proxy, or install a libmicrohttpd with GnuTLS");
+        rc = wp_errf(err, -ENOTSUP,
+                     "this libmicrohttpd was built without TLS; serve plain HTTP "
+                     "behind a TLS proxy, or install a libmicrohttpd with GnuTLS");
         goto fail;
     }
     if (h->tls && ((rc = read_pem(h->web.tls_cert_file, &h->cert, err)) < 0 ||
@@ -420,8 +423,7 @@ int wp_http_start(struct wp_http **out, const char *listen_addr, const struct wp
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
                             MHD_OPTION_ARRAY, h->tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
     if (!h->d) {
-        rc = wp_errf(err, -EIO,
-                     "cannot start the HTTP server on %s%s", h->address,
+        rc = wp_errf(err, -EIO, "cannot start the HTTP server on %s%s", h->address,
                      h->tls ? " (is the key the certificate's, both PEM?)" : "");
         goto fail;
     }

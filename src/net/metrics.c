@@ -53,7 +53,9 @@ static void family(struct out *o, const char *name, enum mtype t, const char *he
             fputc(*h, o->f);
     }
     fprintf(o->f, "\n# TYPE %s %s\n", fam,
-            t == COUNTER ? "counter" : t == INFO && o->om ? "info" : "gauge");
+            t == COUNTER         ? "counter"
+            : t == INFO && o->om ? "info"
+                                 : "gauge");
 }
 
 static void value(FILE *f, double v)
@@ -195,9 +197,9 @@ void wp_live_node_compute(const struct wp_metrics_ctx *c, const struct wp_live_s
         out->basis = "pdu_outlets";
     else if (nparts > 0) {
         out->basis = "estimated";
-        node_w = parts_w + (isnan(c->node_allowance_w)
-                                ? parts_w * WP_NODE_DEFAULT_ALLOWANCE_PCT / 100.0
-                                : c->node_allowance_w);
+        node_w =
+            parts_w + (isnan(c->node_allowance_w) ? parts_w * WP_NODE_DEFAULT_ALLOWANCE_PCT / 100.0
+                                                  : c->node_allowance_w);
     } else
         return;
     out->present = true;
@@ -342,9 +344,13 @@ static void render_other(struct out *o, const struct wp_metrics_ctx *c,
     family(o, "wattprof_sample_timestamp_seconds", GAUGE,
            "wall-clock time of the reading's newest sample (the end of its trailing windows)");
     for (size_t i = 0; i < nsens(c, p); i++)
-        if (p->s[i].has)
-            sensor_sample(o, c, "wattprof_sample_timestamp_seconds", &t->v[i], NULL,
-                          (double)p->s[i].t_us / 1e6);
+        if (p->s[i].has) {
+            /* %.15g would round microseconds away from a 10-digit epoch second. */
+            fputs("wattprof_sample_timestamp_seconds{", o->f);
+            sensor_labels(o->f, c, &t->v[i]);
+            fprintf(o->f, "} %lld.%06lld\n", (long long)(p->s[i].t_us / 1000000),
+                    (long long)(p->s[i].t_us % 1000000));
+        }
 }
 
 static void render_node(struct out *o, const struct wp_metrics_ctx *c,

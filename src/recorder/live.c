@@ -34,6 +34,7 @@ struct wp_live {
     struct wp_sensors tab;
     struct sensor_state *st;
     struct wp_live_snapshot snap; /* everything but s, owned here */
+    int64_t start_us;             /* energy counts from here */
 };
 
 static bool power_gauge(const struct wp_sensor *s)
@@ -75,6 +76,7 @@ int wp_live_new(struct wp_live **out)
     if (!l)
         return -ENOMEM;
     pthread_mutex_init(&l->lock, NULL);
+    l->start_us = wp_wall_us();
     *out = l;
     return 0;
 }
@@ -229,6 +231,8 @@ static void take_sample(struct wp_live *l, const struct wp_sample *s)
             return;
         if (o->primary && s->value > 0) {
             int64_t lo = interval_start(s->t_us, had ? &prev_t : NULL, row->cadence_us);
+            if (lo < l->start_us)
+                lo = l->start_us < s->t_us ? l->start_us : s->t_us;
             o->energy_mj +=
                 wp_sensor_value(row, s->value) * (double)(s->t_us - lo) / 1e6; /* mW x us */
         }
@@ -345,8 +349,8 @@ void wp_live_snapshot_free(struct wp_live_snapshot *s)
     memset(s, 0, sizeof(*s));
 }
 
-size_t wp_live_recent(struct wp_live *l, int sensor, int64_t since_us, int64_t *t_us,
-                      int64_t *raw, size_t cap)
+size_t wp_live_recent(struct wp_live *l, int sensor, int64_t since_us, int64_t *t_us, int64_t *raw,
+                      size_t cap)
 {
     pthread_mutex_lock(&l->lock);
     if (sensor < 0 || (size_t)sensor >= l->tab.n || cap == 0) {

@@ -32,12 +32,12 @@ struct wp_live;
 /* One sensor as of the last batch. Values are raw, in the sensor's unit (wp_sensor_value
  * scales them); a field without data has its has_ flag false. */
 struct wp_live_sensor {
-    uint64_t samples;       /* received since the view started */
-    bool has;               /* a sample has arrived */
-    int64_t t_us, raw;      /* the newest sample */
-    bool primary;           /* the power gauge its device's energy is integrated from */
-    double energy_mj;       /* primary: integrated since the view started; energy counters:
-                               their increase since then (wraps counted, restarts skipped) */
+    uint64_t samples;  /* received since the view started */
+    bool has;          /* a sample has arrived */
+    int64_t t_us, raw; /* the newest sample */
+    bool primary;      /* the power gauge its device's energy is integrated from */
+    double energy_mj;  /* primary: integrated since the view started; energy counters:
+                          their increase since then (wraps counted, restarts skipped) */
     int64_t max_raw[WP_LIVE_NWINDOWS], min_raw[WP_LIVE_NWINDOWS]; /* power gauges, when has */
     double mean_mw[WP_LIVE_NWINDOWS]; /* power gauges: time-weighted mean, NAN if none */
     bool has_rate;                    /* energy counters: two readings so far */
@@ -47,8 +47,8 @@ struct wp_live_sensor {
 #define WP_LIVE_MAX_PHASES 8
 #define WP_LIVE_MAX_MARKS  8
 struct wp_live_snapshot {
-    uint64_t generation; /* one more per batch; 0 before the first */
-    int64_t fed_us;      /* wall clock of the last batch */
+    uint64_t generation;      /* one more per batch; 0 before the first */
+    int64_t fed_us;           /* wall clock of the last batch */
     size_t nsensors;          /* 0 before the first batch */
     struct wp_live_sensor *s; /* nsensors, indexed by sensor id */
     size_t nsources;
@@ -64,7 +64,9 @@ struct wp_live_snapshot {
     struct wp_event last_event; /* t_us == 0: none yet */
 };
 
-/* An empty view; the first batch brings the sensor table (copied). -ENOMEM. */
+/* An empty view; the first batch brings the sensor table (copied). Energy counts from now:
+ * the history a source hands over at its first poll (NVML's 2.4 s buffer) fills the windows
+ * but adds no energy from before the view existed. -ENOMEM. */
 int wp_live_new(struct wp_live **out);
 void wp_live_free(struct wp_live *l);
 /* The recorder's tap: pass wp_live_feed as wp_recorder_opts.tap with the view as tap_ctx. */
@@ -76,7 +78,7 @@ int wp_live_snapshot(struct wp_live *l, struct wp_live_snapshot *out);
 void wp_live_snapshot_free(struct wp_live_snapshot *s);
 /* The kept samples of a sensor at or after since_us, oldest first, at most cap of them (the
  * newest); returns how many were copied. */
-size_t wp_live_recent(struct wp_live *l, int sensor, int64_t since_us, int64_t *t_us,
-                      int64_t *raw, size_t cap);
+size_t wp_live_recent(struct wp_live *l, int sensor, int64_t since_us, int64_t *t_us, int64_t *raw,
+                      size_t cap);
 
 #endif
