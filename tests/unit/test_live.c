@@ -115,16 +115,16 @@ static void energy_integrated_once(void **state)
     assert_int_equal(wp_live_new(&l), 0);
     int64_t t0 = wp_wall_us() + 1000000; /* after the view's start */
     struct wp_sample s[] = {
-        {0, t0, 500000},                    /* held back 20 ms: 10 J */
-        {0, t0 + 20000, 500000},            /* 10 J */
-        {0, t0 + 20000, 900000},            /* a repeat: ignored */
-        {0, t0 + 40000, 250000},            /* 5 J */
-        {0, t0 + 10040000, 400000},         /* after an outage: one cadence, 8 J */
-        {1, t0 + 100000, 500000},           /* power_avg: not integrated */
-        {2, t0, 1000000000},                /* counter */
-        {2, t0 + 1000000, 1000300000},      /* +300 J in 1 s: 300 W */
-        {2, t0 + 2000000, 5000},            /* restarted */
-        {2, t0 + 3000000, 105000},          /* +100 J */
+        {0, t0, 500000},               /* held back 20 ms: 10 J */
+        {0, t0 + 20000, 500000},       /* 10 J */
+        {0, t0 + 20000, 900000},       /* a repeat: ignored */
+        {0, t0 + 40000, 250000},       /* 5 J */
+        {0, t0 + 10040000, 400000},    /* after an outage: one cadence, 8 J */
+        {1, t0 + 100000, 500000},      /* power_avg: not integrated */
+        {2, t0, 1000000000},           /* counter */
+        {2, t0 + 1000000, 1000300000}, /* +300 J in 1 s: 300 W */
+        {2, t0 + 2000000, 5000},       /* restarted */
+        {2, t0 + 3000000, 105000},     /* +100 J */
     };
     feed(l, &tab, s, sizeof(s) / sizeof(s[0]));
     struct wp_live_snapshot p;
