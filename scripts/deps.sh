@@ -5,9 +5,10 @@
 set -eu
 # libsnmp-dev: net-snmp for the SNMP PDU source; libfreeipmi-dev: the ipmi source;
 # libjansson-dev: jansson parses the JSON wattprof reads (model files, report JSON, sweeps,
-# Redfish); libkissfft-dev: the swing spectrum; libcurl4-openssl-dev: the Redfish source's HTTPS.
+# Redfish); libkissfft-dev: the swing spectrum; libcurl4-openssl-dev: the Redfish source's HTTPS;
+# libmicrohttpd-dev: `serve`; libcrypt-dev: its basic auth hashes; libncurses-dev: `top`.
 build="gcc make pkg-config libsqlite3-dev zlib1g-dev libc6-dev libsnmp-dev libfreeipmi-dev \
-libjansson-dev libkissfft-dev libcurl4-openssl-dev"
+libjansson-dev libkissfft-dev libcurl4-openssl-dev libmicrohttpd-dev libcrypt-dev libncurses-dev"
 # libclang-rt-dev: the libFuzzer runtime (-fsanitize=fuzzer); Debian 12's clang does not pull
 # it in (it holds libclang_rt.fuzzer-x86_64.a, from libclang-rt-14-dev).
 # snmpd, snmp: the real agent the SNMP tests serve PDU readings from, and snmpget to check it.
@@ -16,10 +17,12 @@ libjansson-dev libkissfft-dev libcurl4-openssl-dev"
 # libslurm-dev + libjansson-dev: the Slurm SPANK plugin (contrib/slurm; built when spank.h is
 # there). slurm-wlm, slurmctld, slurmd, munge: the one-host Slurm of tests/integration/test_slurm.sh.
 # chromium: the HTML report's tests open it headless. openssl: the Redfish tests make their CA
-# and certificates.
+# and certificates (and the serve test its TLS certificate).
+# prometheus (promtool), curl, apache2-utils (htpasswd): the serve tests; wrk: its load test;
+# tmux: the top test.
 test="$build clang clang-format libclang-rt-dev libcmocka-dev python3 procps git snmpd snmp \
 openipmi libopenipmi-dev ipmitool freeipmi-tools libslurm-dev libjansson-dev slurm-wlm \
-slurmctld slurmd munge chromium openssl"
+slurmctld slurmd munge chromium openssl prometheus curl apache2-utils wrk tmux"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;

@@ -40,9 +40,10 @@ static const char serve_usage[] =
     "  e.g.  wattprof serve -o node.wptrace --rated-w 10200\n" CLI_SOURCE_HELP
     "  -h, --help          this help\n"
     "\n"
-    "exit status: 0, 64 usage (also a bad web config), 65/66 the finished trace does not read\n"
-    "back, 69 nothing to measure with, or the port cannot be used, 70 internal error, 73 TRACE\n"
-    "exists or cannot be created, 74 write error.\n"
+    "exit status: 0, 64 usage (also a bad web config), 65 the finished trace does not read\n"
+    "back, 66 the web config, a TLS file or the trace cannot be read, 69 nothing to measure\n"
+    "with, or the port cannot be used, 70 internal error, 73 TRACE exists or cannot be\n"
+    "created, 74 write error.\n"
     "\n"
     "Prometheus, scraping every 15 s:\n"
     "  scrape_configs: [{job_name: wattprof, static_configs: [{targets: ['node1:9779']}]}]\n";
@@ -160,7 +161,9 @@ int cmd_serve(int argc, char **argv)
         /* A trace with a few milliseconds in it is not the user's data. */
         if (out)
             unlink(out);
-        rc = err.code == -EINVAL ? WP_EXIT_USAGE : WP_EXIT_UNAVAILABLE;
+        rc = err.code == -EINVAL   ? WP_EXIT_USAGE
+             : err.code == -ENOENT ? WP_EXIT_NOINPUT
+                                   : WP_EXIT_UNAVAILABLE;
         goto done;
     }
     if (!quiet) {

@@ -39,8 +39,9 @@ static const char top_usage[] =
     "  -f, --force         replace TRACE if it exists\n"
     "  e.g.  wattprof top -o session.wptrace\n" CLI_SOURCE_HELP "  -h, --help          this help\n"
     "\n"
-    "exit status: 0, 64 usage (also: not a terminal), 69 nothing to measure with, 70 internal\n"
-    "error, 73 TRACE exists or cannot be created, 74 write error.\n";
+    "exit status: 0, 64 usage (also: not a terminal), 65/66 the finished trace does not read\n"
+    "back, 69 nothing to measure with, 70 internal error, 73 TRACE exists or cannot be\n"
+    "created, 74 write error.\n";
 
 struct view {
     struct cli_live *lv;

@@ -301,7 +301,7 @@ static int read_pem(const char *path, char **out, struct wp_err *err)
 {
     FILE *f = fopen(path, "r");
     if (!f)
-        return wp_errf(err, -errno, "cannot read %s: %s", path, strerror(errno));
+        return wp_errf(err, -ENOENT, "cannot read %s: %s", path, strerror(errno));
     char *buf = malloc(PEM_MAX + 1);
     size_t n = buf ? fread(buf, 1, PEM_MAX + 1, f) : 0;
     fclose(f);

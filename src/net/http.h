@@ -38,7 +38,8 @@ struct wp_http;
 
 /* Serves on listen ("HOST:PORT", "[V6]:PORT", ":PORT" for every address; port 0 picks a free
  * one). ctx and live must outlive the server. web may be NULL. Errors: -EINVAL a bad
- * address, -EADDRINUSE, -EACCES, -ENOTSUP (TLS asked, library built without it), -EIO. */
+ * address or TLS file, -ENOENT a TLS file that cannot be read, -EADDRINUSE, -EACCES (a
+ * privileged port), -ENOTSUP (TLS asked, library built without it), -EIO. */
 int wp_http_start(struct wp_http **out, const char *listen, const struct wp_web_config *web,
                   struct wp_live *live, const struct wp_metrics_ctx *ctx, struct wp_err *err);
 /* The address bound, e.g. "127.0.0.1:9779", and whether it speaks TLS. */

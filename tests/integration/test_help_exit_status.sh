@@ -20,6 +20,8 @@ want record 0 64 65 66 69 70 73 74
 want report 0 64 65 66 70 73 74
 want export 0 64 65 66 70 73 74
 want sweep 0 1 130 64 65 66 69 70 73 74
+want serve 0 64 65 66 69 70 73 74
+want top 0 64 65 66 69 70 73 74
 
 # A few of them, triggered.
 expect_status 0 "$WATTPROF" record -q -o t.wptrace --duration 0.5
@@ -32,3 +34,6 @@ expect_status 73 "$WATTPROF" export t.wptrace --csv -o taken.json
 expect_status 66 "$WATTPROF" export missing.wptrace --csv
 WATTPROF_NVML_LIB=/nonexistent/libnvidia-ml.so.1 expect_status 69 "$WATTPROF" record -o x.wptrace --duration 1
 [ "$(cat taken.json)" = keep ] || fail "taken.json was replaced"
+expect_status 66 "$WATTPROF" serve --web-config missing.conf --duration 1
+expect_status 64 "$WATTPROF" serve --listen nowhere --duration 1
+expect_in err.txt "HOST:PORT"

@@ -11,11 +11,15 @@ pids=()
 trap 'for p in "${pids[@]}"; do kill $p 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$T"' EXIT
 
 port=$(free_port)
-SLURM_JOB_ID=4242 "$WATTPROF" serve --listen 127.0.0.1:$port -o s.wptrace --duration 40 2>serve.err &
+SLURM_JOB_ID=4242 "$WATTPROF" serve --listen 127.0.0.1:$port -o s.wptrace --duration 40 \
+    --rated-w 10200 2>serve.err &
 spid=$!; pids+=($spid)
 for _ in $(seq 50); do curl -sf http://127.0.0.1:$port/metrics >m.txt 2>/dev/null && break; sleep 0.2; done
 [ -s m.txt ] || { cat serve.err; fail "serve did not answer on 127.0.0.1:$port"; }
 curl -sf http://127.0.0.1:$port/ | grep -q "wattprof serve" || fail "/ does not say what it is"
+wsock=$(sed -n 's/.*WATTPROF_SOCKET=\([^ ]*\)$/\1/p' serve.err)
+[ -S "$wsock" ] || { cat serve.err; fail "serve did not print its marks socket"; }
+WATTPROF_SOCKET="$wsock" python3 -c 'import wattprof; wattprof.begin("train")'
 [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/nothing)" = 404 ] || fail "unknown path is not 404"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:$port/metrics)" = 405 ] || fail "POST is not 405"
 sleep 2
@@ -25,6 +29,8 @@ expect_in m.txt 'wattprof_job_info{host="'
 expect_in m.txt 'slurm_job_id="4242"'
 expect_in m.txt 'wattprof_up{source="nvml",kind="nvml"} 1'
 expect_in m.txt 'wattprof_node_power_watts{basis="estimated"}'
+expect_in m.txt 'wattprof_phase_info{phase="train"} 1'
+expect_in m.txt 'wattprof_node_rated_watts 10200'
 grep -q '^wattprof_power_max_watts{.*sensor="power".*window="60s"}' m.txt || fail "no 60 s max"
 curl -sf -H 'Accept: application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' \
     -D om.hdr http://127.0.0.1:$port/metrics >om.txt
@@ -57,6 +63,19 @@ for w in 10s 60s; do
 done
 curl -sf "$api/query" --data-urlencode 'query=wattprof_up' >up.json
 check 'j["data"]["result"] and all(r["value"][1] == "1" for r in j["data"]["result"])' up.json
+# Every query of the Grafana dashboard parses in this Prometheus and finds data.
+python3 - "$api" "$(dirname "$WATTPROF")/../contrib/grafana/wattprof.json" <<'PY' || fail "a dashboard query fails"
+import json, sys, urllib.parse, urllib.request
+api, path = sys.argv[1], sys.argv[2]
+for p in json.load(open(path))["panels"]:
+    for t in p["targets"]:
+        q = t["expr"].replace("$instance", ".*").replace("$__range", "1m")
+        r = json.load(urllib.request.urlopen(api + "/query?" + urllib.parse.urlencode({"query": q})))
+        # Without a node meter the node is estimated and has no measured rest.
+        empty_ok = "wattprof_node_rest_watts" in q
+        assert r["status"] == "success" and (r["data"]["result"] or empty_ok), (p["title"], q, r)
+print("dashboard: every query answers")
+PY
 wait $spid || { cat serve.err; fail "serve exited non-zero"; }
 "$WATTPROF" export s.wptrace --csv -o s.csv
 python3 - <<'PY' || fail "Prometheus' numbers do not match the trace"
