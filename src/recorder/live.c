@@ -34,7 +34,7 @@ struct wp_live {
     struct wp_sensors tab;
     struct sensor_state *st;
     struct wp_live_snapshot snap; /* everything but s, owned here */
-    int64_t start_us;             /* energy counts from here */
+    int64_t start_us;             /* energy counts from here: the recording's start */
 };
 
 static bool power_gauge(const struct wp_sensor *s)
@@ -76,7 +76,6 @@ int wp_live_new(struct wp_live **out)
     if (!l)
         return -ENOMEM;
     pthread_mutex_init(&l->lock, NULL);
-    l->start_us = wp_wall_us();
     *out = l;
     return 0;
 }
@@ -279,6 +278,7 @@ void wp_live_feed(const struct wp_tap_batch *b, void *live)
 {
     struct wp_live *l = live;
     pthread_mutex_lock(&l->lock);
+    l->start_us = b->start_us;
     if (!l->st && setup(l, b->sensors, b->nsources) < 0) {
         /* Out of memory at the start: the view stays empty, the recording goes on. */
         free(l->st);

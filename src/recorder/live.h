@@ -64,9 +64,10 @@ struct wp_live_snapshot {
     struct wp_event last_event; /* t_us == 0: none yet */
 };
 
-/* An empty view; the first batch brings the sensor table (copied). Energy counts from now:
- * the history a source hands over at its first poll (NVML's 2.4 s buffer) fills the windows
- * but adds no energy from before the view existed. -ENOMEM. */
+/* An empty view; the first batch brings the sensor table (copied). Energy counts from the
+ * recording's start (wp_tap_batch.start_us, the trace's start_us): the history a source hands
+ * over at its first poll (NVML's 2.4 s buffer) fills the windows but adds no energy from
+ * before it. -ENOMEM. */
 int wp_live_new(struct wp_live **out);
 void wp_live_free(struct wp_live *l);
 /* The recorder's tap: pass wp_live_feed as wp_recorder_opts.tap with the view as tap_ctx. */

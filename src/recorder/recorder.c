@@ -77,6 +77,7 @@ struct wp_recorder {
     bool sources_done;    /* writer: drain and finish */
     bool counter_request; /* a mark from the CLI wants the counters read now */
     int64_t end_us;       /* the measured window's end (wall clock) */
+    int64_t start_us;     /* and its start, for the tap (under lock) */
     struct queue q;
     uint64_t dropped, marks_rejected;
     struct wp_err write_err; /* first writer failure */
@@ -333,15 +334,15 @@ static void *control_main(void *arg)
 
 /* ---- writer thread ---- */
 
-static void write_batch(struct wp_recorder *r, struct queue *b, const bool *up)
+static void write_batch(struct wp_recorder *r, struct queue *b, const bool *up, int64_t start_us)
 {
     struct wp_err err = {0};
     for (size_t i = 0; i < b->nevents; i++)
         if (r->on_event)
             r->on_event(&b->events[i], r->event_ctx);
     if (r->tap) {
-        struct wp_tap_batch tb = {&r->sensors, b->samples, b->n, b->marks, b->nmarks,
-                                  b->events,   b->nevents, up,   r->ninsts};
+        struct wp_tap_batch tb = {&r->sensors, start_us,  b->samples, b->n, b->marks,
+                                  b->nmarks,   b->events, b->nevents, up,   r->ninsts};
         r->tap(&tb, r->tap_ctx);
     }
     if (!r->trace || r->write_err.code)
@@ -400,8 +401,9 @@ static void *writer_main(void *arg)
         batch = tmp;
         for (size_t i = 0; up && i < r->ninsts; i++)
             up[i] = r->insts[i].up;
+        int64_t start_us = r->start_us;
         pthread_mutex_unlock(&r->lock);
-        write_batch(r, &batch, up);
+        write_batch(r, &batch, up, start_us);
         last_commit = wp_mono_us();
         batch.n = batch.nmarks = batch.nevents = 0;
         pthread_mutex_lock(&r->lock);
@@ -418,13 +420,13 @@ static void *writer_main(void *arg)
 
 /* ---- life cycle ---- */
 
-static void put_run_meta(struct wp_meta *m, const struct wp_config *cfg)
+static void put_run_meta(struct wp_meta *m, const struct wp_config *cfg, int64_t start_us)
 {
     char host[256] = "";
     gethostname(host, sizeof(host) - 1);
     wp_meta_set(m, "host", host);
     wp_meta_set(m, "tool", "wattprof " WP_VERSION);
-    wp_meta_setf(m, "start_us", "%lld", (long long)wp_wall_us());
+    wp_meta_setf(m, "start_us", "%lld", (long long)start_us);
     const char *job = getenv("SLURM_JOB_ID");
     if (job)
         wp_meta_set(m, "slurm.job_id", job);
@@ -601,7 +603,8 @@ int wp_recorder_start(struct wp_recorder **out, const struct wp_recorder_opts *o
             goto fail;
         wp_meta_set(&r->meta, "marks.socket", wp_marks_rx_path(r->rx));
     }
-    put_run_meta(&r->meta, opts->config);
+    r->start_us = wp_wall_us();
+    put_run_meta(&r->meta, opts->config, r->start_us);
     if ((r->trace && ((rc = wp_trace_put_meta(r->trace, &r->meta, err)) < 0 ||
                       (rc = wp_trace_put_sensors(r->trace, &r->sensors, err)) < 0)) ||
         (rc = note_unopened(r, opts->config, err)) < 0 ||
@@ -679,6 +682,7 @@ void wp_recorder_set_start(struct wp_recorder *r, int64_t start_us)
 {
     pthread_mutex_lock(&r->lock);
     wp_meta_setf(&r->meta, "start_us", "%lld", (long long)start_us);
+    r->start_us = start_us;
     pthread_mutex_unlock(&r->lock);
 }
 

@@ -24,6 +24,7 @@ typedef void (*wp_event_fn)(const struct wp_event *e, void *ctx);
  * sensor table is the same in every batch. */
 struct wp_tap_batch {
     const struct wp_sensors *sensors;
+    int64_t start_us; /* the measured window's start (the trace's start_us) */
     const struct wp_sample *samples;
     size_t n;
     const struct wp_mark *marks;

@@ -5,4 +5,6 @@
 # within 1 MB, and every 20 ms sample the fake NVML served is in the trace.
 root=$(cd "$(dirname "$0")/../.." && pwd)
 . "$(dirname "$0")/lib.sh"
+# Under ASan (build-san) memory is the sanitizer's (quarantine, shadow): RSS says nothing there.
+if ldd "$WATTPROF" | grep -q libasan; then export RSS_LIMIT_KB=none; fi
 WARMUP=10 "$root/bench/perf/serve_load.sh" 5 2000 2
