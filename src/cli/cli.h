@@ -3,6 +3,7 @@
 #define WP_CLI_H
 
 #include <stdbool.h>
+#include <signal.h>
 #include <stdio.h>
 
 #include "core/err.h"
@@ -72,6 +73,12 @@ void cli_print_event(const struct wp_event *e, void *ctx);
  * Returns 0, or -EINVAL (not a number, NaN, infinite, negative, zero, too small or too large:
  * say CLI_SECONDS_RANGE). */
 int cli_parse_seconds(const char *s, double *out);
+/* --duration S: 0, or 64 after printing what is wrong. */
+int cli_duration_option(const char *cmd, const char *arg, double *out);
+/* Blocks SIGINT, SIGTERM and SIGHUP in every thread started after it; fills set with them. */
+void cli_block_stop_signals(sigset_t *set);
+/* Waits for one of set, or duration_s (> 0) to pass: the signal, or 0 for the duration. */
+int cli_wait_stop(const sigset_t *set, double duration_s);
 /* Parses a node's rated power in W: a finite number in (0, 1e7]. Returns 0 or -EINVAL. */
 int cli_parse_rated_w(const char *s, double *out);
 

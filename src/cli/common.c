@@ -458,3 +458,39 @@ int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const
     wp_trace_free(t);
     return out;
 }
+
+void cli_block_stop_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+int cli_wait_stop(const sigset_t *set, double duration_s)
+{
+    int sig;
+    if (duration_s > 0) {
+        struct timespec ts = {.tv_sec = (time_t)duration_s,
+                              .tv_nsec = (long)((duration_s - floor(duration_s)) * 1e9)};
+        sig = sigtimedwait(set, NULL, &ts);
+        while (sig < 0 && errno == EINTR)
+            sig = sigtimedwait(set, NULL, &ts);
+        return sig > 0 ? sig : 0;
+    }
+    while (sigwait(set, &sig) != 0)
+        ;
+    return sig;
+}
+
+int cli_duration_option(const char *cmd, const char *arg, double *out)
+{
+    if (cli_parse_seconds(arg, out) == 0)
+        return 0;
+    cli_error(cmd,
+              "--duration wants a number of seconds " CLI_SECONDS_RANGE
+              " (e.g. 60, 90s, 15m, 2h), not '%s'",
+              arg);
+    return WP_EXIT_USAGE;
+}

@@ -83,28 +83,3 @@ int cli_live_stop(const char *cmd, struct cli_live *lv, int sig, bool quiet, boo
     *lv = (struct cli_live){0};
     return rc;
 }
-
-void cli_block_stop_signals(sigset_t *set)
-{
-    sigemptyset(set);
-    sigaddset(set, SIGINT);
-    sigaddset(set, SIGTERM);
-    sigaddset(set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, set, NULL);
-}
-
-int cli_wait_stop(const sigset_t *set, double duration_s)
-{
-    int sig;
-    if (duration_s > 0) {
-        struct timespec ts = {.tv_sec = (time_t)duration_s,
-                              .tv_nsec = (long)((duration_s - floor(duration_s)) * 1e9)};
-        sig = sigtimedwait(set, NULL, &ts);
-        while (sig < 0 && errno == EINTR)
-            sig = sigtimedwait(set, NULL, &ts);
-        return sig > 0 ? sig : 0;
-    }
-    while (sigwait(set, &sig) != 0)
-        ;
-    return sig;
-}

@@ -28,9 +28,4 @@ int cli_live_start(const char *cmd, const char *mode, struct cli_sources *cs, co
  * unless quiet. Frees lv. Returns 0 or an exit status. */
 int cli_live_stop(const char *cmd, struct cli_live *lv, int sig, bool quiet, bool force);
 
-/* Blocks SIGINT, SIGTERM and SIGHUP in every thread started after it; fills set with them. */
-void cli_block_stop_signals(sigset_t *set);
-/* Waits for one of set, or duration_s (> 0) to pass: the signal, or 0 for the duration. */
-int cli_wait_stop(const sigset_t *set, double duration_s);
-
 #endif

@@ -64,14 +64,8 @@ int cmd_record(int argc, char **argv)
             out = optarg;
             break;
         case 'd':
-            if (cli_parse_seconds(optarg, &duration_s) < 0) {
-                cli_error("record",
-                          "--duration wants a number of seconds " CLI_SECONDS_RANGE
-                          " (e.g. 60, 90s, 15m, 2h), not '%s'",
-                          optarg);
-                rc = WP_EXIT_USAGE;
+            if ((rc = cli_duration_option("record", optarg, &duration_s)))
                 goto done;
-            }
             break;
         case 'j':
             json = optarg;
@@ -116,11 +110,7 @@ int cmd_record(int argc, char **argv)
 
     /* Block the stop signals before the threads start so only sigtimedwait sees them. */
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    cli_block_stop_signals(&set);
 
     struct wp_meta meta = {0};
     wp_meta_set(&meta, "mode", "record");
@@ -149,17 +139,7 @@ int cmd_record(int argc, char **argv)
             fprintf(stderr, "wattprof record: jobs send phase marks with WATTPROF_SOCKET=%s\n",
                     wp_recorder_socket(r));
     }
-    int sig;
-    if (duration_s > 0) {
-        struct timespec ts = {.tv_sec = (time_t)duration_s,
-                              .tv_nsec = (long)((duration_s - floor(duration_s)) * 1e9)};
-        sig = sigtimedwait(&set, NULL, &ts);
-        while (sig < 0 && errno == EINTR)
-            sig = sigtimedwait(&set, NULL, &ts);
-    } else {
-        while (sigwait(&set, &sig) != 0)
-            ;
-    }
+    int sig = cli_wait_stop(&set, duration_s);
     int64_t end_us = wp_wall_us();
     if (sig > 0) {
         char buf[32];

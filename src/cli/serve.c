@@ -80,14 +80,8 @@ int cmd_serve(int argc, char **argv)
             out = optarg;
             break;
         case 'd':
-            if (cli_parse_seconds(optarg, &duration_s) < 0) {
-                cli_error("serve",
-                          "--duration wants a number of seconds " CLI_SECONDS_RANGE
-                          " (e.g. 60, 90s, 15m, 2h), not '%s'",
-                          optarg);
-                rc = WP_EXIT_USAGE;
+            if ((rc = cli_duration_option("serve", optarg, &duration_s)))
                 goto done;
-            }
             break;
         case OPT_WEB_CONFIG:
             web_path = optarg;

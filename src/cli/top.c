@@ -269,14 +269,8 @@ int cmd_top(int argc, char **argv)
             out = optarg;
             break;
         case 'd':
-            if (cli_parse_seconds(optarg, &duration_s) < 0) {
-                cli_error("top",
-                          "--duration wants a number of seconds " CLI_SECONDS_RANGE
-                          " (e.g. 60, 90s, 15m, 2h), not '%s'",
-                          optarg);
-                rc = WP_EXIT_USAGE;
+            if ((rc = cli_duration_option("top", optarg, &duration_s)))
                 goto done;
-            }
             break;
         case 'f':
             force = true;
