@@ -87,7 +87,8 @@ endif
 all: $(BUILD)/wattprof $(FAKE_NVML) $(BURN) $(SPANK)
 
 $(BUILD)/obj/src/cli/top.o: ALL_CFLAGS += $(CURSES_CFLAGS)
-$(BUILD)/obj/src/net/http.o $(BUILD)/fuzz/obj/src/net/http.o: ALL_CFLAGS += $(MHD_CFLAGS)
+$(BUILD)/obj/src/net/http.o: ALL_CFLAGS += $(MHD_CFLAGS)
+$(BUILD)/fuzz/obj/src/net/http.o: FUZZ_CFLAGS += $(MHD_CFLAGS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
