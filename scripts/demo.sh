@@ -12,6 +12,7 @@ mkdir -p "$out"
 stamp=$(date +%Y%m%d-%H%M%S)
 trace="$out/run-$stamp.wptrace"
 json="$out/run-$stamp.json"
+html="$out/run-$stamp.html"
 
 # GPUs only: CPU or BMC meters alone are not what this demo measures.
 if build/wattprof list --no-auto --source nvml >/dev/null 2>&1; then
@@ -37,10 +38,10 @@ echo "== wattprof run -o $trace --json $json -- $job"
 # shellcheck disable=SC2086
 build/wattprof run -o "$trace" --json "$json" -- $job
 echo
-echo "== wattprof report $trace"
-build/wattprof report "$trace"
+echo "== wattprof report $trace --html $html"
+build/wattprof report "$trace" --html "$html" --force
 echo
 echo "== first rows of: wattprof export $trace --csv --sensor power"
 build/wattprof export "$trace" --csv --sensor power | head -n 6
 echo
-echo "trace: $trace   summary JSON: $json"
+echo "trace: $trace   summary JSON: $json   report with plots: $html (open it in a browser)"

@@ -20,6 +20,7 @@ int wp_envelope_init(struct wp_envelope *e, int64_t t0_us, int64_t t1_us, size_t
     e->t1_us = t1_us;
     e->cols = cols;
     e->max_w = NAN;
+    e->prev_us = INT64_MIN;
     for (int l = 0; l < WP_ENV_LAYERS; l++) {
         struct wp_env_layer *y = &e->layer[l];
         y->block_us = layer_block_us[l];
@@ -152,7 +153,14 @@ int wp_envelope_push(struct wp_envelope *e, int64_t t_us, double w, size_t count
         e->max_t_us = t_us;
     }
     int64_t last = t_us + (int64_t)(count - 1) * (step_us > 0 ? step_us : 0);
-    mark(&e->layer[0], col_of(e, t_us), col_of(e, last), w);
+    size_t c0 = col_of(e, t_us);
+    if (e->prev_us != INT64_MIN && t_us > e->prev_us && t_us - e->prev_us <= WP_ENV_HOLD_US) {
+        size_t pc = col_of(e, e->prev_us);
+        if (c0 > pc + 1)
+            c0 = pc + 1;
+    }
+    mark(&e->layer[0], c0, col_of(e, last), w);
+    e->prev_us = last;
     for (int l = 1; l < WP_ENV_LAYERS; l++)
         block_push(e, &e->layer[l], t_us, w, count, step_us);
     return 0;

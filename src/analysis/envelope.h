@@ -29,7 +29,14 @@ struct wp_envelope {
     size_t samples;
     uint64_t *hist; /* hist[i]: samples in [i, i+1) W, the last bin holds everything above */
     size_t nhist;
+    int64_t prev_us; /* the previous sample's time, INT64_MIN before the first */
 };
+
+/* A sample stands for the interval since the one before it (the rule energy is integrated
+ * by), so on a zoomed-in timeline, where samples are sparser than pixel columns, it also marks
+ * the columns back to its predecessor's: the band is continuous. A longer silence than this
+ * is a hole in the recording and stays blank. */
+#define WP_ENV_HOLD_US 5000000
 
 /* 0 or -ENOMEM; t1_us > t0_us and cols > 0 (else -EINVAL). */
 int wp_envelope_init(struct wp_envelope *e, int64_t t0_us, int64_t t1_us, size_t cols);

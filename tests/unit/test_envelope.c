@@ -101,12 +101,39 @@ static void test_window_and_percentiles(void **state)
     assert_int_equal(wp_envelope_init(&e, 5, 5, 10), -EINVAL);
 }
 
+/* zoomed in, samples sparser than columns still draw a continuous band: each sample marks
+ * the columns back to its predecessor; a silence longer than WP_ENV_HOLD_US stays blank */
+static void test_sparse_samples_hold(void **state)
+{
+    (void)state;
+    struct wp_envelope e;
+    assert_int_equal(wp_envelope_init(&e, 0, 20 * (int64_t)S, 200), 0); /* 0.1 s a column */
+    for (int64_t t = 0; t <= 4 * (int64_t)S; t += S)                    /* 1 s apart */
+        assert_int_equal(wp_envelope_push(&e, t, (double)(100 + t / S), 1, 0), 0);
+    /* 6 s of silence, then samples again */
+    for (int64_t t = 10 * (int64_t)S; t <= 12 * (int64_t)S; t += S)
+        assert_int_equal(wp_envelope_push(&e, t, 500, 1, 0), 0);
+    wp_envelope_finish(&e);
+    for (size_t c = 0; c <= 40; c++)
+        if (isnan(e.layer[0].max_w[c]))
+            fail_msg("column %zu inside the sampled 0-4 s is blank", c);
+    /* column 15 (1.5 s) belongs to the sample at 2 s: 102 W */
+    assert_true(e.layer[0].max_w[15] == 102 && e.layer[0].min_w[15] == 102);
+    for (size_t c = 41; c < 100; c++)
+        if (!isnan(e.layer[0].max_w[c]))
+            fail_msg("column %zu in the 6 s hole is drawn", c);
+    assert_true(e.layer[0].max_w[105] == 500); /* 10.5 s: held back from the sample at 11 s */
+    assert_int_equal(e.samples, 8);
+    wp_envelope_free(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spike_kept),
         cmocka_unit_test(test_run_equals_points),
         cmocka_unit_test(test_window_and_percentiles),
+        cmocka_unit_test(test_sparse_samples_hold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
