@@ -23,7 +23,7 @@ LDLIBS := $(SQLITE_LIBS) -ldl -lm -pthread
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c \
-  src/recorder/*.c src/marks/*.c))
+  src/recorder/*.c src/marks/*.c src/report/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)

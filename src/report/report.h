@@ -1,0 +1,15 @@
+/* Presentation of summaries: the numbers come computed in struct wp_summary
+ * (src/analysis/summary.h); nothing here reads a trace or computes a number. */
+#ifndef WP_REPORT_H
+#define WP_REPORT_H
+
+#include <stdio.h>
+
+#include "analysis/summary.h"
+
+/* The perf-stat-style table and its notes. */
+void wp_summary_print_text(FILE *f, const struct wp_summary *s);
+/* One JSON object (json_summary.c documents its keys); 0, -EIO on a write error. */
+int wp_summary_write_json(FILE *f, const struct wp_summary *s);
+
+#endif
