@@ -25,7 +25,7 @@
 #include "store/trace.h"
 
 /* 2026-11-20 00:00:00 UTC: any fixed instant makes the output reproducible. */
-#define EPOCH_US 1795132800000000LL
+#define EPOCH_US  1795132800000000LL
 #define COMMIT_US 1000000
 
 static int64_t vnow_us = EPOCH_US;

@@ -241,53 +241,71 @@ void wp_rolling_fold_free(struct wp_rolling_fold *f)
     f->t = f->v = NULL;
 }
 
-/* ---- exact percentiles ---- */
+/* ---- exact percentiles ----
+ * Open addressing over {key, count} slots (one cache line holds four), Fibonacci hashing;
+ * small non-negative values (intervals in us, readings of a few hundred watts in mW) are
+ * counted in a flat array first, which is where nearly every sample lands. */
 
-static size_t hslot(int64_t v, size_t cap)
+static size_t hslot(int64_t v, unsigned bits)
 {
-    uint64_t x = (uint64_t)v * 0x9E3779B97F4A7C15u;
-    return (size_t)(x >> 32) & (cap - 1);
+    return (size_t)(((uint64_t)v * 0x9E3779B97F4A7C15u) >> (64 - bits));
 }
 
 static int hist_grow(struct wp_hist *h)
 {
-    size_t cap = h->cap ? 2 * h->cap : 1024;
-    int64_t *key = calloc(cap, sizeof(*key));
-    uint64_t *count = calloc(cap, sizeof(*count));
-    if (!key || !count) {
-        free(key);
-        free(count);
+    unsigned bits = h->bits ? h->bits + 1 : 10;
+    size_t cap = (size_t)1 << bits;
+    struct wp_hist_slot *slot = calloc(cap, sizeof(*slot));
+    if (!slot)
         return -ENOMEM;
-    }
     for (size_t i = 0; i < h->cap; i++) {
-        if (!h->count[i])
+        if (!h->slot[i].count)
             continue;
-        size_t j = hslot(h->key[i], cap);
-        while (count[j])
+        size_t j = hslot(h->slot[i].key, bits);
+        while (slot[j].count)
             j = (j + 1) & (cap - 1);
-        key[j] = h->key[i];
-        count[j] = h->count[i];
+        slot[j] = h->slot[i];
     }
-    free(h->key);
-    free(h->count);
-    h->key = key;
-    h->count = count;
+    free(h->slot);
+    h->slot = slot;
     h->cap = cap;
+    h->bits = bits;
+    return 0;
+}
+
+static int hash_add(struct wp_hist *h, int64_t v, uint64_t count)
+{
+    if (2 * (h->used + 1) > h->cap && hist_grow(h) < 0)
+        return -ENOMEM;
+    size_t j = hslot(v, h->bits);
+    while (h->slot[j].count && h->slot[j].key != v)
+        j = (j + 1) & (h->cap - 1);
+    if (!h->slot[j].count) {
+        h->slot[j].key = v;
+        h->used++;
+    }
+    h->slot[j].count += count;
     return 0;
 }
 
 int wp_hist_add(struct wp_hist *h, int64_t v)
 {
-    if (2 * (h->used + 1) > h->cap && hist_grow(h) < 0)
-        return -ENOMEM;
-    size_t j = hslot(v, h->cap);
-    while (h->count[j] && h->key[j] != v)
-        j = (j + 1) & (h->cap - 1);
-    if (!h->count[j]) {
-        h->key[j] = v;
-        h->used++;
+    if (v >= 0 && v < WP_HIST_FLAT) {
+        if (!h->flat && !(h->flat = calloc(WP_HIST_FLAT, sizeof(*h->flat))))
+            return -ENOMEM;
+        /* a 32-bit count that is about to overflow moves to the table */
+        if (h->flat[v] == UINT32_MAX) {
+            if (hash_add(h, v, h->flat[v]) < 0)
+                return -ENOMEM;
+            h->flat[v] = 0;
+        }
+        if (h->flat[v]++ == 0)
+            h->nflat++;
+        h->total++;
+        return 0;
     }
-    h->count[j]++;
+    if (hash_add(h, v, 1) < 0)
+        return -ENOMEM;
     h->total++;
     return 0;
 }
@@ -308,16 +326,28 @@ double wp_hist_percentile(const struct wp_hist *h, double p, int *rc)
     *rc = 0;
     if (h->total == 0 || !(p >= 0.0 && p <= 100.0))
         return NAN;
-    struct hpair *v = malloc(h->used * sizeof(*v));
+    struct hpair *v = malloc((h->used + h->nflat + 1) * sizeof(*v));
     if (!v) {
         *rc = -ENOMEM;
         return NAN;
     }
     size_t k = 0;
     for (size_t i = 0; i < h->cap; i++)
-        if (h->count[i])
-            v[k++] = (struct hpair){h->key[i], h->count[i]};
+        if (h->slot[i].count)
+            v[k++] = (struct hpair){h->slot[i].key, h->slot[i].count};
+    for (size_t i = 0; h->flat && i < WP_HIST_FLAT; i++)
+        if (h->flat[i])
+            v[k++] = (struct hpair){(int64_t)i, h->flat[i]};
     qsort(v, k, sizeof(*v), cmp_hpair);
+    /* a value can be in both (flat counts that overflowed): merge neighbours */
+    size_t m = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (m && v[m - 1].key == v[i].key)
+            v[m - 1].count += v[i].count;
+        else
+            v[m++] = v[i];
+    }
+    k = m;
     /* the value at rank r of the sorted samples, for r = lo and lo + 1 (wp_percentile_sorted) */
     uint64_t n = h->total;
     double rank = p / 100.0 * (double)(n - 1);
@@ -340,8 +370,8 @@ double wp_hist_percentile(const struct wp_hist *h, double p, int *rc)
 
 void wp_hist_free(struct wp_hist *h)
 {
-    free(h->key);
-    free(h->count);
+    free(h->slot);
+    free(h->flat);
     memset(h, 0, sizeof(*h));
 }
 

@@ -120,14 +120,14 @@ static void check_trace(const char *path)
             }
             int64_t cad = rg[i].cadence_us;
             struct wp_energy e;
-            assert_int_equal(
-                wp_energy_window(tt, vv, n, s.start_us, s.end_us, cad, 2 * cad, &e), 0);
+            assert_int_equal(wp_energy_window(tt, vv, n, s.start_us, s.end_us, cad, 2 * cad, &e),
+                             0);
             assert_same(what, g->covered_s, (double)e.covered_us / 1e6);
             assert_int_equal(g->gaps, e.gaps);
             assert_same(what, g->energy_j, e.covered_us > 0 ? e.energy_mj / 1000.0 : NAN);
             double roll;
-            assert_int_equal(
-                wp_rolling_mean_max(tt, vv, n, s.start_us, s.end_us, cad, S, &roll), 0);
+            assert_int_equal(wp_rolling_mean_max(tt, vv, n, s.start_us, s.end_us, cad, S, &roll),
+                             0);
             assert_same(what, g->peak_1s_w, roll / 1000.0);
             size_t i0 = wp_lower_bound_i64(tt, n, s.start_us),
                    i1 = wp_upper_bound_i64(tt, n, s.end_us);
@@ -206,8 +206,8 @@ static void check_trace(const char *path)
         bool ok = k > 0 && ph[i].t1_us > ph[i].t0_us;
         for (size_t g = 0; g < k && ok; g++) {
             struct wp_energy e;
-            ok = wp_energy_window(refs[g].t_us, refs[g].value, refs[g].n, ph[i].t0_us,
-                                  ph[i].t1_us, refs[g].hold_us, 2 * refs[g].hold_us, &e) == 0 &&
+            ok = wp_energy_window(refs[g].t_us, refs[g].value, refs[g].n, ph[i].t0_us, ph[i].t1_us,
+                                  refs[g].hold_us, 2 * refs[g].hold_us, &e) == 0 &&
                  e.covered_us > 0;
             mj += e.energy_mj;
         }
@@ -288,7 +288,8 @@ static void write_trace(const char *path, const struct opts *o)
     assert_int_equal(wp_trace_put_sensors(w, &tab, &err), 0);
     wp_sensors_free(&tab);
 
-    int64_t t[4] = {T0 - 2 * S, T0 - S, T0 - 3 * S, T0 + 7 * MS}, mw[4] = {90000, 150000, 400000, 80000};
+    int64_t t[4] = {T0 - 2 * S, T0 - S, T0 - 3 * S, T0 + 7 * MS},
+            mw[4] = {90000, 150000, 400000, 80000};
     int64_t cnt[3] = {1000, (1LL << 32) - 5000000, 7777};
     int64_t end = T0 + (int64_t)(o->seconds + 2) * S;
     for (int64_t sec = T0 - 3 * S; sec < end; sec += S) {
@@ -326,8 +327,8 @@ static void write_trace(const char *path, const struct opts *o)
     }
     /* phases: nested, one open at the end, one before the run, and point marks */
     const char *names[] = {"epoch", "step", "step", "eval", "warmup", "tail"};
-    int64_t b[] = {T0 + 500 * MS, T0 + 700 * MS, T0 + 1900 * MS, T0 + 3 * S, T0 - 2500 * MS,
-                   T0 + (int64_t)(o->seconds - 1) * S};
+    int64_t b[] = {T0 + 500 * MS, T0 + 700 * MS,  T0 + 1900 * MS,
+                   T0 + 3 * S,    T0 - 2500 * MS, T0 + (int64_t)(o->seconds - 1) * S};
     int64_t en[] = {T0 + 4 * S, T0 + 1300 * MS, T0 + 2600 * MS, T0 + 3 * S + 1, T0 - 1 * S, -1};
     for (int i = 0; i < 6; i++) {
         struct wp_mark m = {0};
