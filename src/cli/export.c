@@ -181,15 +181,18 @@ static int write_rows(FILE *f, void *arg)
     const struct wp_sensors *tab = wp_trace_sensors(x->t);
     if (!x->jsonl)
         fprintf(f, "sensor_id,source,device,name,unit,t_us,value\n");
-    for (size_t i = 0; i < tab->n; i++) {
+    /* progress by sensors done: a terminal on stdout is the output, so only with -o */
+    void *prog = f != stdout ? cli_progress_new("export") : NULL;
+    int rc = 0;
+    for (size_t i = 0; i < tab->n && rc == 0; i++) {
         const struct wp_sensor *s = &tab->v[i];
+        cli_progress(prog, (double)i / (double)tab->n);
         if (x->only && strcmp(s->name, x->only) != 0)
             continue;
-        int rc = write_sensor(f, x, s, &j);
-        if (rc != 0)
-            return rc;
+        rc = write_sensor(f, x, s, &j);
     }
-    return 0;
+    cli_progress_end(prog);
+    return rc;
 }
 
 int cmd_export(int argc, char **argv)
