@@ -22,6 +22,7 @@
 #include "analysis/summary.h"
 #include "core/grow.h"
 #include "analysis/stream.h"
+#include "analysis/series_stream.h"
 
 /* Finest first: the 20 ms driver buffer, then the 100 ms instant field, then the 1 s average
  * (which on Hopper lags a load step by about a second and flattens short peaks). */
@@ -177,26 +178,13 @@ static int nomem(struct wp_err *err)
                    "summarise on a larger machine");
 }
 
-/* A GPU's power series read forward, a block at a time, in mW. */
-struct gpu_stream {
-    struct wp_trace_cursor *cur;
-    const struct wp_sensor *row;
-    const int64_t *t, *v; /* the current block */
-    int64_t *mw;          /* v scaled to mW when the sensor's unit is not mW */
-    size_t mw_cap;
-    size_t n, i; /* block length and position in it */
-    size_t pos;  /* samples handed to the folds so far */
-    int64_t t0;  /* the series' first sample */
-    bool end;    /* no more samples (or none at all) */
-};
-
 /* Per-GPU state of the pass: the stream and every fold its samples go into. */
 struct gpu_work {
     const char *source; /* the instance the GPU was found in ("nvml") */
     const struct wp_sensor *power;
     int64_t cadence_us;
     double counter_trace_j; /* trace energy over the counter's read window */
-    struct gpu_stream st;
+    struct wp_stream st;
     bool in_grid; /* one of the series summed on the common grid (phases, all-GPU peak) */
     /* windows: [0] the run, [1] the counter's read window, then one per phase */
     struct wp_energy_win *win;
@@ -263,59 +251,6 @@ static int keep_damage(const struct wp_trace *t, struct wp_summary *s,
     return 0;
 }
 
-/* Loads the next block; st->end at the end. Values are stored raw: scaled to mW here, as
- * wp_series_to_canonical does for a whole series. */
-static int stream_block(struct gpu_stream *st, struct wp_err *err)
-{
-    size_t n;
-    int rc = wp_trace_cursor_next(st->cur, &st->t, &st->v, &n, err);
-    if (rc < 0)
-        return rc;
-    st->n = n;
-    st->i = 0;
-    if (n == 0) {
-        st->end = true;
-        return 0;
-    }
-    double k = wp_sensor_scale(st->row);
-    if (k == 1.0)
-        return 0;
-    if (WP_GROW(&st->mw, &st->mw_cap, n) < 0)
-        return nomem(err);
-    for (size_t i = 0; i < n; i++) {
-        double v = (double)st->v[i] * k;
-        if (!(fabs(v) < 9.0e18))
-            return wp_errf(err, -ERANGE,
-                           "%s/%s holds %" PRId64 " %s, which is out of range once scaled; the "
-                           "trace is damaged or its scale is wrong (re-record it)",
-                           st->row->source, st->row->name, st->v[i], wp_sensor_unit(st->row));
-        st->mw[i] = llround(v);
-    }
-    st->v = st->mw;
-    return 0;
-}
-
-static int stream_open(const struct wp_trace *t, const struct wp_sensor *row, struct gpu_stream *st,
-                       struct wp_err *err)
-{
-    memset(st, 0, sizeof(*st));
-    st->row = row;
-    int rc = wp_trace_cursor_open(t, row->id, &st->cur, err);
-    if (rc == 0)
-        rc = stream_block(st, err);
-    if (rc == 0 && !st->end)
-        st->t0 = st->t[0];
-    return rc;
-}
-
-static void stream_close(struct gpu_stream *st)
-{
-    wp_trace_cursor_close(st->cur);
-    free(st->mw);
-    st->cur = NULL;
-    st->mw = NULL;
-}
-
 /* A sample of GPU g into every fold. */
 static int gpu_feed(struct pass *ps, size_t g, int64_t t_us, int64_t mw)
 {
@@ -349,14 +284,11 @@ static int gpu_feed(struct pass *ps, size_t g, int64_t t_us, int64_t mw)
 /* Hands the current sample of GPU g to its folds and moves on. */
 static int stream_advance(struct pass *ps, size_t g)
 {
-    struct gpu_stream *st = &ps->w[g].st;
+    struct wp_stream *st = &ps->w[g].st;
     int rc = gpu_feed(ps, g, st->t[st->i], st->v[st->i]);
     if (rc < 0)
         return rc;
-    st->pos++;
-    if (++st->i == st->n)
-        return stream_block(st, ps->err);
-    return 0;
+    return wp_stream_step(st, ps->err);
 }
 
 /* ---- the GPUs summed on a common grid ----
@@ -423,7 +355,7 @@ static int grid_pass(struct pass *ps, const size_t *ids, size_t k, struct grid *
         bool covered = true;
         for (size_t j = 0; j < k; j++) {
             struct gpu_work *w = &ps->w[ids[j]];
-            struct gpu_stream *st = &w->st;
+            struct wp_stream *st = &w->st;
             while (!st->end && st->t[st->i] < x)
                 if ((rc = stream_advance(ps, ids[j])) < 0)
                     goto out;
@@ -444,7 +376,7 @@ static int grid_pass(struct pass *ps, const size_t *ids, size_t k, struct grid *
         int64_t until = INT64_MAX;
         for (size_t j = 0; j < k; j++) {
             struct gpu_work *w = &ps->w[ids[j]];
-            struct gpu_stream *st = &w->st;
+            struct wp_stream *st = &w->st;
             if (st->end) {
                 until = INT64_MAX; /* past this series' end: nothing later is covered */
                 break;
@@ -611,49 +543,9 @@ static void phase_per_units(struct wp_phase_summary *p)
     }
 }
 
-/* A whole series once, before the pass, for what the pass needs first: the median interval
- * of a sensor without a nominal cadence, the last sample of a run without an end. */
-static int series_scan(const struct wp_trace *t, int sensor, double *median_ms, int64_t *lo,
-                       int64_t *hi, struct wp_err *err)
-{
-    struct wp_trace_cursor *cur;
-    int rc = wp_trace_cursor_open(t, sensor, &cur, err);
-    if (rc < 0)
-        return rc;
-    struct wp_hist iv = {0};
-    int64_t prev = 0;
-    bool any = false;
-    const int64_t *ct, *cv;
-    size_t n;
-    while ((rc = wp_trace_cursor_next(cur, &ct, &cv, &n, err)) == 0 && n > 0) {
-        for (size_t i = 0; i < n && median_ms; i++) {
-            if ((any || i) && wp_hist_add(&iv, ct[i] - (i ? ct[i - 1] : prev)) < 0) {
-                rc = nomem(err);
-                goto out;
-            }
-        }
-        if (ct[0] < *lo)
-            *lo = ct[0];
-        if (ct[n - 1] > *hi)
-            *hi = ct[n - 1];
-        prev = ct[n - 1];
-        any = true;
-    }
-    if (rc == 0 && median_ms) {
-        int prc;
-        *median_ms = wp_hist_percentile(&iv, 50.0, &prc) / 1000.0;
-        if (prc < 0)
-            rc = nomem(err);
-    }
-out:
-    wp_hist_free(&iv);
-    wp_trace_cursor_close(cur);
-    return rc;
-}
-
 static void gpu_work_free(struct gpu_work *w)
 {
-    stream_close(&w->st);
+    wp_stream_close(&w->st);
     wp_energy_fold_free(&w->energy);
     wp_rolling_fold_free(&w->roll);
     wp_hist_free(&w->values);
@@ -752,14 +644,15 @@ static int gpus_open(const struct wp_trace *t, struct wp_summary *out, struct gp
         copy_str(g->power_sensor, sizeof(g->power_sensor), w[i].power->name);
         if (w[i].power->limit != WP_NO_LIMIT)
             g->limit_w = wp_sensor_value(w[i].power, w[i].power->limit) / 1000.0;
-        int rc = stream_open(t, w[i].power, &w[i].st, err);
+        int rc = wp_stream_open(t, w[i].power, true, &w[i].st, err);
         if (rc < 0)
             return rc;
         w[i].cadence_us = w[i].power->cadence_us;
         bool no_cadence = w[i].cadence_us <= 0;
         if (!w[i].st.end && (no_cadence || need_span)) {
             double med_ms = NAN;
-            if ((rc = series_scan(t, w[i].power->id, no_cadence ? &med_ms : NULL, lo, hi, err)) < 0)
+            if ((rc = wp_series_scan(t, w[i].power->id, no_cadence ? &med_ms : NULL, lo, hi, err)) <
+                0)
                 return rc;
             /* No nominal cadence in the row: the typical spacing is the best stand-in. */
             if (no_cadence)
@@ -880,7 +773,7 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
     if ((rc = gpus_open(t, out, w, idx, !has_end, &data_lo, &data_hi, err)) < 0)
         goto fail;
     /* The node's own meters (a trace may have nothing else). */
-    if ((rc = wp_node_load(t, &nw, &data_lo, &data_hi, err)) < 0)
+    if ((rc = wp_node_load(t, &nw, !has_start || !has_end, &data_lo, &data_hi, err)) < 0)
         goto fail;
     bool have_data = data_lo <= data_hi;
     out->start_us = has_start ? start_us : have_data ? data_lo : 0;
@@ -969,7 +862,7 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
         goto fail;
     char gsrc[64];
     gpu_sources(w, ngpus, gsrc, sizeof(gsrc));
-    rc = wp_node_compute(nw, meta, opts, gsrc, out, err);
+    rc = wp_node_compute(t, nw, meta, opts, gsrc, out, err);
 fail:
     wp_node_work_free(nw);
     for (size_t i = 0; i < ngpus && w; i++)
