@@ -79,7 +79,7 @@ void wp_stream_close(struct wp_stream *st)
 /* A whole series once, before the pass, for what the pass needs first: the median interval
  * of a sensor without a nominal cadence, the last sample of a run without an end. */
 int wp_series_scan(const struct wp_trace *t, int sensor, double *median_ms, int64_t *lo,
-                       int64_t *hi, struct wp_err *err)
+                   int64_t *hi, struct wp_err *err)
 {
     struct wp_trace_cursor *cur;
     int rc = wp_trace_cursor_open(t, sensor, &cur, err);
@@ -117,4 +117,3 @@ out:
     wp_trace_cursor_close(cur);
     return rc;
 }
-

@@ -19,9 +19,9 @@ struct wp_stream {
     int64_t *scaled;      /* v in the canonical unit when the raw unit is not */
     size_t scaled_cap;
     size_t n, i;
-    size_t pos;  /* samples stepped over so far */
-    int64_t t0;  /* the series' first sample */
-    bool end;    /* no current sample: the series is over (or empty) */
+    size_t pos; /* samples stepped over so far */
+    int64_t t0; /* the series' first sample */
+    bool end;   /* no current sample: the series is over (or empty) */
 };
 
 /* canonical: scale values to mW / mJ (gauges); counters stay raw (they wrap in raw units). */

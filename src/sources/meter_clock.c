@@ -18,8 +18,7 @@ static int64_t min_lag(const struct wp_meter_clock *c)
     return m;
 }
 
-int wp_meter_clock_place(struct wp_meter_clock *c, int64_t stamp_us, int64_t poll_us,
-                         int64_t *t_us)
+int wp_meter_clock_place(struct wp_meter_clock *c, int64_t stamp_us, int64_t poll_us, int64_t *t_us)
 {
     if (c->have_last && stamp_us == c->last_stamp_us)
         return 0;

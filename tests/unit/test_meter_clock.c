@@ -8,7 +8,7 @@
 
 #include "sources/meter_clock.h"
 
-#define S 1000000LL
+#define S  1000000LL
 #define T0 1795863443000000LL
 
 /* A BMC in step with the host: each reading keeps the meter's instant, not the poll's. */
