@@ -449,6 +449,55 @@ static void test_trace_overlapping_chunks_read_back_sorted_and_stable(void **sta
     wp_sensors_free(&tab);
 }
 
+/* The cursor hands out one chunk at a time (so a day-long series is never in memory at once),
+ * except chunks that overlap in time, which come together, sorted; joined, the blocks are
+ * what wp_trace_series gives. */
+static void test_trace_cursor_gives_a_chunk_at_a_time(void **state)
+{
+    struct ctx *c = *state;
+    struct wp_sensors tab;
+    three_sensors(&tab);
+    tab.n = 1;
+    struct wp_trace_writer *w = create_ok(c->path, &tab);
+    struct wp_err err = {0};
+    /* commits of 10 samples at t = 0, 100, 200, 300; then one that overlaps the last */
+    for (int64_t k = 0; k < 5; k++) {
+        int64_t t0 = k < 4 ? k * 100 : 355;
+        for (int64_t t = t0; t < t0 + 100; t += 10) {
+            struct wp_sample x = {0, t, k};
+            assert_int_equal(wp_trace_append(w, &x, 1, &err), 0);
+        }
+        assert_int_equal(wp_trace_commit(w, &err), 0);
+    }
+    assert_int_equal(wp_trace_close(w, &err), 0);
+
+    struct wp_trace *t = NULL;
+    assert_int_equal(wp_trace_open(&t, c->path, &err), 0);
+    struct wp_series all;
+    assert_int_equal(wp_trace_series(t, 0, &all, &err), 0);
+    struct wp_trace_cursor *cur;
+    assert_int_equal(wp_trace_cursor_open(t, 0, &cur, &err), 0);
+    const int64_t *ct, *cv;
+    size_t n, at = 0, blocks = 0, sizes[8] = {0};
+    while (wp_trace_cursor_next(cur, &ct, &cv, &n, &err) == 0 && n > 0) {
+        assert_true(blocks < 8);
+        sizes[blocks++] = n;
+        for (size_t i = 0; i < n; i++, at++) {
+            assert_int_equal(ct[i], all.t_us[at]);
+            assert_int_equal(cv[i], all.value[at]);
+        }
+    }
+    assert_int_equal(at, all.n);
+    assert_int_equal(blocks, 4);
+    assert_int_equal(sizes[0], 10);
+    assert_int_equal(sizes[2], 10);
+    assert_int_equal(sizes[3], 20); /* 300..390 and 355..445 overlap: one sorted block */
+    wp_trace_cursor_close(cur);
+    wp_series_free(&all);
+    wp_trace_free(t);
+    wp_sensors_free(&tab);
+}
+
 static void test_trace_create_refuses_existing_file_and_leaves_it_unchanged(void **state)
 {
     struct ctx *c = *state;
@@ -960,6 +1009,7 @@ int main(void)
         T(test_trace_round_trips_meta_sensors_samples_marks_events),
         T(test_trace_append_refuses_undeclared_sensor_and_buffers_nothing),
         T(test_trace_overlapping_chunks_read_back_sorted_and_stable),
+        T(test_trace_cursor_gives_a_chunk_at_a_time),
         T(test_trace_create_refuses_existing_file_and_leaves_it_unchanged),
         T(test_trace_create_with_force_replaces_file_and_its_wal),
         T(test_trace_create_ignores_orphan_wal_without_database),
