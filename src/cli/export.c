@@ -22,6 +22,9 @@ static const char export_usage[] =
     "  -s, --sensor NAME  only readings with this name (e.g. power, energy, power_avg)\n"
     "  -f, --force        replace FILE if it exists\n"
     "\n"
+    "example: wattprof export day.wptrace --csv -s power -o power.csv   (with -o, stderr shows\n"
+    "how far on a terminal)\n"
+    "\n"
     "exit status: 0, 64 usage (also: no reading of that name), 65 not a trace or damaged (the\n"
     "intact samples are still written), 66 cannot read TRACE, 70 internal error, 73 FILE\n"
     "exists or cannot be created, 74 write error.\n";
