@@ -207,7 +207,8 @@ struct pass {
     struct gpu_work *w;
     const struct wp_summary_opts *opts;
     struct wp_err *err;
-    uint64_t fed; /* samples fed, for progress */
+    uint64_t fed;  /* samples fed, for progress */
+    bool all_gpus; /* every GPU is in the grid walk (for opts->sum_fold) */
 };
 
 static int copy_damage(struct wp_trace_damage **dst, size_t *n, const struct wp_trace_cursor *c)
@@ -390,6 +391,9 @@ static int grid_pass(struct pass *ps, const size_t *ids, size_t k, struct grid *
             if (t < until)
                 until = t;
         }
+        if (covered && ps->opts && ps->opts->sum_fold && ps->all_gpus &&
+            (rc = ps->opts->sum_fold(ps->opts->sum_fold_ctx, x, until, sum, ps->err)) < 0)
+            goto out;
         while (next < ngrids && grids[next]->from_us <= until)
             active[nactive++] = grids[next++];
         for (size_t i = 0; i < nactive;) {
@@ -828,7 +832,7 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
         if (out->phases[p].t1_us > out->phases[p].t0_us)
             grids[ngrids++] = &pgrid[p];
     }
-    struct pass ps = {t, out, w, opts, err, 0};
+    struct pass ps = {t, out, w, opts, err, 0, k > 0 && k == ngpus};
     if ((rc = grid_pass(&ps, ids, k, grids, ngrids, step)) < 0)
         goto fail;
     /* what the grid walk did not need: the rest of every series */

@@ -376,6 +376,76 @@ static void test_generated_traces(void **state)
     }
 }
 
+struct hooks {
+    size_t samples[8];
+    int64_t last_t[8];
+    size_t pieces;
+    int64_t piece_end;
+    double piece_max;
+    bool order_ok;
+};
+
+static int count_sample(void *ctx, size_t gpu, int64_t t_us, int64_t mw, struct wp_err *err)
+{
+    (void)mw;
+    (void)err;
+    struct hooks *h = ctx;
+    assert_true(gpu < 8);
+    if (h->samples[gpu]++ && t_us < h->last_t[gpu])
+        h->order_ok = false;
+    h->last_t[gpu] = t_us;
+    return 0;
+}
+
+static int see_piece(void *ctx, int64_t t0, int64_t t1, double sum_mw, struct wp_err *err)
+{
+    (void)err;
+    struct hooks *h = ctx;
+    if (t1 < t0 || (h->pieces && t0 <= h->piece_end))
+        h->order_ok = false;
+    h->pieces++;
+    h->piece_end = t1;
+    if (sum_mw > h->piece_max)
+        h->piece_max = sum_mw;
+    return 0;
+}
+
+/* Folds that join the pass (opts.fold, opts.sum_fold) see every sample of every GPU in time
+ * order, and the summed series as ordered pieces whose highest is at least the all-GPU peak. */
+static void test_folds_join_the_pass(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/hooks.trace", test_dir);
+    struct opts o = {.seconds = 6};
+    write_trace(path, &o);
+    struct wp_err err = {0};
+    struct wp_trace *t;
+    assert_int_equal(wp_trace_open(&t, path, &err), 0);
+    struct hooks h = {.order_ok = true};
+    struct wp_summary_opts so = {.rated_w = NAN,
+                                 .fold = count_sample,
+                                 .fold_ctx = &h,
+                                 .sum_fold = see_piece,
+                                 .sum_fold_ctx = &h};
+    struct wp_summary s;
+    assert_int_equal(wp_summary_compute_opts(t, &so, &s, &err), 0);
+    assert_true(h.order_ok);
+    for (size_t i = 0; i < s.ngpus; i++) {
+        const struct wp_sensor *p = row_named(wp_trace_sensors(t), "nvml", s.gpus[i].index,
+                                              s.gpus[i].power_sensor, WP_Q_POWER);
+        assert_non_null(p);
+        struct wp_series ser;
+        assert_int_equal(wp_trace_series(t, p->id, &ser, &err), 0);
+        assert_int_equal(h.samples[i], ser.n);
+        wp_series_free(&ser);
+    }
+    assert_true(h.pieces > 100);
+    assert_true(isfinite(s.total.peak_w) && h.piece_max >= s.total.peak_w * 1000.0);
+    wp_summary_free(&s);
+    wp_trace_free(t);
+}
+
 /* The committed traces; the directory must be there, or this test would check nothing. */
 static void test_committed_traces(void **state)
 {
@@ -403,6 +473,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_generated_traces),
         cmocka_unit_test(test_committed_traces),
+        cmocka_unit_test(test_folds_join_the_pass),
     };
     return cmocka_run_group_tests(tests, test_dir_make, test_dir_remove);
 }
