@@ -686,9 +686,16 @@ int wp_trace_cursor_open(const struct wp_trace *t, int sensor, struct wp_trace_c
         return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor, t->path);
     c->t = t;
     c->sensor = sensor;
+    /* Version 3 keeps each sensor's newest chunk in open_chunks until it is full; it sorts
+     * after the closed chunks that start at the same time, as it was written after them. */
+    const char *ver = wp_meta_get(&t->meta, "format_version");
+    bool v3 = ver && strtol(ver, NULL, 10) >= 3;
     int rc = prepare(t,
-                     "SELECT t0_us, t1_us, n, data FROM chunks WHERE sensor = ? "
-                     "ORDER BY t0_us, rowid",
+                     v3 ? "SELECT t0_us, t1_us, n, data, 0 AS o, rowid AS r FROM chunks "
+                          "WHERE sensor = ?1 UNION ALL SELECT t0_us, t1_us, n, data, 1, 0 "
+                          "FROM open_chunks WHERE sensor = ?1 ORDER BY 1, 5, 6"
+                        : "SELECT t0_us, t1_us, n, data FROM chunks WHERE sensor = ?1 "
+                          "ORDER BY t0_us, rowid",
                      &c->st, err);
     if (rc < 0) {
         free(c);
