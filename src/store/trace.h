@@ -18,7 +18,9 @@
 #define WP_TRACE_FORMAT "wattprof-trace"
 /* 2: sensors gained source_kind, scope, contains and scale, and `unit` is the raw unit.
  * 3: a sensor's newest chunk grows in open_chunks until it is full (trace_write.c), so a
- *    recording that was killed has samples there that a version 2 reader would miss.
+ *    recording that was killed has samples there that a version 2 reader would miss; chunks
+ *    carry vmin, vmax and vsum of their raw values (vsum NULL on overflow), for envelopes and
+ *    window sums that need not decode them.
  * Versions 1 (NVML only) and 2 are still read; a newer one is refused by name. */
 #define WP_TRACE_VERSION 3
 

@@ -55,10 +55,11 @@ static const char schema_sql[] =
     " source_kind TEXT NOT NULL, scope TEXT NOT NULL, contains TEXT NOT NULL,"
     " scale REAL NOT NULL);"
     "CREATE TABLE chunks(sensor INTEGER NOT NULL, t0_us INTEGER NOT NULL, t1_us INTEGER NOT NULL,"
-    " n INTEGER NOT NULL, data BLOB NOT NULL);"
+    " n INTEGER NOT NULL, data BLOB NOT NULL, vmin INTEGER, vmax INTEGER, vsum INTEGER);"
     "CREATE INDEX chunks_sensor_t0 ON chunks(sensor, t0_us);"
     "CREATE TABLE open_chunks(sensor INTEGER PRIMARY KEY, t0_us INTEGER NOT NULL,"
-    " t1_us INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL);"
+    " t1_us INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL, vmin INTEGER,"
+    " vmax INTEGER, vsum INTEGER);"
     "CREATE TABLE marks(id INTEGER PRIMARY KEY, t_us INTEGER NOT NULL, kind TEXT NOT NULL,"
     " name TEXT NOT NULL, counts TEXT NOT NULL);"
     "CREATE TABLE events(id INTEGER PRIMARY KEY, t_us INTEGER NOT NULL, sensor INTEGER,"
@@ -236,11 +237,13 @@ static int setup(struct wp_trace_writer *w, struct wp_err *err)
         rollback(w);
         return rc;
     }
-    if ((rc = prepare(w, "INSERT INTO chunks(sensor, t0_us, t1_us, n, data) VALUES(?,?,?,?,?)",
+    if ((rc = prepare(w,
+                      "INSERT INTO chunks(sensor, t0_us, t1_us, n, data, vmin, vmax, vsum) "
+                      "VALUES(?,?,?,?,?,?,?,?)",
                       &w->st_chunk, err)) < 0 ||
         (rc = prepare(w,
-                      "INSERT OR REPLACE INTO open_chunks(sensor, t0_us, t1_us, n, data) "
-                      "VALUES(?,?,?,?,?)",
+                      "INSERT OR REPLACE INTO open_chunks(sensor, t0_us, t1_us, n, data, vmin, "
+                      "vmax, vsum) VALUES(?,?,?,?,?,?,?,?)",
                       &w->st_open, err)) < 0 ||
         (rc = prepare(w, "DELETE FROM open_chunks WHERE sensor = ?", &w->st_unopen, err)) < 0 ||
         (rc = prepare(w, "INSERT INTO marks(t_us, kind, name, counts) VALUES(?,?,?,?)", &w->st_mark,
@@ -574,12 +577,16 @@ static int write_chunk(struct wp_trace_writer *w, int sensor, const int64_t *t, 
     size_t len;
     if (wp_chunk_encode(t, v, n, &blob, &len) < 0)
         return wp_errf(err, -ENOMEM, "out of memory encoding samples for %s", w->path);
-    int64_t t0 = t[0], t1 = t[0];
+    /* The chunk's aggregates (raw values; the sum is NULL should it overflow) let a reader
+     * draw an envelope or sum a window without decoding: t0/t1 and n with them. */
+    int64_t t0 = t[0], t1 = t[0], vmin = v[0], vmax = v[0], vsum = v[0];
+    bool sum_ok = true;
     for (size_t i = 1; i < n; i++) {
-        if (t[i] < t0)
-            t0 = t[i];
-        if (t[i] > t1)
-            t1 = t[i];
+        t0 = t[i] < t0 ? t[i] : t0;
+        t1 = t[i] > t1 ? t[i] : t1;
+        vmin = v[i] < vmin ? v[i] : vmin;
+        vmax = v[i] > vmax ? v[i] : vmax;
+        sum_ok = sum_ok && !__builtin_add_overflow(vsum, v[i], &vsum);
     }
     sqlite3_stmt *st = open ? w->st_open : w->st_chunk;
     sqlite3_bind_int(st, 1, sensor);
@@ -587,6 +594,12 @@ static int write_chunk(struct wp_trace_writer *w, int sensor, const int64_t *t, 
     sqlite3_bind_int64(st, 3, t1);
     sqlite3_bind_int64(st, 4, (sqlite3_int64)n);
     sqlite3_bind_blob64(st, 5, blob, len, free);
+    sqlite3_bind_int64(st, 6, vmin);
+    sqlite3_bind_int64(st, 7, vmax);
+    if (sum_ok)
+        sqlite3_bind_int64(st, 8, vsum);
+    else
+        sqlite3_bind_null(st, 8);
     int rc = run(st);
     return rc == SQLITE_OK ? 0 : db_err(w, rc, err, "writing samples to");
 }
@@ -712,8 +725,9 @@ int wp_trace_close(struct wp_trace_writer *w, struct wp_err *err)
     /* The open chunks join the others: a finished trace has them all in one table. Should this
      * fail, they stay where they are, and readers find them there. */
     if (rc == 0 && sqlite3_exec(w->db,
-                                "BEGIN; INSERT INTO chunks(sensor, t0_us, t1_us, n, data) "
-                                "SELECT sensor, t0_us, t1_us, n, data FROM open_chunks "
+                                "BEGIN; INSERT INTO chunks(sensor, t0_us, t1_us, n, data, vmin, "
+                                "vmax, vsum) SELECT sensor, t0_us, t1_us, n, data, vmin, vmax, "
+                                "vsum FROM open_chunks "
                                 "ORDER BY sensor; DELETE FROM open_chunks; COMMIT",
                                 NULL, NULL, NULL) != SQLITE_OK)
         rollback(w);

@@ -458,12 +458,30 @@ static void test_trace_small_commits_share_a_chunk(void **state)
     sqlite3 *db;
     sqlite3_stmt *st;
     assert_int_equal(sqlite3_open(c->path, &db), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, "SELECT n FROM chunks WHERE sensor = 0 ORDER BY t0_us",
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT n, vmin, vmax, vsum FROM chunks WHERE sensor = 0 "
+                                        "ORDER BY t0_us",
                                         -1, &st, NULL),
                      SQLITE_OK);
-    int64_t sizes[8], nrows = 0;
-    while (sqlite3_step(st) == SQLITE_ROW && nrows < 8)
+    int64_t sizes[8], nrows = 0, first = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && nrows < 8) {
         sizes[nrows++] = sqlite3_column_int64(st, 0);
+        /* the row's aggregates are those of its samples */
+        int64_t lo = INT64_MAX, hi = INT64_MIN, sum = 0;
+        bool sum_ok = true;
+        for (int64_t i = first; i < first + sizes[nrows - 1]; i++) {
+            lo = val(0, i) < lo ? val(0, i) : lo;
+            hi = val(0, i) > hi ? val(0, i) : hi;
+            sum_ok = sum_ok && !__builtin_add_overflow(sum, val(0, i), &sum);
+        }
+        first += sizes[nrows - 1];
+        assert_int_equal(sqlite3_column_int64(st, 1), lo);
+        assert_int_equal(sqlite3_column_int64(st, 2), hi);
+        if (sum_ok)
+            assert_int_equal(sqlite3_column_int64(st, 3), sum);
+        else /* val() puts INT64_MIN among them: the sum does not fit */
+            assert_int_equal(sqlite3_column_type(st, 3), SQLITE_NULL);
+    }
     sqlite3_finalize(st);
     sqlite3_close(db);
     /* 550 + 550 (each closed once past 512) + the 100 still open at close */
