@@ -17,13 +17,26 @@ ifeq ($(SAN),1)
 endif
 SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3)
 SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 || echo -lsqlite3)
+# net-snmp (libsnmp-dev) for the SNMP PDU source; its .pc file is "netsnmp".
+SNMP_CFLAGS := $(shell $(PKG_CONFIG) --cflags netsnmp 2>/dev/null)
+SNMP_LIBS := $(shell $(PKG_CONFIG) --libs netsnmp 2>/dev/null || echo -lnetsnmp)
+# libfreeipmi (the ipmi source) is optional: without it the source says how to get it.
+FREEIPMI_LIBS := $(shell $(PKG_CONFIG) --libs libfreeipmi 2>/dev/null)
+ifneq ($(FREEIPMI_LIBS),)
+  FREEIPMI_CFLAGS := $(shell $(PKG_CONFIG) --cflags libfreeipmi) -DWP_HAVE_FREEIPMI
+endif
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Iinclude \
-  $(SQLITE_CFLAGS) -DWP_VERSION='"$(VERSION)"' -pthread -fPIC
-LDLIBS := $(SQLITE_LIBS) -ldl -lm -pthread
+  $(SQLITE_CFLAGS) $(SNMP_CFLAGS) $(FREEIPMI_CFLAGS) -DWP_VERSION='"$(VERSION)"' -pthread -fPIC
+LDLIBS := $(SQLITE_LIBS) $(SNMP_LIBS) $(FREEIPMI_LIBS) -ldl -lm -pthread
+# jansson parses JSON we read (model files, report JSON); zlib reads gzip CSV (intensity series).
+JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson)
+JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson || echo -ljansson)
+ALL_CFLAGS += $(JANSSON_CFLAGS)
+LDLIBS += $(JANSSON_LIBS) -lz
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 CORE_SRC := $(sort $(wildcard src/core/*.c src/sources/*.c src/store/*.c src/analysis/*.c \
-  src/recorder/*.c src/marks/*.c src/report/*.c))
+  src/recorder/*.c src/marks/*.c src/plan/*.c src/report/*.c))
 CLI_SRC := $(sort $(wildcard src/cli/*.c))
 CORE_OBJ := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/obj/%.o)
@@ -35,6 +48,12 @@ FAKE_SRC := $(sort $(wildcard tests/fake_nvml/*.c))
 FAKE_OMIT := nvmlDeviceGetSamples nvmlDeviceGetFieldValues
 FAKE_VARIANTS := $(FAKE_OMIT:%=$(BUILD)/fake-nvml/no-%/libnvidia-ml.so.1)
 
+# The DCMI module that tests load into OpenIPMI's ipmi_sim (a BMC on 127.0.0.1); built only
+# where libopenipmi-dev's headers are (scripts/deps.sh test installs them).
+ifneq ($(wildcard /usr/include/OpenIPMI/mcserv.h),)
+  DCMI_SIM := $(BUILD)/ipmi/dcmi_sim.so
+endif
+
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -42,12 +61,25 @@ ifneq ($(NVCC),)
   BURN := $(BUILD)/wattprof-burn
 endif
 
+# The Slurm SPANK plugin (contrib/slurm), built where libslurm-dev's spank.h is; it reads the
+# report's JSON with jansson (libjansson-dev).
+SPANK_H := $(wildcard /usr/include/slurm/spank.h)
+ifneq ($(SPANK_H),)
+  SPANK := $(BUILD)/contrib/spank_wattprof.so
+endif
+JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson 2>/dev/null)
+JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson 2>/dev/null || echo -ljansson)
+
 .PHONY: all check check-plain check-san test-bin install clean format format-check burn
-all: $(BUILD)/wattprof $(FAKE_NVML) $(BURN)
+all: $(BUILD)/wattprof $(FAKE_NVML) $(BURN) $(SPANK)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+# Zone intensity series are installed here and looked up by `--intensity ZONE`.
+DATADIR ?= $(PREFIX)/share/wattprof
+$(BUILD)/obj/src/cli/plan_common.o: ALL_CFLAGS += -DWP_DATADIR='"$(DATADIR)"'
 
 $(CORE_LIB): $(CORE_OBJ)
 	@mkdir -p $(dir $@)
@@ -80,7 +112,17 @@ $(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CORE_LIB) -lcmocka $(LDLIBS)
 
-test-bin: $(BUILD)/wattprof $(FAKE_NVML) $(FAKE_VARIANTS) $(UNIT_BIN)
+test-bin: $(BUILD)/wattprof $(FAKE_NVML) $(FAKE_VARIANTS) $(UNIT_BIN) $(DCMI_SIM) $(SPANK)
+
+$(BUILD)/ipmi/dcmi_sim.so: tests/ipmi/dcmi_sim.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC -shared -o $@ $<
+
+# Never with the sanitizers: slurmd and slurmstepd load it, and they are not instrumented.
+$(BUILD)/contrib/spank_wattprof.so: contrib/slurm/spank_wattprof.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) -fPIC $(JANSSON_CFLAGS) $(LDFLAGS) -shared \
+	  -o $@ $< $(JANSSON_LIBS)
 
 # One runner for unit and integration tests; its last line reads "N passed, N failed".
 check-plain: test-bin
@@ -99,6 +141,8 @@ install: $(BUILD)/wattprof
 	install -m 755 $(BUILD)/wattprof $(DESTDIR)$(PREFIX)/bin/wattprof
 	if [ -f $(BUILD)/wattprof-burn ]; then install -m 755 $(BUILD)/wattprof-burn $(DESTDIR)$(PREFIX)/bin/; fi
 	if [ -f docs/wattprof.1 ]; then install -m 644 docs/wattprof.1 $(DESTDIR)$(PREFIX)/share/man/man1/; fi
+	install -d $(DESTDIR)$(DATADIR)/carbon
+	install -m 644 data/carbon/*.csv.gz data/carbon/README.md $(DESTDIR)$(DATADIR)/carbon/
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
@@ -190,6 +234,6 @@ $(BUILD)/fuzz/libcore.a: $(FUZZ_OBJ)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libcore.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libcore.a \
-	  $(FUZZ_SQLITE) -ldl -lm -pthread
+	  $(FUZZ_SQLITE) $(SNMP_LIBS) $(FREEIPMI_LIBS) $(JANSSON_LIBS) -lz -ldl -lm -pthread
 
 -include $(FUZZ_OBJ:.o=.d)

@@ -16,6 +16,8 @@
 #include "core/err.h"
 #include "store/trace.h"
 
+struct wp_json;
+
 struct wp_gpu_summary {
     int index;
     char uuid[96];
@@ -160,6 +162,10 @@ struct wp_summary {
     /* Devices not measured at all; the totals are partial when there is any. */
     size_t nunmeasured;
     struct wp_unmeasured *unmeasured;
+    /* Set by a caller to add members of its own (energy per process) at the end of the JSON
+     * object; not owned or freed by the summary. */
+    void (*extra_json)(struct wp_json *j, const void *ctx);
+    const void *extra_ctx;
 };
 
 /* A fold that joins the summary's one pass over the GPUs' power series: called with every

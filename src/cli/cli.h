@@ -95,6 +95,21 @@ int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const cha
 int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
                         bool force, bool events, double rated_w);
 
+/* What a command adds to the summary of a trace (the report's emissions): prepare() gets the
+ * open trace and its summary before anything is printed and returns 0 or an exit status after
+ * printing why; text() prints a block after the summary; json() writes members at the end of
+ * the summary's JSON object. Any may be NULL. */
+struct wp_summary;
+struct wp_json;
+struct cli_report_extra {
+    int (*prepare)(const struct wp_trace *t, const struct wp_summary *s, void *ctx);
+    void (*text)(FILE *f, void *ctx);
+    void (*json)(struct wp_json *j, void *ctx);
+    void *ctx;
+};
+int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
+                      bool force, bool events, double rated_w, const struct cli_report_extra *x);
+
 /* Runs argv (PATH lookup) with WATTPROF_SOCKET set, waits, and returns a shell-like status:
  * the exit code, 128+N if killed by signal N, 127 not found, 126 not executable. */
 int cli_run_child(char **argv, const char *socket_path, const char *cmd);
@@ -121,7 +136,10 @@ enum { CLI_OPT_SOURCE = 0x1000, CLI_OPT_CONFIG, CLI_OPT_NO_AUTO, CLI_OPT_RATED_W
 #define CLI_SOURCE_HELP                                                                            \
     "  --source KIND[:KEY=VALUE,...]\n"                                                            \
     "                      also read this source instance (repeatable); kinds: nvml, rapl,\n"      \
-    "                      hwmon; `wattprof list --kinds` shows each kind's keys\n"                \
+    "                      hwmon, snmp, ipmi; `wattprof list --kinds` shows each kind's keys\n"    \
+    "                      e.g. --source ipmi:host=10.0.0.5,user=wattprof,password_file=PATH\n"    \
+    "                      e.g. --source "                                                         \
+    "snmp:host=pdu-a3,profile=raritan,community_file=/etc/pdu.c,outlets=5,6\n"                     \
     "  --config FILE       read source specs (one per line) and settings (rated_w=W,\n"            \
     "                      node_allowance_w=W, auto=0) from FILE; '#' starts a comment\n"          \
     "  --no-auto           read only the sources given; by default every kind that finds\n"        \
@@ -148,7 +166,24 @@ int cmd_record(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_merge(int argc, char **argv);
 int cmd_burn(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+/* Intensity for report and plan carbon: a CSV file, a zone name looked up in the data
+ * directories (WATTPROF_DATA_DIR, else the installed share/wattprof/carbon, else the source
+ * tree's data/carbon), or a constant in gCO2/kWh. 0 or an exit status after printing. */
+struct wp_intensity;
+int cli_load_intensity(const char *cmd, const char *spec, struct wp_intensity *ci);
+/* Parses a PUE (>= 1, <= 5); 0 or -EINVAL. */
+int cli_parse_pue(const char *s, double *out);
+/* The options model and plan commands share, for the default case of their getopt switch:
+ * --json FILE (the long option's code json_code), -f/--force and -h/--help. Returns
+ * CLI_OPT_DONE when it took c, CLI_OPT_HELP after printing usage (the command then returns 0),
+ * or WP_EXIT_USAGE after saying how to get help for an option that is no one's. */
+enum { CLI_OPT_DONE = -1, CLI_OPT_HELP = -2 };
+int cli_plan_option(int c, const char *cmd, const char *usage, int json_code, const char **json,
+                    bool *force);
 bool cli_burn_available(void);
 
 #endif

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analysis/attrib.h"
+#include "analysis/cluster.h"
 #include "analysis/summary.h"
 #include "report/report.h"
 #include "store/trace.h"
@@ -282,16 +284,69 @@ void cli_warn_wal_missing(const char *cmd, const struct wp_trace *t, const char 
 
 struct json_ctx {
     const struct wp_summary *s;
+    const struct cli_report_extra *x;
 };
 
 static int write_json(FILE *f, void *ctx)
 {
-    int rc = wp_summary_write_json(f, ((struct json_ctx *)ctx)->s);
+    struct json_ctx *c = ctx;
+    int rc = wp_summary_write_json_ext(f, c->s, c->x ? c->x->json : NULL, c->x ? c->x->ctx : NULL);
     if (rc == -EINVAL) {
         cli_error(NULL, "internal error: the summary JSON came out unbalanced");
         return WP_EXIT_SOFTWARE;
     }
     return rc;
+}
+
+static void attrib_json(struct wp_json *j, const void *ctx)
+{
+    wp_attrib_write_json(j, ctx);
+}
+
+static int write_cluster_json(FILE *f, void *ctx)
+{
+    int rc = wp_cluster_write_json(f, ctx);
+    if (rc == -EINVAL) {
+        cli_error(NULL, "internal error: the cluster JSON came out unbalanced");
+        return WP_EXIT_SOFTWARE;
+    }
+    return rc;
+}
+
+/* A merged trace: every node's summary, then the cluster's totals and aligned peak. */
+static int summarize_cluster(const char *cmd, const struct wp_trace *t, const char *trace_path,
+                             FILE *text, const char *json_path, bool force, bool events,
+                             double rated_w)
+{
+    struct wp_err err = {0};
+    struct wp_cluster_summary c;
+    struct wp_summary_opts opts = {.rated_w = rated_w};
+    int rc = wp_cluster_compute(t, &opts, &c, &err);
+    if (rc < 0) {
+        cli_error(cmd, "cannot summarise %s: %s", trace_path, err.msg);
+        return rc == -ENOMEM ? WP_EXIT_SOFTWARE : WP_EXIT_DATAERR;
+    }
+    if (text)
+        wp_cluster_print_text(text, &c);
+    const struct wp_event *ev;
+    size_t nev = 0;
+    if (text && events && wp_trace_events(t, &ev, &nev, &err) == 0 && nev > 0) {
+        fprintf(text, "\nevents:\n");
+        for (size_t i = 0; i < nev; i++)
+            fprintf(text, "  %s: %s\n", ev[i].host, ev[i].message);
+    }
+    int out = json_path ? cli_write_output(cmd, json_path, force, write_cluster_json, &c) : 0;
+    size_t damaged = 0;
+    for (size_t i = 0; i < c.nnodes; i++) {
+        for (size_t k = 0; k < c.nodes[i].s.ndamaged; k++)
+            cli_error(cmd, "%s is damaged: node %s, %s; left out of the summary", trace_path,
+                      c.nodes[i].host, c.nodes[i].s.damaged[k].text);
+        damaged += c.nodes[i].s.ndamaged;
+    }
+    if (damaged > 0 && out == 0)
+        out = WP_EXIT_DATAERR;
+    wp_cluster_free(&c);
+    return out;
 }
 
 int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
@@ -349,6 +404,12 @@ void cli_progress_end(void *ctx)
 int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
                         bool force, bool events, double rated_w)
 {
+    return cli_summarize_ext(cmd, trace_path, text, json_path, force, events, rated_w, NULL);
+}
+
+int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
+                      bool force, bool events, double rated_w, const struct cli_report_extra *x)
+{
     struct wp_err err = {0};
     struct wp_trace *t = NULL;
     int rc = wp_trace_open(&t, trace_path, &err);
@@ -357,6 +418,11 @@ int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, con
         return cli_exit_for_open(rc);
     }
     cli_warn_wal_missing(cmd, t, trace_path);
+    if (wp_trace_nnodes(t) > 0) {
+        rc = summarize_cluster(cmd, t, trace_path, text, json_path, force, events, rated_w);
+        wp_trace_free(t);
+        return rc;
+    }
     struct wp_summary s;
     memset(&s, 0, sizeof(s));
     struct wp_summary_opts opts = {.rated_w = rated_w};
@@ -373,8 +439,27 @@ int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, con
         wp_trace_free(t);
         return rc == -ENOMEM ? WP_EXIT_SOFTWARE : WP_EXIT_DATAERR;
     }
-    if (text)
+    if (x && x->prepare && (rc = x->prepare(t, &s, x->ctx)) != 0) {
+        wp_summary_free(&s);
+        wp_trace_free(t);
+        return rc;
+    }
+    /* Energy per process, where the trace has per-process samples. */
+    struct wp_attrib at;
+    if (wp_attrib_compute(t, s.start_us, s.end_us, &at, &err) < 0) {
+        cli_warn(cmd, "no energy per process: %s", err.msg);
+        memset(&at, 0, sizeof(at));
+    }
+    if (at.ngpus > 0) {
+        s.extra_json = attrib_json;
+        s.extra_ctx = &at;
+    }
+    if (text) {
         wp_summary_print_text(text, &s);
+        wp_attrib_print_text(text, &at);
+    }
+    if (text && x && x->text)
+        x->text(text, x->ctx);
     const struct wp_event *ev;
     size_t nev = 0;
     if (text && events && wp_trace_events(t, &ev, &nev, &err) == 0 && nev > 0) {
@@ -384,7 +469,7 @@ int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, con
     }
     int out = 0;
     if (json_path) {
-        struct json_ctx c = {.s = &s};
+        struct json_ctx c = {.s = &s, .x = x};
         out = cli_write_output(cmd, json_path, force, write_json, &c);
     }
     /* What is intact was summarised and written; now say what was not, and fail. */
@@ -398,6 +483,7 @@ int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, con
         out = WP_EXIT_DATAERR;
     }
     wp_summary_free(&s);
+    wp_attrib_free(&at);
     wp_trace_free(t);
     return out;
 }

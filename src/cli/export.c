@@ -15,6 +15,8 @@ static const char export_usage[] =
     "Writes every sample of TRACE as one row: sensor id, source, device, reading name, unit,\n"
     "wall-clock time in microseconds since the Unix epoch, raw integer value in that unit.\n"
     "CSV header: sensor_id,source,device,name,unit,t_us,value\n"
+    "A cluster trace (`wattprof merge`) adds the node each row was recorded on: a last\n"
+    "column host (CSV) or key \"host\" (JSON lines).\n"
     "\n"
     "options:\n"
     "  --csv | --jsonl    output format (one of them is required)\n"
@@ -93,16 +95,38 @@ static size_t csv_prefix(const struct wp_sensor *s, const char *unit, char **out
     return len;
 }
 
+/* The end of a sensor's rows: "\n", or in a cluster trace ",host\n" (the node, last so the
+ * older columns keep their places). */
+static size_t csv_suffix(const struct wp_sensor *s, bool hosts, char **out)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *m = open_memstream(&buf, &len);
+    if (!m)
+        return 0;
+    if (hosts) {
+        putc(',', m);
+        csv_field(m, s->host);
+    }
+    putc('\n', m);
+    if (fclose(m) != 0) {
+        free(buf);
+        return 0;
+    }
+    *out = buf;
+    return len;
+}
+
 /* CSV rows of one block, written through a buffer of whole rows. */
-static void csv_rows(FILE *f, const char *prefix, size_t plen, const int64_t *t, const int64_t *v,
-                     size_t n)
+static void csv_rows(FILE *f, const char *prefix, size_t plen, const char *suffix, size_t slen,
+                     const int64_t *t, const int64_t *v, size_t n)
 {
     static char buf[1 << 16];
     size_t o = 0;
-    if (plen + 48 > sizeof(buf))
+    if (plen + slen + 48 > sizeof(buf))
         return; /* a prefix this long cannot come from a trace's sensor row */
     for (size_t k = 0; k < n; k++) {
-        if (o + plen + 48 > sizeof(buf)) {
+        if (o + plen + slen + 48 > sizeof(buf)) {
             fwrite(buf, 1, o, f);
             o = 0;
         }
@@ -110,14 +134,15 @@ static void csv_rows(FILE *f, const char *prefix, size_t plen, const int64_t *t,
         char *p = put_i64(buf + o + plen, t[k]);
         *p++ = ',';
         p = put_i64(p, v[k]);
-        *p++ = '\n';
-        o = (size_t)(p - buf);
+        memcpy(p, suffix, slen);
+        o = (size_t)(p + slen - buf);
     }
     fwrite(buf, 1, o, f);
 }
 
 /* One sensor's samples, a block at a time (the cursor keeps memory flat on a day-long trace). */
-static int write_sensor(FILE *f, struct export_ctx *x, const struct wp_sensor *s, struct wp_json *j)
+static int write_sensor(FILE *f, struct export_ctx *x, const struct wp_sensor *s, bool hosts,
+                        struct wp_json *j)
 {
     struct wp_err err = {0};
     struct wp_trace_cursor *cur;
@@ -129,9 +154,12 @@ static int write_sensor(FILE *f, struct export_ctx *x, const struct wp_sensor *s
     /* The value is raw, so its unit is the sensor's raw unit (uJ for RAPL), not the
      * quantity's canonical one. */
     const char *unit = wp_sensor_unit(s);
-    char *prefix = NULL;
+    char *prefix = NULL, *suffix = NULL;
     size_t plen = x->jsonl ? 0 : csv_prefix(s, unit, &prefix);
-    if (!x->jsonl && !plen) {
+    size_t slen = x->jsonl ? 0 : csv_suffix(s, hosts, &suffix);
+    if (!x->jsonl && (!plen || !slen)) {
+        free(prefix);
+        free(suffix);
         wp_trace_cursor_close(cur);
         cli_error("export", "out of memory");
         return WP_EXIT_SOFTWARE;
@@ -140,7 +168,7 @@ static int write_sensor(FILE *f, struct export_ctx *x, const struct wp_sensor *s
     size_t n;
     while ((rc = wp_trace_cursor_next(cur, &t, &v, &n, &err)) == 0 && n > 0 && !ferror(f)) {
         if (!x->jsonl) {
-            csv_rows(f, prefix, plen, t, v, n);
+            csv_rows(f, prefix, plen, suffix, slen, t, v, n);
             continue;
         }
         for (size_t k = 0; k < n; k++) {
@@ -152,12 +180,15 @@ static int write_sensor(FILE *f, struct export_ctx *x, const struct wp_sensor *s
             wp_json_kstr(j, "unit", unit);
             wp_json_kint(j, "t_us", t[k]);
             wp_json_kint(j, "value", v[k]);
+            if (hosts)
+                wp_json_kstr(j, "host", s->host);
             wp_json_obj_end(j);
             if (wp_json_end_line(j) == -EIO)
                 break;
         }
     }
     free(prefix);
+    free(suffix);
     if (rc < 0) {
         wp_trace_cursor_close(cur);
         cli_error("export", "%s", err.msg);
@@ -182,8 +213,11 @@ static int write_rows(FILE *f, void *arg)
     struct wp_json j;
     wp_json_init(&j, f, 0);
     const struct wp_sensors *tab = wp_trace_sensors(x->t);
+    /* Two nodes' GPU 0 are told apart by their host, last so the older columns keep their
+     * places. */
+    bool hosts = wp_trace_nnodes(x->t) > 0;
     if (!x->jsonl)
-        fprintf(f, "sensor_id,source,device,name,unit,t_us,value\n");
+        fprintf(f, "sensor_id,source,device,name,unit,t_us,value%s\n", hosts ? ",host" : "");
     /* progress by sensors done: a terminal on stdout is the output, so only with -o */
     void *prog = f != stdout ? cli_progress_new("export") : NULL;
     int rc = 0;
@@ -192,7 +226,7 @@ static int write_rows(FILE *f, void *arg)
         cli_progress(prog, (double)i / (double)tab->n);
         if (x->only && strcmp(s->name, x->only) != 0)
             continue;
-        rc = write_sensor(f, x, s, &j);
+        rc = write_sensor(f, x, s, hosts, &j);
     }
     cli_progress_end(prog);
     return rc;

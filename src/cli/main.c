@@ -17,7 +17,10 @@ static const struct {
     {"list", cmd_list, "list the sensors found here, and why any are missing"},
     {"report", cmd_report, "summarise a recorded trace"},
     {"export", cmd_export, "write a trace's samples as CSV or JSON lines"},
+    {"merge", cmd_merge, "join node traces into one cluster trace"},
     {"burn", cmd_burn, "drive every GPU to its power limit and check the results"},
+    {"model", cmd_model, "fit a power model to measured phases; predict a load's power"},
+    {"plan", cmd_plan, "rack capacity, cooling, and the start time that emits least"},
 };
 
 static void usage(FILE *f)
@@ -42,6 +45,11 @@ static void version(void)
     printf("  trace       SQLite %s (WAL, chunked samples)\n", sqlite3_libversion());
     printf("  nvml        loaded at run time with dlopen (no build-time dependency)\n");
     printf("  marks       Unix datagram socket (WATTPROF_SOCKET), C and Python clients\n");
+#ifdef WP_HAVE_FREEIPMI
+    printf("  ipmi        BMC power via DCMI (libfreeipmi), LAN and in-band\n");
+#else
+    printf("  ipmi        no (built without libfreeipmi-dev)\n");
+#endif
     printf("  burn        %s\n", cli_burn_available() ? "yes (wattprof-burn found)"
                                                       : "no (built only where nvcc exists)");
 }

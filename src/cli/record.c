@@ -35,7 +35,9 @@ static const char record_usage[] =
     "\n"
     "Slurm, one recorder per node (the job id is stored in the trace):\n"
     "  srun --ntasks-per-node=1 sh -c 'wattprof record -o "
-    "power-$SLURM_JOB_ID-$(hostname).wptrace'\n";
+    "power-$SLURM_JOB_ID-$(hostname).wptrace'\n"
+    "or, for every job and with each step as a phase, the SPANK plugin in contrib/slurm; then\n"
+    "  wattprof merge power-4242-*.wptrace -o power-4242.wptrace\n";
 
 int cmd_record(int argc, char **argv)
 {

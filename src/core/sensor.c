@@ -12,8 +12,9 @@
 static const struct {
     const char *name, *unit;
 } quantities[] = {
-    [WP_Q_POWER] = {"power", "mW"},  [WP_Q_ENERGY] = {"energy", "mJ"}, [WP_Q_UTIL] = {"util", "%"},
-    [WP_Q_CLOCK] = {"clock", "MHz"}, [WP_Q_TEMP] = {"temp", "C"},
+    [WP_Q_POWER] = {"power", "mW"}, [WP_Q_ENERGY] = {"energy", "mJ"},
+    [WP_Q_UTIL] = {"util", "%"},    [WP_Q_CLOCK] = {"clock", "MHz"},
+    [WP_Q_TEMP] = {"temp", "C"},    [WP_Q_PROC_UTIL] = {"proc_util", "pid*1000+%"},
 };
 
 const char *wp_quantity_name(enum wp_quantity q)

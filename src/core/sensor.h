@@ -15,7 +15,25 @@ enum wp_quantity {
     WP_Q_UTIL,   /* unit % */
     WP_Q_CLOCK,  /* unit MHz */
     WP_Q_TEMP,   /* unit C */
+    /* One process's share of a GPU (nvmlDeviceGetProcessUtilization): the raw value packs the
+     * process id and its SM utilisation in %, pid * 1000 + percent (wp_proc_util_pack), so a
+     * sensor per GPU holds every process that ever ran on it, however many come and go. */
+    WP_Q_PROC_UTIL,
 };
+#define WP_Q_LAST WP_Q_PROC_UTIL
+
+static inline int64_t wp_proc_util_pack(int64_t pid, int64_t pct)
+{
+    return pid * 1000 + pct;
+}
+static inline int64_t wp_proc_util_pid(int64_t raw)
+{
+    return raw / 1000;
+}
+static inline int64_t wp_proc_util_pct(int64_t raw)
+{
+    return raw % 1000;
+}
 
 enum wp_kind {
     WP_GAUGE,
@@ -58,8 +76,13 @@ int wp_scope_mask_parse(const char *s, unsigned *mask);
  * and DRAM, a node input everything on the node, a PSU likewise). */
 unsigned wp_scope_default_contains(enum wp_scope s);
 
+/* The node a reading was taken on, in a trace `wattprof merge` joined from several nodes; ""
+ * in a node's own trace (its meta "host" says where). */
+#define WP_HOST_MAX 64
+
 struct wp_sensor {
-    int id;               /* index in the table, also the id in the trace */
+    int id; /* index in the table, also the id in the trace */
+    char host[WP_HOST_MAX];
     char source[32];      /* the source instance's name: "nvml", "rapl", "pdu-a", ... */
     char source_kind[16]; /* the source kind: "nvml", "rapl", "hwmon", ... */
     int device;           /* device index within its source (GPU index), -1 for none */
@@ -132,6 +155,8 @@ struct wp_mark_count {
     double value;
 };
 struct wp_mark {
+    char host[WP_HOST_MAX]; /* see struct wp_sensor */
+    int32_t pid;            /* the sender's process id as the kernel gave it; 0 unknown */
     int64_t t_us;
     enum wp_mark_kind kind;
     char name[WP_MARK_NAME_MAX + 1];
@@ -142,6 +167,7 @@ const char *wp_mark_kind_name(enum wp_mark_kind k); /* "begin", "end", "mark" */
 
 /* Something that happened to a sensor or source while recording (GPU lost, ...). */
 struct wp_event {
+    char host[WP_HOST_MAX]; /* see struct wp_sensor */
     int64_t t_us;
     int32_t sensor; /* -1 when it concerns a whole source/device */
     char source[32];

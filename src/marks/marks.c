@@ -89,6 +89,9 @@ int wp_marks_rx_open(struct wp_marks_rx **out, const char *dir, struct wp_err *e
      * smaller queue. */
     (void)setsockopt(rx->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
     (void)setsockopt(rx->fd, SOL_SOCKET, SO_TIMESTAMP, &on, sizeof(on));
+    /* The kernel then attests each sender's pid: energy per process gives a marks-sending job
+     * its own share of a shared GPU (src/analysis/attrib.c). */
+    (void)setsockopt(rx->fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on));
 
     for (int attempt = 0;; attempt++) {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
@@ -138,11 +141,13 @@ uint64_t wp_marks_rx_rejected(const struct wp_marks_rx *rx)
     return rx->rejected;
 }
 
-/* Returns the kernel send time, or -1; closes any file descriptors someone passed along (the
- * socket is ours alone, but a buggy job could still send SCM_RIGHTS and leak fds into us). */
-static int64_t rx_control(struct msghdr *mh)
+/* Returns the kernel send time, or -1, and the sender's pid (0 unknown); closes any file
+ * descriptors someone passed along (the socket is ours alone, but a buggy job could still send
+ * SCM_RIGHTS and leak fds into us). */
+static int64_t rx_control(struct msghdr *mh, int32_t *pid)
 {
     int64_t t_us = -1;
+    *pid = 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
         if (c->cmsg_level != SOL_SOCKET)
             continue;
@@ -150,6 +155,11 @@ static int64_t rx_control(struct msghdr *mh)
             struct timeval tv;
             memcpy(&tv, CMSG_DATA(c), sizeof(tv));
             t_us = (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+        } else if (c->cmsg_type == SCM_CREDENTIALS &&
+                   c->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+            struct ucred cr;
+            memcpy(&cr, CMSG_DATA(c), sizeof(cr));
+            *pid = cr.pid;
         } else if (c->cmsg_type == SCM_RIGHTS) {
             size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
             for (size_t i = 0; i < nfd; i++) {
@@ -168,7 +178,8 @@ int wp_marks_rx_recv(struct wp_marks_rx *rx, struct wp_mark *out, int64_t now_wa
     char buf[WP_MARK_MSG_MAX + 1];
     union {
         struct cmsghdr align;
-        char b[CMSG_SPACE(sizeof(struct timeval)) + CMSG_SPACE(4 * sizeof(int))];
+        char b[CMSG_SPACE(sizeof(struct timeval)) + CMSG_SPACE(sizeof(struct ucred)) +
+               CMSG_SPACE(4 * sizeof(int))];
     } ctl;
     struct iovec iov = {.iov_base = buf, .iov_len = sizeof(buf)};
     struct msghdr mh = {
@@ -186,7 +197,8 @@ int wp_marks_rx_recv(struct wp_marks_rx *rx, struct wp_mark *out, int64_t now_wa
         return wp_errf(err, -errno, "reading the marks socket %s failed: %s", rx->path,
                        strerror(errno));
     }
-    int64_t t_us = rx_control(&mh);
+    int32_t pid;
+    int64_t t_us = rx_control(&mh, &pid);
     if (t_us < 0)
         t_us = now_wall_us;
     if ((size_t)n > WP_MARK_MSG_MAX) {
@@ -201,6 +213,7 @@ int wp_marks_rx_recv(struct wp_marks_rx *rx, struct wp_mark *out, int64_t now_wa
         return rc;
     }
     out->t_us = t_us;
+    out->pid = pid;
     return 1;
 }
 

@@ -424,6 +424,30 @@ static void why_empty(const struct wp_meta *m, char *why, size_t len)
                                     m->v[i].key + 8, m->v[i].value);
 }
 
+/* An instance the user named (not an automatic one) that could not open is recorded without:
+ * say so once, on stderr and as an event in the trace, so a PDU that never answered is not
+ * mistaken for one that was never asked. */
+static int note_unopened(struct wp_recorder *r, const struct wp_config *cfg, struct wp_err *err)
+{
+    for (size_t i = 0; i < cfg->n; i++) {
+        const struct wp_source_cfg *c = &cfg->v[i];
+        char key[64];
+        snprintf(key, sizeof(key), "missing.%s", c->name);
+        const char *why = wp_meta_get(&r->meta, key);
+        if (!why || strcmp(c->origin, "automatic") == 0)
+            continue;
+        struct wp_event e = {.t_us = wp_wall_us(), .sensor = -1, .device = -1};
+        snprintf(e.source, sizeof(e.source), "%s", c->name);
+        snprintf(e.message, sizeof(e.message), "source %s not read: %s", c->name, why);
+        if (r->on_event)
+            r->on_event(&e, r->event_ctx);
+        int rc = wp_trace_put_event(r->trace, &e, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int make_insts(struct wp_recorder *r, size_t nopened)
 {
     r->insts = calloc(nopened ? nopened : 1, sizeof(*r->insts));
@@ -556,7 +580,7 @@ int wp_recorder_start(struct wp_recorder **out, const struct wp_recorder_opts *o
     put_run_meta(&r->meta, opts->config);
     if ((rc = wp_trace_put_meta(r->trace, &r->meta, err)) < 0 ||
         (rc = wp_trace_put_sensors(r->trace, &r->sensors, err)) < 0 ||
-        (rc = wp_trace_commit(r->trace, err)) < 0)
+        (rc = note_unopened(r, opts->config, err)) < 0 || (rc = wp_trace_commit(r->trace, err)) < 0)
         goto fail;
     if (pipe2(r->stop_pipe, O_NONBLOCK | O_CLOEXEC) < 0) {
         rc = wp_errf(err, -errno, "cannot create a pipe: %s", strerror(errno));

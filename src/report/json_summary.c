@@ -79,6 +79,12 @@ static void write_node_json(struct wp_json *j, const struct wp_node_summary *n)
 
 int wp_summary_write_json(FILE *f, const struct wp_summary *s)
 {
+    return wp_summary_write_json_ext(f, s, NULL, NULL);
+}
+
+int wp_summary_write_json_ext(FILE *f, const struct wp_summary *s,
+                              void (*extra)(struct wp_json *j, void *ctx), void *ctx)
+{
     struct wp_json j;
     wp_json_init(&j, f, 2);
     wp_json_obj_begin(&j);
@@ -199,6 +205,11 @@ int wp_summary_write_json(FILE *f, const struct wp_summary *s)
         wp_json_obj_end(&j);
     }
     wp_json_arr_end(&j);
+    if (extra)
+        extra(&j, ctx);
+
+    if (s->extra_json)
+        s->extra_json(&j, s->extra_ctx);
     wp_json_obj_end(&j);
     int rc = wp_json_end(&j);
     return rc == -EIO ? -EIO : rc < 0 ? -EINVAL : 0;

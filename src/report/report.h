@@ -11,5 +11,10 @@
 void wp_summary_print_text(FILE *f, const struct wp_summary *s);
 /* One JSON object (json_summary.c documents its keys); 0, -EIO on a write error. */
 int wp_summary_write_json(FILE *f, const struct wp_summary *s);
+/* The same, with extra members of the top-level object written by extra() at its end (the
+ * report's "emissions"). */
+struct wp_json;
+int wp_summary_write_json_ext(FILE *f, const struct wp_summary *s,
+                              void (*extra)(struct wp_json *j, void *ctx), void *ctx);
 
 #endif

@@ -9,6 +9,11 @@ void wp_meter_clock_init(struct wp_meter_clock *c, int64_t tolerance_us)
     c->tolerance_us = tolerance_us < 0 ? 0 : tolerance_us;
 }
 
+void wp_meter_clock_set_resolution(struct wp_meter_clock *c, int64_t resolution_us)
+{
+    c->resolution_us = resolution_us < 0 ? 0 : resolution_us;
+}
+
 static int64_t min_lag(const struct wp_meter_clock *c)
 {
     int64_t m = c->lag_us[0];
@@ -40,6 +45,7 @@ int wp_meter_clock_place(struct wp_meter_clock *c, int64_t stamp_us, int64_t pol
         c->off = true;
         t = stamp_us + c->offset_us;
     }
+    t += c->resolution_us / 2;
     if (t > poll_us)
         t = poll_us;
     if (c->have_last && t <= c->last_placed_us)

@@ -9,7 +9,12 @@
  *   100 ms where the buffer is missing, and stored only when the field's timestamp moves;
  * - the hardware energy counter: ~4 ms per call in VMs, so it is read at start, at the end,
  *   at marks (at most once a second) and every 10 s, never in a fast loop;
- * - utilisation, SM clock, temperature: once a second.
+ * - utilisation, SM clock, temperature: once a second;
+ * - each process's SM utilisation (nvmlDeviceGetProcessUtilization, with lastSeen): once a
+ *   second, into one "proc_util" sensor per GPU (pid and % packed, see WP_Q_PROC_UTIL), for
+ *   splitting the GPU's energy between the processes that share it (src/analysis/attrib.c).
+ *   Power is per physical GPU: under MIG the driver reports it for the whole GPU, and the
+ *   split is by the processes' SM shares whatever instance they run in.
  * A reading found unsupported at discovery is noted once and never polled. */
 #include "sources/source.h"
 
@@ -38,6 +43,8 @@
 #define SLOW_PERIOD_US        1000000
 #define COUNTER_PERIOD_US     10000000
 #define SAMPLE_CAP            512
+/* Per-process samples read at once: a few per process and second on real drivers. */
+#define PROC_CAP 256
 /* Power beyond this many times the enforced limit cannot be real (H200 20 ms samples reached
  * 974 W, 1.39x the 700 W limit: docs/validation/h200-2026-11-28-run3); such samples are a driver
  * fault and are dropped. */
@@ -61,6 +68,7 @@ struct nvml_fns {
     nvmlDeviceGetTemperature_fn temp;
     nvmlDeviceGetEnforcedPowerLimit_fn enforced_limit;
     nvmlDeviceGetPowerManagementDefaultLimit_fn default_limit;
+    nvmlDeviceGetProcessUtilization_fn proc_util;
     fakeNvmlReplayDescription_fn replay;
 };
 
@@ -75,7 +83,8 @@ struct gpu {
     char uuid[NVML_DEVICE_UUID_V2_BUFFER_SIZE];
     int64_t limit_mw, default_limit_mw;
     /* sensor ids, -1 when the reading is not supported */
-    int s_power, s_field[F_COUNT], s_energy, s_util, s_clock, s_temp;
+    int s_power, s_field[F_COUNT], s_energy, s_util, s_clock, s_temp, s_proc;
+    unsigned long long proc_last_seen_us;
     bool energy_by_field; /* field 83 carries a timestamp; the plain call does not */
     unsigned long long last_seen_us;
     long long field_ts[F_COUNT];
@@ -167,6 +176,7 @@ static int nvml_open(void **state, const struct wp_source_cfg *cfg, struct wp_er
         {(void **)&n->f.temp, "nvmlDeviceGetTemperature", false},
         {(void **)&n->f.enforced_limit, "nvmlDeviceGetEnforcedPowerLimit", false},
         {(void **)&n->f.default_limit, "nvmlDeviceGetPowerManagementDefaultLimit", false},
+        {(void **)&n->f.proc_util, "nvmlDeviceGetProcessUtilization", false},
         {(void **)&n->f.replay, "fakeNvmlReplayDescription", false},
     };
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
@@ -263,7 +273,7 @@ static void discover_gpu(struct nvml *n, struct gpu *g, struct wp_sensors *tab,
 {
     nvmlReturn_t r = NVML_ERROR_NOT_SUPPORTED;
     unsigned v;
-    g->s_power = g->s_energy = g->s_util = g->s_clock = g->s_temp = -1;
+    g->s_power = g->s_energy = g->s_util = g->s_clock = g->s_temp = g->s_proc = -1;
     for (int i = 0; i < F_COUNT; i++)
         g->s_field[i] = -1;
     g->limit_mw = g->default_limit_mw = WP_NO_LIMIT;
@@ -348,6 +358,16 @@ static void discover_gpu(struct nvml *n, struct gpu *g, struct wp_sensors *tab,
             add_sensor(tab, g, "temp", WP_Q_TEMP, WP_GAUGE, SLOW_PERIOD_US, "GPU die temperature");
     else
         note_missing_rc(n, meta, g->index, "temp", n->f.temp ? r : NVML_ERROR_NOT_SUPPORTED);
+
+    /* NOT_FOUND only says no process has run yet. */
+    unsigned pc = 0;
+    r = n->f.proc_util ? n->f.proc_util(g->dev, NULL, &pc, 0) : NVML_ERROR_NOT_SUPPORTED;
+    if (r == NVML_SUCCESS || r == NVML_ERROR_NOT_FOUND || r == NVML_ERROR_INSUFFICIENT_SIZE)
+        g->s_proc = add_sensor(tab, g, "proc_util", WP_Q_PROC_UTIL, WP_GAUGE, SLOW_PERIOD_US,
+                               "each process's SM utilisation, pid*1000+% (for energy per "
+                               "process)");
+    else
+        note_missing_rc(n, meta, g->index, "proc_util", r);
 
     char key[64];
     snprintf(key, sizeof(key), "nvml.gpu.%u.name", g->index);
@@ -597,6 +617,36 @@ fail:
         gpu_lost(n, g, sink, r, "the energy counter");
 }
 
+/* New per-process samples since the last read. A process the driver has stopped sampling
+ * simply has no more samples. */
+static void poll_procs(struct nvml *n, struct gpu *g, struct wp_sink *sink)
+{
+    nvmlProcessUtilizationSample_t buf[PROC_CAP];
+    unsigned count = PROC_CAP;
+    nvmlReturn_t r = n->f.proc_util(g->dev, buf, &count, g->proc_last_seen_us);
+    if (r == NVML_ERROR_INSUFFICIENT_SIZE) {
+        /* More processes than PROC_CAP in one second: keep the newest samples only. */
+        count = PROC_CAP;
+        r = n->f.proc_util(g->dev, buf, &count, g->proc_last_seen_us);
+    }
+    if (r != NVML_SUCCESS) {
+        if (fatal_for_gpu(r))
+            gpu_lost(n, g, sink, r, "process utilisation");
+        return;
+    }
+    for (unsigned i = 0; i < count && i < PROC_CAP; i++) {
+        const nvmlProcessUtilizationSample_t *p = &buf[i];
+        if (p->timeStamp <= g->proc_last_seen_us)
+            continue; /* already stored (a driver that ignores lastSeen) */
+        if (p->smUtil <= 100 && p->pid > 0 && p->timeStamp > 0 && p->timeStamp <= INT64_MAX)
+            wp_sink_push(sink, g->s_proc, (int64_t)p->timeStamp,
+                         wp_proc_util_pack(p->pid, p->smUtil));
+    }
+    for (unsigned i = 0; i < count && i < PROC_CAP; i++)
+        if (buf[i].timeStamp > g->proc_last_seen_us)
+            g->proc_last_seen_us = buf[i].timeStamp;
+}
+
 static void poll_slow(struct nvml *n, struct gpu *g, struct wp_sink *sink)
 {
     int64_t now = wp_wall_us();
@@ -617,6 +667,10 @@ static void poll_slow(struct nvml *n, struct gpu *g, struct wp_sink *sink)
         else if (fatal_for_gpu(r))
             return gpu_lost(n, g, sink, r, "the SM clock");
     }
+    if (g->s_proc >= 0)
+        poll_procs(n, g, sink);
+    if (g->lost)
+        return;
     if (g->s_temp >= 0) {
         r = n->f.temp(g->dev, NVML_TEMPERATURE_GPU, &v);
         if (r == NVML_SUCCESS)

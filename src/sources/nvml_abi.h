@@ -67,6 +67,25 @@ typedef struct {
     unsigned int memory; /* % */
 } nvmlUtilization_t;
 
+/* One process's utilisation over a driver sampling period (nvmlDeviceGetProcessUtilization). */
+typedef struct {
+    unsigned int pid;
+    unsigned long long timeStamp; /* microseconds since the Unix epoch */
+    unsigned int smUtil;          /* % of the period an SM ran this process's kernels */
+    unsigned int memUtil;
+    unsigned int encUtil;
+    unsigned int decUtil;
+} nvmlProcessUtilizationSample_t;
+
+/* nvmlProcessInfo_v2_t, which nvmlDeviceGetComputeRunningProcesses_v3 fills. Instance ids are
+ * 0xFFFFFFFF when the GPU is not split by MIG. */
+typedef struct {
+    unsigned int pid;
+    unsigned long long usedGpuMemory; /* bytes */
+    unsigned int gpuInstanceId;
+    unsigned int computeInstanceId;
+} nvmlProcessInfo_t;
+
 /* Field ids (nvml.h) */
 #define NVML_FI_DEV_TOTAL_ENERGY_CONSUMPTION 83  /* mJ */
 #define NVML_FI_DEV_POWER_AVERAGE            185 /* mW, 1 s average */
@@ -108,6 +127,12 @@ typedef nvmlReturn_t (*nvmlDeviceGetClockInfo_fn)(nvmlDevice_t, int, unsigned in
 typedef nvmlReturn_t (*nvmlDeviceGetTemperature_fn)(nvmlDevice_t, int, unsigned int *);
 typedef nvmlReturn_t (*nvmlDeviceGetEnforcedPowerLimit_fn)(nvmlDevice_t, unsigned int *);
 typedef nvmlReturn_t (*nvmlDeviceGetPowerManagementDefaultLimit_fn)(nvmlDevice_t, unsigned int *);
+
+typedef nvmlReturn_t (*nvmlDeviceGetProcessUtilization_fn)(nvmlDevice_t,
+                                                           nvmlProcessUtilizationSample_t *,
+                                                           unsigned int *, unsigned long long);
+typedef nvmlReturn_t (*nvmlDeviceGetComputeRunningProcesses_v3_fn)(nvmlDevice_t, unsigned int *,
+                                                                   nvmlProcessInfo_t *);
 
 /* Exported only by tests/fake_nvml: a line saying what is being replayed. wattprof uses it to
  * label a replay as a replay, never as a measurement. */

@@ -78,6 +78,8 @@ extern const struct wp_source_ops *const wp_source_kinds[];
 extern const struct wp_source_ops wp_source_nvml;
 extern const struct wp_source_ops wp_source_rapl;
 extern const struct wp_source_ops wp_source_hwmon;
+extern const struct wp_source_ops wp_source_snmp;
+extern const struct wp_source_ops wp_source_ipmi;
 
 /* The kind called name in kinds (NULL-terminated), or NULL. */
 const struct wp_source_ops *wp_source_kind(const struct wp_source_ops *const *kinds,

@@ -16,13 +16,19 @@
 #include "core/sensor.h"
 
 #define WP_TRACE_FORMAT "wattprof-trace"
-/* 2: sensors gained source_kind, scope, contains and scale, and `unit` is the raw unit.
- * 3: a sensor's newest chunk grows in open_chunks until it is full (trace_write.c), so a
- *    recording that was killed has samples there that a version 2 reader would miss; chunks
+/* 2: sensors gained source_kind, scope, contains and scale, and `unit` is the raw unit. Version 1
+ * traces (NVML only) are still read.
+ * 3: sensors, marks and events gained `host`, the node they were recorded on ("" in a node's own
+ * trace; set by `wattprof merge`, which joins node traces into one with a node dimension and
+ * lists the nodes in meta "merge.*"), the quantity "proc_util" (per-process GPU share), and
+ * marks.pid (the sender's pid, 0 unknown). A
+ * version 2 reader must not read a merged trace: it would take two nodes' GPU 0 for one.
+ * 4: a sensor's newest chunk grows in open_chunks until it is full (trace_write.c), so a
+ *    recording that was killed has samples there that a version 3 reader would miss; chunks
  *    carry vmin, vmax and vsum of their raw values (vsum NULL on overflow), for envelopes and
- *    window sums that need not decode them.
- * Versions 1 (NVML only) and 2 are still read; a newer one is refused by name. */
-#define WP_TRACE_VERSION 3
+ *    window sums that need not decode them; 16 kB pages.
+ * Versions 1 to 3 are still read; a newer one is refused by name. */
+#define WP_TRACE_VERSION 4
 
 /* ---- writing ---- */
 struct wp_trace_writer;
@@ -127,6 +133,20 @@ int wp_trace_marks(const struct wp_trace *t, const struct wp_mark **v, size_t *n
                    struct wp_err *err);
 int wp_trace_events(const struct wp_trace *t, const struct wp_event **v, size_t *n,
                     struct wp_err *err);
+
+/* ---- merged traces ---- */
+/* A trace made by `wattprof merge` holds several nodes: meta "merge.nodes" = N, and for node i
+ * "merge.node.<i>" = its name and "merge.node.<i>.<key>" = its own trace's meta; its
+ * sensors, marks and events carry that host. The trace's own start_us/end_us span all nodes. */
+#define WP_TRACE_MAX_NODES 4096
+/* Number of nodes; 0 for a node's own trace. */
+size_t wp_trace_nnodes(const struct wp_trace *t);
+/* Node i's name ("" when i is out of range). */
+const char *wp_trace_node_host(const struct wp_trace *t, size_t i);
+/* Node i as a trace of its own: its meta, sensors, marks and events, read through t (free the
+ * view with wp_trace_free before t). Every reader function works on it, and a summary of it is
+ * the summary of the node's own trace. -ENOENT when there is no node i. */
+int wp_trace_node(const struct wp_trace *t, size_t i, struct wp_trace **out, struct wp_err *err);
 
 /* ---- chunk codec (pure, exposed for tests and fuzzing) ---- */
 /* Encodes n (t_us, value) pairs; *out is malloc'd. Returns 0 or -ENOMEM. */

@@ -17,6 +17,8 @@
 
 struct wp_trace {
     sqlite3 *db;
+    bool view;   /* a node of a merged trace (wp_trace_node): db belongs to the parent */
+    int version; /* format_version */
     char *path;
     bool wal_missing; /* WAL-mode file opened without its -wal (immutable) */
     bool shm_ours;    /* SQLite created the -shm for this read: removed at free */
@@ -132,6 +134,7 @@ static int load_meta(struct wp_trace *t, struct wp_err *err)
                        "%s was written by a newer wattprof (format %lld; this one reads up to "
                        "%d); upgrade wattprof to read it",
                        t->path, v, WP_TRACE_VERSION);
+    t->version = (int)v;
     return 0;
 }
 
@@ -155,17 +158,19 @@ static void v1_sensor_defaults(struct wp_sensor *s)
 static int load_sensors(struct wp_trace *t, struct wp_err *err)
 {
     sqlite3_stmt *st;
-    const char *ver = wp_meta_get(&t->meta, "format_version");
-    bool v1 = ver && strcmp(ver, "1") == 0;
-    int rc =
-        prepare(t,
-                v1 ? "SELECT id, source, device, uuid, device_name, name, quantity, kind, "
-                     "cadence_us, limit_value, default_limit, wrap_at, help, unit FROM sensors "
-                     "ORDER BY id"
-                   : "SELECT id, source, device, uuid, device_name, name, quantity, kind, "
-                     "cadence_us, limit_value, default_limit, wrap_at, help, unit, "
-                     "source_kind, scope, contains, scale FROM sensors ORDER BY id",
-                &st, err);
+    bool v1 = t->version == 1;
+    int rc = prepare(t,
+                     v1 ? "SELECT id, source, device, uuid, device_name, name, quantity, kind, "
+                          "cadence_us, limit_value, default_limit, wrap_at, help, unit FROM "
+                          "sensors ORDER BY id"
+                     : t->version == 2
+                         ? "SELECT id, source, device, uuid, device_name, name, quantity, kind, "
+                           "cadence_us, limit_value, default_limit, wrap_at, help, unit, "
+                           "source_kind, scope, contains, scale FROM sensors ORDER BY id"
+                         : "SELECT id, source, device, uuid, device_name, name, quantity, kind, "
+                           "cadence_us, limit_value, default_limit, wrap_at, help, unit, "
+                           "source_kind, scope, contains, scale, host FROM sensors ORDER BY id",
+                     &st, err);
     if (rc < 0)
         return rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -193,6 +198,8 @@ static int load_sensors(struct wp_trace *t, struct wp_err *err)
             scope = (const char *)sqlite3_column_text(st, 15);
             contains = (const char *)sqlite3_column_text(st, 16);
             s.scale = sqlite3_column_double(st, 17);
+            if (t->version >= 3)
+                col_text(st, 18, s.host, sizeof(s.host));
         }
         char why[160];
         if (id < 0 || id > WP_TRACE_MAX_SENSOR_ID) {
@@ -231,7 +238,11 @@ static int load_sensors(struct wp_trace *t, struct wp_err *err)
 static int load_marks(struct wp_trace *t, struct wp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(t, "SELECT t_us, kind, name, counts FROM marks ORDER BY t_us, id", &st, err);
+    int rc = prepare(t,
+                     t->version >= 3
+                         ? "SELECT t_us, kind, name, counts, host, pid FROM marks ORDER BY t_us, id"
+                         : "SELECT t_us, kind, name, counts, '', 0 FROM marks ORDER BY t_us, id",
+                     &st, err);
     if (rc < 0)
         return rc;
     size_t cap = 0;
@@ -245,6 +256,8 @@ static int load_marks(struct wp_trace *t, struct wp_err *err)
         m->t_us = sqlite3_column_int64(st, 0);
         const char *k = (const char *)sqlite3_column_text(st, 1);
         col_text(st, 2, m->name, sizeof(m->name));
+        col_text(st, 4, m->host, sizeof(m->host));
+        m->pid = sqlite3_column_int(st, 5);
         const char *counts = (const char *)sqlite3_column_text(st, 3);
         int ok = 0;
         for (int i = WP_MARK_BEGIN; i <= WP_MARK_POINT; i++) {
@@ -269,8 +282,12 @@ static int load_marks(struct wp_trace *t, struct wp_err *err)
 static int load_events(struct wp_trace *t, struct wp_err *err)
 {
     sqlite3_stmt *st;
-    int rc = prepare(
-        t, "SELECT t_us, sensor, source, device, message FROM events ORDER BY t_us, id", &st, err);
+    int rc = prepare(t,
+                     t->version >= 3 ? "SELECT t_us, sensor, source, device, message, host FROM "
+                                       "events ORDER BY t_us, id"
+                                     : "SELECT t_us, sensor, source, device, message, '' FROM "
+                                       "events ORDER BY t_us, id",
+                     &st, err);
     if (rc < 0)
         return rc;
     size_t cap = 0;
@@ -286,6 +303,7 @@ static int load_events(struct wp_trace *t, struct wp_err *err)
         col_text(st, 2, e->source, sizeof(e->source));
         e->device = sqlite3_column_int(st, 3);
         col_text(st, 4, e->message, sizeof(e->message));
+        col_text(st, 5, e->host, sizeof(e->host));
     }
     sqlite3_finalize(st);
     return rc == SQLITE_DONE ? 0 : db_fail(t, rc, err);
@@ -448,7 +466,8 @@ void wp_trace_free(struct wp_trace *t)
 {
     if (!t)
         return;
-    sqlite3_close(t->db);
+    if (!t->view)
+        sqlite3_close(t->db);
     if (t->shm_ours) {
         char p[4096];
         if (snprintf(p, sizeof(p), "%s-shm", t->path) < (int)sizeof(p))
@@ -686,17 +705,16 @@ int wp_trace_cursor_open(const struct wp_trace *t, int sensor, struct wp_trace_c
         return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor, t->path);
     c->t = t;
     c->sensor = sensor;
-    /* Version 3 keeps each sensor's newest chunk in open_chunks until it is full; it sorts
+    /* Version 4 keeps each sensor's newest chunk in open_chunks until it is full; it sorts
      * after the closed chunks that start at the same time, as it was written after them. */
-    const char *ver = wp_meta_get(&t->meta, "format_version");
-    bool v3 = ver && strtol(ver, NULL, 10) >= 3;
-    int rc = prepare(t,
-                     v3 ? "SELECT t0_us, t1_us, n, data, 0 AS o, rowid AS r FROM chunks "
-                          "WHERE sensor = ?1 UNION ALL SELECT t0_us, t1_us, n, data, 1, 0 "
-                          "FROM open_chunks WHERE sensor = ?1 ORDER BY 1, 5, 6"
-                        : "SELECT t0_us, t1_us, n, data FROM chunks WHERE sensor = ?1 "
-                          "ORDER BY t0_us, rowid",
-                     &c->st, err);
+    int rc =
+        prepare(t,
+                t->version >= 4 ? "SELECT t0_us, t1_us, n, data, 0 AS o, rowid AS r FROM chunks "
+                                  "WHERE sensor = ?1 UNION ALL SELECT t0_us, t1_us, n, data, 1, 0 "
+                                  "FROM open_chunks WHERE sensor = ?1 ORDER BY 1, 5, 6"
+                                : "SELECT t0_us, t1_us, n, data FROM chunks WHERE sensor = ?1 "
+                                  "ORDER BY t0_us, rowid",
+                &c->st, err);
     if (rc < 0) {
         free(c);
         return rc;
@@ -826,4 +844,84 @@ int wp_trace_series(const struct wp_trace *t, int sensor, struct wp_series *out,
     if (rc < 0)
         wp_series_free(out);
     return rc;
+}
+
+/* ---- merged traces (wattprof merge) ---- */
+
+/* "merge.nodes" as a count; 0 for a node's own trace or a value that is not one. */
+size_t wp_trace_nnodes(const struct wp_trace *t)
+{
+    const char *v = wp_meta_get(&t->meta, "merge.nodes");
+    char *end = NULL;
+    long long n = v ? strtoll(v, &end, 10) : 0;
+    return v && end != v && !*end && n > 0 && n <= WP_TRACE_MAX_NODES ? (size_t)n : 0;
+}
+
+const char *wp_trace_node_host(const struct wp_trace *t, size_t i)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "merge.node.%zu", i);
+    const char *h = wp_meta_get(&t->meta, key);
+    return h ? h : "";
+}
+
+static int view_meta(struct wp_trace *v, const struct wp_meta *all, size_t i)
+{
+    char prefix[64];
+    int plen = snprintf(prefix, sizeof(prefix), "merge.node.%zu.", i);
+    for (size_t k = 0; k < all->n; k++) {
+        const char *key = all->v[k].key;
+        if (strncmp(key, prefix, (size_t)plen) != 0)
+            continue;
+        if (wp_meta_set(&v->meta, key + plen, all->v[k].value) < 0)
+            return -ENOMEM;
+    }
+    return 0;
+}
+
+int wp_trace_node(const struct wp_trace *t, size_t i, struct wp_trace **out, struct wp_err *err)
+{
+    *out = NULL;
+    if (i >= wp_trace_nnodes(t))
+        return wp_errf(err, -ENOENT, "%s has no node %zu", t->path, i);
+    const char *host = wp_trace_node_host(t, i);
+    struct wp_trace *v = calloc(1, sizeof(*v));
+    size_t plen = strlen(t->path) + strlen(host) + 16;
+    if (!v || !(v->path = malloc(plen)))
+        goto nomem;
+    snprintf(v->path, plen, "%s (node %s)", t->path, host);
+    v->db = t->db;
+    v->view = true;
+    v->version = t->version;
+    v->wal_missing = t->wal_missing;
+    if (view_meta(v, &t->meta, i) < 0)
+        goto nomem;
+    for (size_t k = 0; k < t->sensors.n; k++) {
+        if (strcmp(t->sensors.v[k].host, host) != 0)
+            continue;
+        if (wp_sensors_add(&v->sensors, &t->sensors.v[k]) < 0)
+            goto nomem;
+        v->sensors.v[v->sensors.n - 1].id = t->sensors.v[k].id;
+    }
+    size_t cap = 0;
+    for (size_t k = 0; k < t->nmarks; k++) {
+        if (strcmp(t->marks[k].host, host) != 0)
+            continue;
+        if (WP_GROW(&v->marks, &cap, v->nmarks + 1) < 0)
+            goto nomem;
+        v->marks[v->nmarks++] = t->marks[k];
+    }
+    cap = 0;
+    for (size_t k = 0; k < t->nevents; k++) {
+        if (strcmp(t->events[k].host, host) != 0)
+            continue;
+        if (WP_GROW(&v->events, &cap, v->nevents + 1) < 0)
+            goto nomem;
+        v->events[v->nevents++] = t->events[k];
+    }
+    *out = v;
+    return 0;
+nomem:
+    wp_trace_free(v);
+    return wp_errf(err, -ENOMEM, "out of memory reading %s", t->path);
 }

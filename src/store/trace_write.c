@@ -53,7 +53,7 @@ static const char schema_sql[] =
     " unit TEXT NOT NULL, kind TEXT NOT NULL, cadence_us INTEGER NOT NULL, limit_value INTEGER,"
     " default_limit INTEGER, wrap_at INTEGER NOT NULL, help TEXT NOT NULL,"
     " source_kind TEXT NOT NULL, scope TEXT NOT NULL, contains TEXT NOT NULL,"
-    " scale REAL NOT NULL);"
+    " scale REAL NOT NULL, host TEXT NOT NULL DEFAULT '');"
     "CREATE TABLE chunks(sensor INTEGER NOT NULL, t0_us INTEGER NOT NULL, t1_us INTEGER NOT NULL,"
     " n INTEGER NOT NULL, data BLOB NOT NULL, vmin INTEGER, vmax INTEGER, vsum INTEGER);"
     "CREATE INDEX chunks_sensor_t0 ON chunks(sensor, t0_us);"
@@ -61,9 +61,11 @@ static const char schema_sql[] =
     " t1_us INTEGER NOT NULL, n INTEGER NOT NULL, data BLOB NOT NULL, vmin INTEGER,"
     " vmax INTEGER, vsum INTEGER);"
     "CREATE TABLE marks(id INTEGER PRIMARY KEY, t_us INTEGER NOT NULL, kind TEXT NOT NULL,"
-    " name TEXT NOT NULL, counts TEXT NOT NULL);"
+    " name TEXT NOT NULL, counts TEXT NOT NULL, host TEXT NOT NULL DEFAULT '',"
+    " pid INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE events(id INTEGER PRIMARY KEY, t_us INTEGER NOT NULL, sensor INTEGER,"
-    " source TEXT NOT NULL, device INTEGER NOT NULL, message TEXT NOT NULL);";
+    " source TEXT NOT NULL, device INTEGER NOT NULL, message TEXT NOT NULL,"
+    " host TEXT NOT NULL DEFAULT '');";
 
 static int sql_errno(int rc)
 {
@@ -246,19 +248,20 @@ static int setup(struct wp_trace_writer *w, struct wp_err *err)
                       "vmax, vsum) VALUES(?,?,?,?,?,?,?,?)",
                       &w->st_open, err)) < 0 ||
         (rc = prepare(w, "DELETE FROM open_chunks WHERE sensor = ?", &w->st_unopen, err)) < 0 ||
-        (rc = prepare(w, "INSERT INTO marks(t_us, kind, name, counts) VALUES(?,?,?,?)", &w->st_mark,
-                      err)) < 0 ||
         (rc = prepare(w,
-                      "INSERT INTO events(t_us, sensor, source, device, message) "
-                      "VALUES(?,?,?,?,?)",
+                      "INSERT INTO marks(t_us, kind, name, counts, host, pid) VALUES(?,?,?,?,?,?)",
+                      &w->st_mark, err)) < 0 ||
+        (rc = prepare(w,
+                      "INSERT INTO events(t_us, sensor, source, device, message, host) "
+                      "VALUES(?,?,?,?,?,?)",
                       &w->st_event, err)) < 0 ||
         (rc = prepare(w, "INSERT OR REPLACE INTO meta(key, value) VALUES(?,?)", &w->st_meta, err)) <
             0 ||
         (rc = prepare(w,
                       "INSERT OR REPLACE INTO sensors(id, source, device, uuid, device_name, "
                       "name, quantity, unit, kind, cadence_us, limit_value, default_limit, "
-                      "wrap_at, help, source_kind, scope, contains, scale) "
-                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                      "wrap_at, help, source_kind, scope, contains, scale, host) "
+                      "VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       &w->st_sensor, err)) < 0)
         return rc;
     return 0;
@@ -465,6 +468,9 @@ static int put_sensor_rows(struct wp_trace_writer *w, const struct wp_sensors *t
         sqlite3_bind_text(st, 16, wp_scope_name(s->scope), -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 17, contains, -1, SQLITE_TRANSIENT);
         sqlite3_bind_double(st, 18, wp_sensor_scale(s));
+        char host[sizeof(s->host) + 1];
+        snprintf(host, sizeof(host), "%.*s", (int)sizeof(s->host), s->host);
+        sqlite3_bind_text(st, 19, host, -1, SQLITE_TRANSIENT);
         int rc = run(st);
         if (rc != SQLITE_OK)
             return db_err(w, rc, err, "writing sensors to");
@@ -481,7 +487,7 @@ int wp_trace_put_sensors(struct wp_trace_writer *w, const struct wp_sensors *tab
         if (s->id < 0 || s->id > WP_TRACE_MAX_SENSOR_ID)
             return wp_errf(err, -EINVAL, "sensor id %d is out of range 0..%d", s->id,
                            WP_TRACE_MAX_SENSOR_ID);
-        if (s->quantity < WP_Q_POWER || s->quantity > WP_Q_TEMP ||
+        if (s->quantity < WP_Q_POWER || s->quantity > WP_Q_LAST ||
             (s->kind != WP_GAUGE && s->kind != WP_COUNTER))
             return wp_errf(err, -EINVAL, "sensor %d has an unknown quantity or kind", s->id);
         if (s->id > maxid)
@@ -546,8 +552,9 @@ int wp_trace_put_mark(struct wp_trace_writer *w, const struct wp_mark *m, struct
     if (m->ncounts < 0 || m->ncounts > WP_MARK_MAX_COUNTS)
         return wp_errf(err, -EINVAL, "mark has %d counts, at most %d are allowed", m->ncounts,
                        WP_MARK_MAX_COUNTS);
-    if (memchr(m->name, '\0', sizeof(m->name)) == NULL)
-        return wp_errf(err, -EINVAL, "mark name is not terminated");
+    if (memchr(m->name, '\0', sizeof(m->name)) == NULL ||
+        memchr(m->host, '\0', sizeof(m->host)) == NULL)
+        return wp_errf(err, -EINVAL, "mark name or host is not terminated");
     for (int i = 0; i < m->ncounts; i++)
         if (memchr(m->counts[i].key, '\0', sizeof(m->counts[i].key)) == NULL)
             return wp_errf(err, -EINVAL, "mark count key is longer than %zu characters",
@@ -566,6 +573,7 @@ int wp_trace_put_event(struct wp_trace_writer *w, const struct wp_event *e, stru
     *d = *e;
     d->source[sizeof(d->source) - 1] = '\0';
     d->message[sizeof(d->message) - 1] = '\0';
+    d->host[sizeof(d->host) - 1] = '\0';
     return 0;
 }
 
@@ -659,6 +667,8 @@ static int write_pending(struct wp_trace_writer *w, struct wp_err *err)
         sqlite3_bind_text(st, 2, wp_mark_kind_name(m->kind), -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, m->name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, counts, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, m->host, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 6, m->pid);
         if ((rc = run(st)) != SQLITE_OK)
             return db_err(w, rc, err, "writing marks to");
     }
@@ -673,6 +683,7 @@ static int write_pending(struct wp_trace_writer *w, struct wp_err *err)
         sqlite3_bind_text(st, 3, e->source, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 4, e->device);
         sqlite3_bind_text(st, 5, e->message, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, e->host, -1, SQLITE_STATIC);
         if ((rc = run(st)) != SQLITE_OK)
             return db_err(w, rc, err, "writing events to");
     }

@@ -62,7 +62,9 @@ FK_MAYBE_UNUSED static const char fk_device_name[] = "NVIDIA H200";
     X(nvmlDeviceGetClockInfo)                                                                      \
     X(nvmlDeviceGetTemperature)                                                                    \
     X(nvmlDeviceGetEnforcedPowerLimit)                                                             \
-    X(nvmlDeviceGetPowerManagementDefaultLimit)
+    X(nvmlDeviceGetPowerManagementDefaultLimit)                                                    \
+    X(nvmlDeviceGetProcessUtilization)                                                             \
+    X(nvmlDeviceGetComputeRunningProcesses_v3)
 
 enum fk_fn {
 #define FK_ENUM(name) FN_##name,
@@ -133,8 +135,16 @@ struct nvmlDevice_st {
     int index;
 };
 
+/* A process FAKE_NVML_PROCS puts on a device, busy a fixed share of the time. */
+#define FK_MAX_PROCS 8
+struct fk_proc {
+    unsigned pid, sm_pct;
+};
+
 struct fk_dev {
     const struct fk_series *s;
+    int nprocs;
+    struct fk_proc procs[FK_MAX_PROCS];
     int64_t lost_at_us; /* replay time from which every call fails; INT64_MAX = never */
     unsigned lies;
     int64_t backwards_j; /* virtual sample index that LIE_BACKWARDS misdates */
@@ -346,6 +356,25 @@ static nvmlReturn_t lie_item(const char *var, int idx, const char *value)
                         var, value);
 }
 
+/* PID:SM for FAKE_NVML_PROCS (the IDX: part is parsed by parse_device_list). */
+static nvmlReturn_t proc_item(const char *var, int idx, const char *value)
+{
+    long pid, pct;
+    char buf[64];
+    snprintf(buf, sizeof(buf), "%s", value);
+    char *colon = strchr(buf, ':');
+    if (colon)
+        *colon = '\0';
+    if (!colon || !parse_long(buf, 1, 4194304, &pid) || !parse_long(colon + 1, 0, 100, &pct))
+        return config_error("%s: \"%s\" is not PID:SM_PERCENT (pid 1..4194304, 0..100 %%)", var,
+                            value);
+    struct fk_dev *d = &g.dev[idx];
+    if (d->nprocs == FK_MAX_PROCS)
+        return config_error("%s: at most %d processes per GPU", var, FK_MAX_PROCS);
+    d->procs[d->nprocs++] = (struct fk_proc){(unsigned)pid, (unsigned)pct};
+    return NVML_SUCCESS;
+}
+
 static nvmlReturn_t parse_not_supported(const char *text)
 {
     char buf[512];
@@ -385,6 +414,9 @@ static const char *env(const char *name)
  *   FAKE_NVML_STATS        at the last nvmlShutdown write "function calls" lines here, then
  *                          "field:ID reads" lines counting FieldValues entries by field
  *   FAKE_NVML_RECORDED_ON  where the trace was recorded, for fakeNvmlReplayDescription()
+ *   FAKE_NVML_PROCS        IDX:PID:SM[,...] processes running on GPU IDX, each busy SM % of
+ *                          every 100 ms period (nvmlDeviceGetProcessUtilization and
+ *                          nvmlDeviceGetComputeRunningProcesses_v3; without it both report none)
  * Anything malformed fails nvmlInit with NVML_ERROR_UNKNOWN, says why on stderr and in
  * nvmlErrorString(NVML_ERROR_UNKNOWN): a typo in a test must not silently test nothing. */
 static nvmlReturn_t configure(void)
@@ -435,6 +467,9 @@ static nvmlReturn_t configure(void)
         return NVML_ERROR_UNKNOWN;
     if ((v = env("FAKE_NVML_LIE")) &&
         parse_device_list("FAKE_NVML_LIE", v, lie_item) != NVML_SUCCESS)
+        return NVML_ERROR_UNKNOWN;
+    if ((v = env("FAKE_NVML_PROCS")) &&
+        parse_device_list("FAKE_NVML_PROCS", v, proc_item) != NVML_SUCCESS)
         return NVML_ERROR_UNKNOWN;
     if ((v = env("FAKE_NVML_STATS"))) {
         if (strlen(v) >= sizeof(g.stats_path))
@@ -928,6 +963,87 @@ nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t device, unsig
     return rc;
 }
 FK_CHECK_ABI(nvmlDeviceGetPowerManagementDefaultLimit);
+#endif
+
+/* The driver keeps per-process samples for a while; the fake keeps the last second's. */
+#define FK_PROC_PERIODS 10
+
+#ifndef FAKE_OMIT_nvmlDeviceGetProcessUtilization
+/* One sample per process per 100 ms period that ended after lastSeen (oldest first), stamped
+ * at the period's end like the power fields. With utilization NULL, *count says how many;
+ * too small a *count is NVML_ERROR_INSUFFICIENT_SIZE with *count set, as in nvml.h; nothing
+ * newer than lastSeen is NVML_ERROR_NOT_FOUND. */
+nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
+                                             nvmlProcessUtilizationSample_t *utilization,
+                                             unsigned int *count, unsigned long long lastSeen)
+{
+    const struct fk_dev *d;
+    int64_t r;
+    nvmlReturn_t rc = begin_dev(FN_nvmlDeviceGetProcessUtilization, device, count != NULL, &d, &r);
+    if (rc != NVML_SUCCESS) {
+        pthread_mutex_unlock(&fk_mu);
+        return rc;
+    }
+    int64_t b = boundary_us(r);
+    unsigned n = 0;
+    int64_t first = b - (FK_PROC_PERIODS - 1) * FK_UPDATE_US;
+    if (first < FK_UPDATE_US)
+        first = FK_UPDATE_US; /* no period has ended before the first one */
+    for (int64_t t = first; t <= b; t += FK_UPDATE_US)
+        if ((unsigned long long)(g.start_us + t) > lastSeen)
+            n += (unsigned)d->nprocs;
+    if (n == 0) {
+        *count = 0;
+        rc = NVML_ERROR_NOT_FOUND;
+    } else if (!utilization) {
+        *count = n;
+    } else if (*count < n) {
+        *count = n;
+        rc = NVML_ERROR_INSUFFICIENT_SIZE;
+    } else {
+        unsigned k = 0;
+        for (int64_t t = first; t <= b; t += FK_UPDATE_US) {
+            if ((unsigned long long)(g.start_us + t) <= lastSeen)
+                continue;
+            for (int p = 0; p < d->nprocs; p++, k++)
+                utilization[k] = (nvmlProcessUtilizationSample_t){
+                    .pid = d->procs[p].pid,
+                    .timeStamp = (unsigned long long)(g.start_us + t),
+                    .smUtil = d->procs[p].sm_pct,
+                    .memUtil = d->procs[p].sm_pct / 2,
+                };
+        }
+        *count = k;
+    }
+    pthread_mutex_unlock(&fk_mu);
+    return rc;
+}
+FK_CHECK_ABI(nvmlDeviceGetProcessUtilization);
+#endif
+
+#ifndef FAKE_OMIT_nvmlDeviceGetComputeRunningProcesses_v3
+nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsigned int *count,
+                                                     nvmlProcessInfo_t *infos)
+{
+    const struct fk_dev *d;
+    int64_t r;
+    nvmlReturn_t rc =
+        begin_dev(FN_nvmlDeviceGetComputeRunningProcesses_v3, device, count != NULL, &d, &r);
+    if (rc == NVML_SUCCESS) {
+        unsigned n = (unsigned)d->nprocs;
+        if (infos && *count >= n) {
+            for (unsigned k = 0; k < n; k++)
+                infos[k] =
+                    (nvmlProcessInfo_t){d->procs[k].pid, 1ull << 30, 0xFFFFFFFFu, 0xFFFFFFFFu};
+        } else if (n > 0) {
+            rc = NVML_ERROR_INSUFFICIENT_SIZE;
+        }
+        *count = n;
+    }
+    pthread_mutex_unlock(&fk_mu);
+    return rc;
+}
+FK_CHECK_ABI(nvmlDeviceGetComputeRunningProcesses_v3);
 #endif
 
 /* ---- test-only exports ------------------------------------------------------------------ */

@@ -17,13 +17,7 @@
 #define S   1000000
 #define EPS 1e-9
 
-/* cmocka's assert_float_equal compares as float, too coarse for mJ totals. */
-#define assert_near(a, b, eps)                                                                     \
-    do {                                                                                           \
-        double a_ = (a), b_ = (b);                                                                 \
-        if (!(fabs(a_ - b_) <= (eps)))                                                             \
-            fail_msg("%s = %.17g, expected %.17g (+-%g)", #a, a_, b_, (double)(eps));              \
-    } while (0)
+#include "near.h"
 
 /* Constant 100 W every 20 ms over [0, 1 s]: 51 samples. */
 static void make_const(int64_t *t, int64_t *v, size_t n, int64_t mw)

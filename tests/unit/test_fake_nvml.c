@@ -47,6 +47,8 @@ static struct {
     nvmlDeviceGetPowerManagementDefaultLimit_fn default_limit;
     fakeNvmlReplayDescription_fn description;
     void (*set_clock)(long long);
+    nvmlDeviceGetProcessUtilization_fn proc_util;
+    nvmlDeviceGetComputeRunningProcesses_v3_fn procs;
     nvmlInit_v2_fn init_v1;
 } A;
 
@@ -188,7 +190,7 @@ static double ref_energy_mj(const struct ref_gpu *g, int64_t a, int64_t b)
 static const char *const fake_vars[] = {
     "FAKE_NVML_OFFSET_S", "FAKE_NVML_GPUS",        "FAKE_NVML_FAIL_INIT", "FAKE_NVML_NOT_SUPPORTED",
     "FAKE_NVML_LOSE_GPU", "FAKE_NVML_LIE",         "FAKE_NVML_EXTRAS",    "FAKE_NVML_STATS",
-    "FAKE_NVML_TRACE",    "FAKE_NVML_RECORDED_ON",
+    "FAKE_NVML_TRACE",    "FAKE_NVML_RECORDED_ON", "FAKE_NVML_PROCS",
 };
 
 static int setup(void **state)
@@ -982,7 +984,7 @@ static void test_stats_count_calls_and_reset(void **state)
                 assert_true(calls == 2);
         }
         fclose(f);
-        assert_int_equal(seen, 18 + 5); /* one line per NVML function, then per field */
+        assert_int_equal(seen, 20 + 5); /* one line per NVML function, then per field */
         unlink(path);
     }
 }
@@ -1113,6 +1115,60 @@ static void test_threads(void **state)
     }
 }
 
+/* FAKE_NVML_PROCS: each process's share every 100 ms period, filtered by lastSeen like the
+ * power buffer; the size protocol of nvml.h; the running-process list without MIG ids. */
+static void test_processes(void **state)
+{
+    (void)state;
+    setenv("FAKE_NVML_PROCS", "0:4242:60,0:4343:20", 1);
+    init_ok();
+    at(SEC + 50000); /* 1.05 s: the periods that ended at 0.1 .. 1.0 s, the newest ten */
+    nvmlProcessUtilizationSample_t u[32];
+    unsigned n = 0;
+    assert_int_equal(A.proc_util(dev(0), NULL, &n, 0), NVML_SUCCESS);
+    assert_int_equal(n, 20);
+    n = 5;
+    assert_int_equal(A.proc_util(dev(0), u, &n, 0), NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, 20);
+    n = 32;
+    assert_int_equal(A.proc_util(dev(0), u, &n, 0), NVML_SUCCESS);
+    assert_int_equal(n, 20);
+    assert_int_equal(u[0].pid, 4242);
+    assert_int_equal(u[0].smUtil, 60);
+    assert_int_equal(u[1].pid, 4343);
+    assert_int_equal(u[1].smUtil, 20);
+    assert_true(u[0].timeStamp == (unsigned long long)(T0_US + 100000));
+    assert_true(u[19].timeStamp == (unsigned long long)(T0_US + SEC));
+    n = 32;
+    assert_int_equal(A.proc_util(dev(0), u, &n, u[19].timeStamp), NVML_ERROR_NOT_FOUND);
+    assert_int_equal(n, 0);
+    at(SEC + 150000);
+    n = 32;
+    assert_int_equal(A.proc_util(dev(0), u, &n, T0_US + SEC), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_true(u[0].timeStamp == (unsigned long long)(T0_US + SEC + 100000));
+    /* GPU 1 runs nothing */
+    n = 32;
+    assert_int_equal(A.proc_util(dev(1), u, &n, 0), NVML_ERROR_NOT_FOUND);
+    nvmlProcessInfo_t pi[4];
+    n = 1;
+    assert_int_equal(A.procs(dev(0), &n, pi), NVML_ERROR_INSUFFICIENT_SIZE);
+    assert_int_equal(n, 2);
+    n = 4;
+    assert_int_equal(A.procs(dev(0), &n, pi), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(pi[1].pid, 4343);
+    assert_true(pi[1].gpuInstanceId == 0xFFFFFFFFu);
+    n = 4;
+    assert_int_equal(A.procs(dev(1), &n, pi), NVML_SUCCESS);
+    assert_int_equal(n, 0);
+    assert_int_equal(A.shutdown(), NVML_SUCCESS);
+    setenv("FAKE_NVML_PROCS", "0:4242", 1);
+    assert_int_equal(A.init(), NVML_ERROR_UNKNOWN);
+    setenv("FAKE_NVML_PROCS", "0:4242:101", 1);
+    assert_int_equal(A.init(), NVML_ERROR_UNKNOWN);
+}
+
 #define LOAD(field, sym)                                                                           \
     do {                                                                                           \
         *(void **)&A.field = dlsym(A.h, sym);                                                      \
@@ -1155,6 +1211,8 @@ int main(void)
     LOAD(default_limit, "nvmlDeviceGetPowerManagementDefaultLimit");
     LOAD(description, "fakeNvmlReplayDescription");
     LOAD(set_clock, "fakeNvmlSetClock");
+    LOAD(proc_util, "nvmlDeviceGetProcessUtilization");
+    LOAD(procs, "nvmlDeviceGetComputeRunningProcesses_v3");
     snprintf(R.path, sizeof(R.path), "%s", trace);
     ref_load(trace);
     snprintf(tmpdir, sizeof(tmpdir), "%s/fake-nvml-test-XXXXXX",
@@ -1191,6 +1249,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wall_clock_rebase, setup, teardown),
         cmocka_unit_test_setup_teardown(test_shutdown_resets_state, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_processes, setup, teardown),
     };
     /* TEST_FILTER=pattern runs the matching tests only (cmocka's glob) */
     if (getenv("TEST_FILTER"))

@@ -93,6 +93,29 @@ static void clock_stepping_back_restarts_the_estimate(void **st)
     assert_true(c.off);
 }
 
+/* A stamp truncated to whole seconds stands for the second after it: placed at its middle, but
+ * never after the poll that read it. */
+static void truncated_stamp_is_placed_mid_resolution(void **st)
+{
+    (void)st;
+    struct wp_meter_clock c;
+    wp_meter_clock_init(&c, 2 * S);
+    wp_meter_clock_set_resolution(&c, S);
+    int64_t t;
+    assert_int_equal(wp_meter_clock_place(&c, T0, T0 + 900000, &t), 1);
+    assert_int_equal(t, T0 + 500000);
+    assert_int_equal(wp_meter_clock_place(&c, T0 + S, T0 + S + 200000, &t), 1);
+    assert_int_equal(t, T0 + S + 200000);
+    /* An hour off: the estimate and the half second both apply. */
+    struct wp_meter_clock o;
+    wp_meter_clock_init(&o, 2 * S);
+    wp_meter_clock_set_resolution(&o, S);
+    assert_int_equal(wp_meter_clock_place(&o, T0 - 3600 * S, T0, &t), 1);
+    assert_int_equal(t, T0); /* the first reading lands at its poll */
+    assert_int_equal(wp_meter_clock_place(&o, T0 - 3599 * S, T0 + S + 700000, &t), 1);
+    assert_int_equal(t, T0 + S + 500000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -101,6 +124,7 @@ int main(void)
         cmocka_unit_test(clock_off_by_an_hour_is_placed_on_the_host_clock),
         cmocka_unit_test(placed_time_never_after_the_poll),
         cmocka_unit_test(clock_stepping_back_restarts_the_estimate),
+        cmocka_unit_test(truncated_stamp_is_placed_mid_resolution),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

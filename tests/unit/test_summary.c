@@ -24,12 +24,7 @@
 #define S  1000000
 #define T0 1764340000000000 /* a wall-clock start in 2025, us */
 
-#define assert_near(a, b, eps)                                                                     \
-    do {                                                                                           \
-        double a_ = (a), b_ = (b);                                                                 \
-        if (!(fabs(a_ - b_) <= (eps)))                                                             \
-            fail_msg("%s = %.17g, expected %.17g (+-%g)", #a, a_, b_, (double)(eps));              \
-    } while (0)
+#include "near.h"
 
 static char tmpdir[64];
 

@@ -1052,6 +1052,101 @@ static void test_trace_keeps_every_committed_sample_when_writer_is_sigkilled(voi
     free(before);
 }
 
+/* A merged trace (format 3): two nodes' GPU 0 told apart by host; each node's view holds its
+ * own sensors (with their stored ids), samples, marks (sender pid kept), events and meta. */
+static void test_trace_node_views_split_a_merged_trace(void **state)
+{
+    struct ctx *c = *state;
+    struct wp_sensors tab;
+    memset(&tab, 0, sizeof(tab));
+    struct wp_sensor a = mk_sensor("power", WP_Q_POWER, WP_GAUGE, 0, 700000, 700000);
+    struct wp_sensor b = a;
+    snprintf(a.host, sizeof(a.host), "gpu01");
+    snprintf(b.host, sizeof(b.host), "gpu02");
+    wp_sensors_add(&tab, &a);
+    wp_sensors_add(&tab, &b);
+    struct wp_trace_writer *w = create_ok(c->path, &tab);
+    struct wp_err err = {0};
+    struct wp_meta meta = {0};
+    wp_meta_set(&meta, "merge.nodes", "2");
+    wp_meta_set(&meta, "merge.node.0", "gpu01");
+    wp_meta_set(&meta, "merge.node.0.start_us", "100");
+    wp_meta_set(&meta, "merge.node.1", "gpu02");
+    wp_meta_set(&meta, "merge.node.1.start_us", "200");
+    wp_meta_set(&meta, "start_us", "100");
+    assert_int_equal(wp_trace_put_meta(w, &meta, &err), 0);
+    wp_meta_free(&meta);
+    for (int64_t i = 0; i < 30; i++)
+        for (int sn = 0; sn < 2; sn++) {
+            struct wp_sample x = {.sensor = sn, .t_us = tim(sn, i), .value = val(sn, i)};
+            assert_int_equal(wp_trace_append(w, &x, 1, &err), 0);
+        }
+    struct wp_mark m = {.t_us = 5, .kind = WP_MARK_BEGIN, .pid = 4242};
+    snprintf(m.name, sizeof(m.name), "train");
+    snprintf(m.host, sizeof(m.host), "gpu02");
+    assert_int_equal(wp_trace_put_mark(w, &m, &err), 0);
+    struct wp_event e = {.t_us = 6, .sensor = 0, .device = 0};
+    snprintf(e.host, sizeof(e.host), "gpu01");
+    snprintf(e.message, sizeof(e.message), "lost");
+    assert_int_equal(wp_trace_put_event(w, &e, &err), 0);
+    assert_int_equal(wp_trace_close(w, &err), 0);
+    wp_sensors_free(&tab);
+
+    struct wp_trace *t = NULL;
+    if (wp_trace_open(&t, c->path, &err) < 0)
+        fail_msg("open: %s", err.msg);
+    assert_int_equal(wp_trace_nnodes(t), 2);
+    assert_string_equal(wp_trace_node_host(t, 1), "gpu02");
+    for (size_t n = 0; n < 2; n++) {
+        struct wp_trace *v = NULL;
+        assert_int_equal(wp_trace_node(t, n, &v, &err), 0);
+        const struct wp_sensors *vs = wp_trace_sensors(v);
+        assert_int_equal(vs->n, 1);
+        assert_int_equal(vs->v[0].id, (int)n);
+        assert_string_equal(vs->v[0].host, n ? "gpu02" : "gpu01");
+        check_series(v, (int)n, 30);
+        assert_string_equal(wp_meta_get(wp_trace_meta(v), "start_us"), n ? "200" : "100");
+        assert_int_equal(wp_trace_nnodes(v), 0);
+        const struct wp_mark *mv;
+        const struct wp_event *ev;
+        size_t nm, ne;
+        wp_trace_marks(v, &mv, &nm, &err);
+        wp_trace_events(v, &ev, &ne, &err);
+        assert_int_equal(nm, n ? 1 : 0);
+        assert_int_equal(ne, n ? 0 : 1);
+        if (n)
+            assert_int_equal(mv[0].pid, 4242);
+        wp_trace_free(v);
+    }
+    struct wp_trace *none = NULL;
+    assert_int_equal(wp_trace_node(t, 2, &none, &err), -ENOENT);
+    wp_trace_free(t);
+}
+
+/* A version 2 trace has no hosts and no sender pids: it reads as one node of its own. */
+static void test_trace_reads_version_2_without_hosts(void **state)
+{
+    struct ctx *c = *state;
+    write_simple(c->path, 2, 10);
+    sql(c->path, "ALTER TABLE sensors DROP COLUMN host; ALTER TABLE marks DROP COLUMN host;"
+                 "ALTER TABLE marks DROP COLUMN pid; ALTER TABLE events DROP COLUMN host;"
+                 "INSERT INTO marks(t_us, kind, name, counts) VALUES(1, 'begin', 'x', '{}');"
+                 "UPDATE meta SET value = '2' WHERE key = 'format_version'");
+    struct wp_trace *t = NULL;
+    struct wp_err err = {0};
+    if (wp_trace_open(&t, c->path, &err) < 0)
+        fail_msg("open: %s", err.msg);
+    assert_int_equal(wp_trace_nnodes(t), 0);
+    assert_string_equal(wp_trace_sensors(t)->v[1].host, "");
+    const struct wp_mark *m;
+    size_t n;
+    wp_trace_marks(t, &m, &n, &err);
+    assert_int_equal(n, 1);
+    assert_int_equal(m[0].pid, 0);
+    check_series(t, 1, 10);
+    wp_trace_free(t);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1078,6 +1173,8 @@ int main(void)
         T(test_trace_create_with_force_refuses_a_trace_being_written),
         T(test_trace_reader_sees_committed_samples_while_writer_is_open),
         T(test_trace_keeps_every_committed_sample_when_writer_is_sigkilled),
+        T(test_trace_node_views_split_a_merged_trace),
+        T(test_trace_reads_version_2_without_hosts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
