@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
-"""Plots for docs/results/h200.md, from the files experiments.sh leaves in a results folder:
-`<name>.csv` (wattprof export --csv), `<name>-report.json` (wattprof report --json) and
-`resnet-sweep.json` (wattprof sweep --json). Needs matplotlib (present on the H200 image).
+"""What `wattprof report --html` does not draw for docs/results/h200.md, from the files
+experiments.sh leaves in a results folder: `<name>.csv` (wattprof export --csv),
+`<name>-report.json` (wattprof report --json) and `resnet-sweep.json` (wattprof sweep --json).
+Needs matplotlib (present on the H200 image).
 
     python3 bench/h200/plots.py RESULTS_DIR
 
-Writes RESULTS_DIR/*.png and RESULTS_DIR/plots.txt (numbers read off the data: 20 ms, 1 s
-and 1 min peaks of the summed GPU power, largest 1 s ramp, mean and standard deviation)."""
+Writes RESULTS_DIR/resnet-sweep.png (each run's *training phases* against the whole run: the
+report's comparison page draws a sweep's table, which holds whole runs unless the sweep was
+run with --phase) and RESULTS_DIR/plots.txt (numbers read off the data: 20 ms, 1 s and 1 min
+peaks of the summed GPU power, largest 1 s ramp, mean and standard deviation). The
+recordings' timelines come from `wattprof report --html` (bench/h200/report_figures.sh)."""
 import csv
 import json
 
@@ -94,20 +98,9 @@ def phases(report):
         return []
 
 
-def shade(ax, phs, t0, only_depth=None):
-    colors = ["#f2f2f2", "#e0ecf8"]
-    for i, p in enumerate(phs):
-        if only_depth is not None and p.get("depth") != only_depth:
-            continue
-        a = p["t0_us"] / 1e6 - t0 if "t0_us" in p else None
-        if a is None:
-            continue
-        b = a + p["duration_s"]
-        ax.axvspan(a, b, color=colors[i % 2], zorder=0)
-        ax.text(a, ax.get_ylim()[1] * 0.97, p["name"], fontsize=7, va="top")
-
-
-def trace_plot(res, name, title, notes):
+def trace_notes(res, name, notes):
+    """The numbers of plots.txt for one recording. Its timeline is drawn by `wattprof report
+    --html` now (bench/h200/report_figures.sh); the 1 min peak and the 1 s ramp stay here."""
     path = os.path.join(res, name + ".csv")
     if not os.path.exists(path):
         return
@@ -116,25 +109,7 @@ def trace_plot(res, name, title, notes):
     if not t:
         return
     t0 = t[0]
-    fig, ax = plt.subplots(figsize=(11, 4.2))
-    ax.plot([x - t0 for x in t], total, lw=0.5, color="#c0392b", label="all GPUs, 20 ms buffer")
-    ta, avg = summed(s, "power_avg", step=0.1)
-    if ta:
-        ax.plot([x - t0 for x in ta], avg, lw=1.2, color="#2c3e50",
-                label="all GPUs, 1 s average (nvidia-smi power.draw)")
     ngpu = len({k[0] for k in s if k[1] == "power"})
-    ax.axhline(700 * ngpu, ls="--", lw=0.8, color="gray")
-    ax.text(0, 700 * ngpu, f" {ngpu} x 700 W limit", fontsize=8, va="bottom", color="gray")
-    ax.set_ylim(0, max(max(total) * 1.12, 700 * ngpu * 1.05))
-    shade(ax, [p for p in phases(os.path.join(res, name + "-report.json"))
-               if p.get("depth", 0) == 0], t0)
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("GPU power (W)")
-    ax.set_title(title)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(res, name + ".png"), dpi=110)
-    plt.close(fig)
     mean = statistics.fmean(total)
     sd = statistics.pstdev(total)
     p1m = rolling_peak(t, total, 60.0)
@@ -204,13 +179,11 @@ def sweep_plot(res, notes):
 def main():
     res = sys.argv[1] if len(sys.argv) > 1 else "."
     notes = []
-    for name, title in [("burn60", "wattprof burn (bf16 GEMM) on every GPU"),
-                        ("resnet", "ResNet-152 DDP, global batch sweep (one phase per run)"),
-                        ("llama", "Llama-2 architecture, FSDP, bf16")]:
+    for name in ("burn60", "resnet", "llama"):
         try:
-            trace_plot(res, name, title, notes)
-        except Exception as e:  # keep going: one broken plot must not cost the others
-            notes.append(f"{name}: plot failed: {e!r}")
+            trace_notes(res, name, notes)
+        except Exception as e:  # keep going: one broken recording must not cost the others
+            notes.append(f"{name}: failed: {e!r}")
     try:
         sweep_plot(res, notes)
     except Exception as e:

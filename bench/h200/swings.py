@@ -8,7 +8,8 @@ Reads the trace through `wattprof export` and `wattprof report --json` (build/wa
 $WATTPROF), or an export and report saved earlier (docs/results/h200/), sums the GPUs' 20 ms power on a 20 ms grid over the span from the first to the
 last phase called PHASE, and prints: mean, standard deviation, min and max of the sum; the
 range of its 1 s means; the largest change between consecutive 1 s means and between
-consecutive 100 ms means; and per GPU the lowest and highest 1 s average (NVML field 185,
+consecutive 100 ms means; the largest rise and fall between adjacent 20 ms, 100 ms and 1 s
+windows as `wattprof report` gives them for a whole run; and per GPU the lowest and highest 1 s average (NVML field 185,
 `power_avg`) more than 2 s into the span, against the GPU's limit. Standard library only."""
 import bisect
 import csv
@@ -68,6 +69,18 @@ def main():
     print(f"1 s means: {min(sec):.0f}..{max(sec):.0f} W; largest step between 1 s means "
           f"{max(abs(b - a) for a, b in zip(sec, sec[1:])):.0f} W; between 100 ms means "
           f"{max(abs(b - a) for a, b in zip(dec, dec[1:])):.0f} W")
+
+    # `wattprof report`'s swings (src/analysis/swings.h) over the phases alone: the largest
+    # change between the means of two adjacent windows, sliding by 20 ms
+    pre = [0.0]
+    for v in total:
+        pre.append(pre[-1] + v)
+    for k, name in ((1, "20 ms"), (5, "100 ms"), (50, "1 s")):
+        d = [((pre[e] - pre[e - k]) - (pre[e - k] - pre[e - 2 * k])) / k
+             for e in range(2 * k, len(total) + 1)]
+        if d:
+            print(f"swing over {name}: largest rise {max(0, max(d)):.0f} W, largest fall "
+                  f"{max(0, -min(d)):.0f} W, {max(max(d), -min(d)) / (k * 0.02):.0f} W/s")
 
     limits = {g["index"]: g.get("limit_w") for g in rep.get("gpus", [])}
     for d, v in sorted(avg.items()):

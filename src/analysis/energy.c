@@ -329,21 +329,29 @@ static int64_t grid_same_until(const struct grid_it *it, int64_t g)
     return until;
 }
 
-static int grid_walk(const struct wp_series_ref *s, size_t k, int64_t from_us, int64_t to_us,
-                     int64_t step_us, double *sum, size_t len, double *peak)
+/* Checks the arguments of a walk over the summed grid and readies its iterator. */
+static int grid_begin(const struct wp_series_ref *s, size_t k, int64_t from_us, int64_t to_us,
+                      int64_t step_us, struct grid_it *it)
 {
     if (step_us <= 0 || to_us < from_us || (k > 0 && !s))
         return -EINVAL;
     for (size_t j = 0; j < k; j++)
         if (!is_sorted(s[j].t_us, s[j].n))
             return -EINVAL;
+    *it = (struct grid_it){s, k, calloc(k ? k : 1, sizeof(*it->pos))};
+    return it->pos ? 0 : -ENOMEM;
+}
+
+static int grid_walk(const struct wp_series_ref *s, size_t k, int64_t from_us, int64_t to_us,
+                     int64_t step_us, double *sum, size_t len, double *peak)
+{
+    struct grid_it it;
     size_t m = wp_grid_len(from_us, to_us, step_us);
     if (sum && len < m)
         return -EINVAL;
-    size_t *pos = calloc(k ? k : 1, sizeof(*pos));
-    if (!pos)
-        return -ENOMEM;
-    struct grid_it it = {s, k, pos};
+    int rc = grid_begin(s, k, from_us, to_us, step_us, &it);
+    if (rc < 0)
+        return rc;
     double best = NAN;
     for (size_t i = 0; i < m; i++) {
         int64_t g = from_us + (int64_t)i * step_us;
@@ -364,7 +372,7 @@ static int grid_walk(const struct wp_series_ref *s, size_t k, int64_t from_us, i
                 i = next; /* the loop's i++ then lands on the first point after until */
         }
     }
-    free(pos);
+    free(it.pos);
     if (peak)
         *peak = best;
     return 0;
@@ -381,4 +389,39 @@ int wp_sum_peak(const struct wp_series_ref *s, size_t k, int64_t from_us, int64_
 {
     *peak = NAN;
     return grid_walk(s, k, from_us, to_us, step_us, NULL, 0, peak);
+}
+
+int wp_sum_grid_runs(const struct wp_series_ref *s, size_t k, int64_t from_us, int64_t to_us,
+                     int64_t step_us, void (*fn)(void *ctx, double sum, size_t count), void *ctx)
+{
+    struct grid_it it;
+    int rc = grid_begin(s, k, from_us, to_us, step_us, &it);
+    if (rc < 0)
+        return rc;
+    size_t m = wp_grid_len(from_us, to_us, step_us);
+    for (size_t i = 0; i < m;) {
+        int64_t g = from_us + (int64_t)i * step_us;
+        double v = k ? grid_sum_at(&it, g) : NAN;
+        size_t count = 1;
+        if (k) {
+            int64_t until = grid_same_until(&it, g);
+            if (until == INT64_MAX) { /* nothing after g is covered */
+                fn(ctx, v, 1);
+                if (m - i - 1 > 0)
+                    fn(ctx, NAN, m - i - 1);
+                break;
+            }
+            size_t last = (size_t)(((uint64_t)until - (uint64_t)from_us) / (uint64_t)step_us);
+            if (last >= m)
+                last = m - 1;
+            if (last > i)
+                count = last - i + 1;
+        } else {
+            count = m;
+        }
+        fn(ctx, v, count);
+        i += count;
+    }
+    free(it.pos);
+    return 0;
 }

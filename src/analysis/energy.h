@@ -105,4 +105,10 @@ int wp_sum_grid(const struct wp_series_ref *s, size_t k, int64_t from_us, int64_
 int wp_sum_peak(const struct wp_series_ref *s, size_t k, int64_t from_us, int64_t to_us,
                 int64_t step_us, double *peak);
 
+/* The same summed grid, handed to fn as runs: count consecutive grid points that all have the
+ * sum `sum` (NAN: not covered by every series), in order, covering the whole grid. The walk
+ * costs the samples, not the grid's length. Returns 0, -EINVAL as wp_sum_grid, -ENOMEM. */
+int wp_sum_grid_runs(const struct wp_series_ref *s, size_t k, int64_t from_us, int64_t to_us,
+                     int64_t step_us, void (*fn)(void *ctx, double sum, size_t count), void *ctx);
+
 #endif

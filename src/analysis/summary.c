@@ -23,6 +23,7 @@
 #include "core/grow.h"
 #include "analysis/stream.h"
 #include "analysis/series_stream.h"
+#include "analysis/swings.h"
 
 /* Finest first: the 20 ms driver buffer, then the 100 ms instant field, then the 1 s average
  * (which on Hopper lags a load step by about a second and flattens short peaks). */
@@ -209,6 +210,11 @@ struct pass {
     struct wp_err *err;
     uint64_t fed;  /* samples fed, for progress */
     bool all_gpus; /* every GPU is in the grid walk (for opts->sum_fold) */
+    int64_t step_us;
+    int64_t walked_to; /* the first time the grid walk did not reach */
+    /* the swings and spectrum of the summed power on the run's grid (swings.h), fed the
+     * grid points piece by piece; NULL unless every GPU is in the walk */
+    struct wp_swings *swings;
 };
 
 static int copy_damage(struct wp_trace_damage **dst, size_t *n, const struct wp_trace_cursor *c)
@@ -334,6 +340,24 @@ static void grid_piece(struct grid *g, int64_t step, int64_t lo, int64_t hi, dou
         g->peak_mw = sum;
 }
 
+/* The run grid's points in [lo, hi] (start_us, start_us + step, ... <= end_us) go to the
+ * swings fold as one run of value mw: what wp_swings_compute pushes, walking the grid. */
+static void swings_piece(struct pass *ps, int64_t lo, int64_t hi, double mw)
+{
+    int64_t from = ps->s->start_us, to = ps->s->end_us;
+    if (lo < from)
+        lo = from;
+    if (hi > to)
+        hi = to;
+    if (lo > hi)
+        return;
+    uint64_t us = (uint64_t)ps->step_us, a = (uint64_t)lo - (uint64_t)from,
+             b = (uint64_t)hi - (uint64_t)from;
+    uint64_t first = a / us + (a % us != 0), last = b / us;
+    if (last >= first)
+        wp_swings_push_run(ps->swings, mw, (size_t)(last - first + 1));
+}
+
 /* Walks the summed series of the in-grid GPUs (ids[0..k)) over the grids, feeding every sample
  * it passes to its GPU's folds. */
 static int grid_pass(struct pass *ps, const size_t *ids, size_t k, struct grid **grids,
@@ -391,6 +415,8 @@ static int grid_pass(struct pass *ps, const size_t *ids, size_t k, struct grid *
             if (t < until)
                 until = t;
         }
+        if (ps->swings)
+            swings_piece(ps, x, until, covered ? sum : NAN);
         if (covered && ps->opts && ps->opts->sum_fold && ps->all_gpus &&
             (rc = ps->opts->sum_fold(ps->opts->sum_fold_ctx, x, until, sum, ps->err)) < 0)
             goto out;
@@ -405,8 +431,10 @@ static int grid_pass(struct pass *ps, const size_t *ids, size_t k, struct grid *
                 grid_piece(active[i], step, x, until, sum);
             i++;
         }
-        if (until == INT64_MAX || until >= x_end)
+        if (until == INT64_MAX || until >= x_end) {
+            ps->walked_to = until == INT64_MAX ? INT64_MAX : until + 1;
             break;
+        }
         x = until + 1;
     }
 out:
@@ -726,6 +754,7 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
                             struct wp_summary *out, struct wp_err *err)
 {
     memset(out, 0, sizeof(*out));
+    wp_swings_result_empty(&out->swings);
     const struct wp_meta *meta = wp_trace_meta(t);
     const struct wp_sensors *tab = wp_trace_sensors(t);
     int rc;
@@ -832,8 +861,26 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
         if (out->phases[p].t1_us > out->phases[p].t0_us)
             grids[ngrids++] = &pgrid[p];
     }
-    struct pass ps = {t, out, w, opts, err, 0, k > 0 && k == ngpus};
-    if ((rc = grid_pass(&ps, ids, k, grids, ngrids, step)) < 0)
+    struct pass ps = {.t = t,
+                      .s = out,
+                      .w = w,
+                      .opts = opts,
+                      .err = err,
+                      .all_gpus = k > 0 && k == ngpus,
+                      .step_us = step,
+                      .walked_to = INT64_MAX};
+    if (ps.all_gpus && (rc = wp_swings_new(&ps.swings, step,
+                                           wp_grid_len(out->start_us, out->end_us, step), err)) < 0)
+        goto fail;
+    rc = grid_pass(&ps, ids, k, grids, ngrids, step);
+    if (rc == 0 && ps.swings) {
+        /* grid points after the walk stopped: some series had ended, none covered */
+        if (ps.walked_to <= out->end_us)
+            swings_piece(&ps, ps.walked_to, out->end_us, NAN);
+        wp_swings_result(ps.swings, &out->swings);
+    }
+    wp_swings_free(ps.swings);
+    if (rc < 0)
         goto fail;
     /* what the grid walk did not need: the rest of every series */
     for (size_t i = 0; i < ngpus; i++)

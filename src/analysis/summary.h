@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "analysis/swings.h"
 #include "core/err.h"
 #include "store/trace.h"
 
@@ -166,6 +167,10 @@ struct wp_summary {
      * object; not owned or freed by the summary. */
     void (*extra_json)(struct wp_json *j, const void *ctx);
     const void *extra_ctx;
+
+    /* Swings and spectrum of the GPUs' summed power over the run (src/analysis/swings.h);
+     * empty (step_us 0) unless every GPU has a power series. */
+    struct wp_swings_result swings;
 };
 
 /* A fold that joins the summary's one pass over the GPUs' power series: called with every

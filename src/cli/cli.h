@@ -107,8 +107,11 @@ struct cli_report_extra {
     void (*json)(struct wp_json *j, void *ctx);
     void *ctx;
 };
+/* The HTML report (src/report/html.h) goes to html_path when it is not NULL. */
+struct wp_html_opts;
 int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
-                      bool force, bool events, double rated_w, const struct cli_report_extra *x);
+                      bool force, bool events, double rated_w, const struct cli_report_extra *x,
+                      const char *html_path, const struct wp_html_opts *html_opts);
 
 /* Runs argv (PATH lookup) with WATTPROF_SOCKET set, waits, and returns a shell-like status:
  * the exit code, 128+N if killed by signal N, 127 not found, 126 not executable. */

@@ -15,6 +15,7 @@
 #include "analysis/summary.h"
 #include "report/report.h"
 #include "store/trace.h"
+#include "report/html.h"
 
 const char *wp_prog = "wattprof";
 
@@ -401,14 +402,34 @@ void cli_progress_end(void *ctx)
     free(p);
 }
 
+struct html_ctx {
+    const struct wp_trace *t;
+    const struct wp_summary *s;
+    const struct wp_html_opts *o;
+};
+
+static int write_html(FILE *f, void *ctx)
+{
+    struct html_ctx *c = ctx;
+    struct wp_err err = {0};
+    int rc = wp_html_trace(f, c->t, c->s, c->o, &err);
+    if (rc < 0 && rc != -EIO) {
+        cli_error(NULL, "%s", err.msg);
+        return rc == -ENOMEM ? WP_EXIT_SOFTWARE : WP_EXIT_DATAERR;
+    }
+    return rc;
+}
+
 int cli_summarize_rated(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
                         bool force, bool events, double rated_w)
 {
-    return cli_summarize_ext(cmd, trace_path, text, json_path, force, events, rated_w, NULL);
+    return cli_summarize_ext(cmd, trace_path, text, json_path, force, events, rated_w, NULL, NULL,
+                             NULL);
 }
 
 int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
-                      bool force, bool events, double rated_w, const struct cli_report_extra *x)
+                      bool force, bool events, double rated_w, const struct cli_report_extra *x,
+                      const char *html_path, const struct wp_html_opts *html_opts)
 {
     struct wp_err err = {0};
     struct wp_trace *t = NULL;
@@ -471,6 +492,10 @@ int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const
     if (json_path) {
         struct json_ctx c = {.s = &s, .x = x};
         out = cli_write_output(cmd, json_path, force, write_json, &c);
+    }
+    if (html_path && out == 0) {
+        struct html_ctx h = {t, &s, html_opts};
+        out = cli_write_output(cmd, html_path, force, write_html, &h);
     }
     /* What is intact was summarised and written; now say what was not, and fail. */
     for (size_t i = 0; i < s.ndamaged; i++)

@@ -13,6 +13,9 @@
  *             "mean_w", "peak_1s_w", "peak_60s_w", "gpu_sum_peak_20ms_w", "rated_w",
  *             "peak_pct_of_rated",
  *             "parts": [{"scope", "energy_j", "mean_w", "devices", "source"}], "rest_w"},
+ *    "swings": [{"window_ms", "max_rise_w", "max_fall_w", "max_rate_w_per_s"}],
+ *    "spectrum": null or {"segment_s", "segments", "resolution_hz",
+ *                         "peaks": [{"hz", "amplitude_w"}]},  (src/analysis/swings.h)
  *    "phases": [{"name", "t0_us", "t1_us", "depth", "open_ended", "duration_s", "energy_j",
  *                "mean_w", "peak_w", "counts": {KEY: number}, "j_per_sample", "j_per_token",
  *                "j_per_tflop"}],  (the last three from the counts samples, tokens, flops)
@@ -25,6 +28,7 @@
 
 #include "core/json.h"
 #include "report/report.h"
+#include "report/swings_out.h"
 
 static void kstr_or_null(struct wp_json *j, const char *key, const char *s)
 {
@@ -149,6 +153,7 @@ int wp_summary_write_json_ext(FILE *f, const struct wp_summary *s,
     }
     wp_json_arr_end(&j);
     write_node_json(&j, &s->node);
+    wp_swings_write_json(&j, &s->swings);
     wp_json_key(&j, "phases");
     wp_json_arr_begin(&j);
     for (size_t i = 0; i < s->nphases; i++) {

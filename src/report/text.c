@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "report/report.h"
+#include "report/swings_out.h"
 
 /* Terminal output must not carry the job's control characters (a command line can hold
  * anything), so those become '?'; long strings are cut with "...". */
@@ -282,6 +283,7 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
                     g->index);
     }
     print_node(f, s);
+    wp_swings_print_text(f, &s->swings);
     print_phases(f, s);
     print_points(f, s);
 }

@@ -1,7 +1,9 @@
-/* assert_near: cmocka's assert_float_equal compares as float, too coarse for mJ totals and
- * kg CO2e sums. Include after <cmocka.h> and <math.h>. */
+/* assert_near: doubles equal within eps, printed in full when not (cmocka's
+ * assert_float_equal compares as float, too coarse for mJ totals). Include after cmocka.h. */
 #ifndef WP_TEST_NEAR_H
 #define WP_TEST_NEAR_H
+
+#include <math.h>
 
 #define assert_near(a, b, eps)                                                                     \
     do {                                                                                           \

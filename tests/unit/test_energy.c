@@ -11,13 +11,13 @@
 
 #include <cmocka.h>
 
+#include "near.h"
+
 #include "analysis/energy.h"
 
 #define MS  1000
 #define S   1000000
 #define EPS 1e-9
-
-#include "near.h"
 
 /* Constant 100 W every 20 ms over [0, 1 s]: 51 samples. */
 static void make_const(int64_t *t, int64_t *v, size_t n, int64_t mw)

@@ -25,6 +25,7 @@
 #include "analysis/energy.h"
 #include "analysis/node.h"
 #include "analysis/summary.h"
+#include "analysis/swings.h"
 #include "marks/marks.h"
 #include "store/trace.h"
 #include "tmpdir.h"
@@ -191,6 +192,23 @@ static void check_trace(const char *path)
     if (k > 0 && k == s.ngpus)
         assert_int_equal(wp_sum_peak(refs, k, s.start_us, s.end_us, step, &peak), 0);
     assert_same(what, s.total.peak_w, peak / 1000.0);
+    /* swings and spectrum of the summed power: the fold fed piece by piece against the one
+     * wp_swings_compute feeds walking the grid */
+    struct wp_swings_result sw;
+    wp_swings_result_empty(&sw);
+    if (k > 0 && k == s.ngpus)
+        assert_int_equal(wp_swings_compute(refs, k, s.start_us, s.end_us, step, &sw, &err), 0);
+    assert_int_equal(s.swings.step_us, sw.step_us);
+    assert_int_equal(s.swings.points, sw.points);
+    for (int i = 0; i < WP_SWING_WINDOWS; i++) {
+        assert_same(what, s.swings.swings[i].max_rise_w, sw.swings[i].max_rise_w);
+        assert_same(what, s.swings.swings[i].max_fall_w, sw.swings[i].max_fall_w);
+    }
+    assert_int_equal(s.swings.npeaks, sw.npeaks);
+    for (size_t i = 0; i < sw.npeaks; i++) {
+        assert_same(what, s.swings.peaks[i].hz, sw.peaks[i].hz);
+        assert_same(what, s.swings.peaks[i].amplitude_w, sw.peaks[i].amplitude_w);
+    }
     /* phases */
     const struct wp_mark *marks;
     size_t nmarks;
