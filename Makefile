@@ -26,16 +26,18 @@ ifneq ($(FREEIPMI_LIBS),)
   FREEIPMI_CFLAGS := $(shell $(PKG_CONFIG) --cflags libfreeipmi) -DWP_HAVE_FREEIPMI
 endif
 # KISS FFT (the swing spectrum, src/analysis/swings.c): BSD-licensed and small; Debian builds
-# it in float, which the spectrum's mean-removed segments need no more than. jansson reads JSON
-# (a sweep's table for `report --html`).
+# it in float, which the spectrum's mean-removed segments need no more than.
 FFT_CFLAGS := $(shell $(PKG_CONFIG) --cflags kissfft-float)
 FFT_LIBS := $(shell $(PKG_CONFIG) --libs kissfft-float || echo -lkissfft-float)
+# Redfish: libcurl for HTTPS (its JSON is parsed with jansson, below).
+NET_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
+NET_LIBS := $(shell $(PKG_CONFIG) --libs libcurl || echo -lcurl)
 JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson)
 JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson || echo -ljansson)
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Iinclude \
-  $(SQLITE_CFLAGS) $(SNMP_CFLAGS) $(FREEIPMI_CFLAGS) $(FFT_CFLAGS) -DWP_VERSION='"$(VERSION)"' \
-  -pthread -fPIC
-LDLIBS := $(SQLITE_LIBS) $(SNMP_LIBS) $(FREEIPMI_LIBS) $(FFT_LIBS) -ldl -lm -pthread
+  $(SQLITE_CFLAGS) $(SNMP_CFLAGS) $(FREEIPMI_CFLAGS) $(FFT_CFLAGS) $(NET_CFLAGS) \
+  -DWP_VERSION='"$(VERSION)"' -pthread -fPIC
+LDLIBS := $(SQLITE_LIBS) $(SNMP_LIBS) $(FREEIPMI_LIBS) $(FFT_LIBS) $(NET_LIBS) -ldl -lm -pthread
 # jansson parses JSON we read (model files, report JSON, sweeps); zlib reads gzip CSV.
 ALL_CFLAGS += $(JANSSON_CFLAGS)
 LDLIBS += $(JANSSON_LIBS) -lz
@@ -222,7 +224,7 @@ $(BUILD)/day_gen: bench/perf/day_gen.c $(CORE_LIB)
 FUZZ_CC ?= clang
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) -Isrc -Iinclude \
-  $(SQLITE_CFLAGS) $(FFT_CFLAGS) $(JANSSON_CFLAGS) -DWP_VERSION='"$(VERSION)"' -pthread
+  $(SQLITE_CFLAGS) $(FFT_CFLAGS) $(NET_CFLAGS) $(JANSSON_CFLAGS) -DWP_VERSION='"$(VERSION)"' -pthread
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(BUILD)/fuzz/%)
 FUZZ_OBJ := $(CORE_SRC:%.c=$(BUILD)/fuzz/obj/%.o)
@@ -242,6 +244,6 @@ $(BUILD)/fuzz/libcore.a: $(FUZZ_OBJ)
 
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(BUILD)/fuzz/libcore.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/fuzz/libcore.a \
-	  $(FUZZ_SQLITE) $(SNMP_LIBS) $(FREEIPMI_LIBS) $(FFT_LIBS) $(JANSSON_LIBS) -lz -ldl -lm -pthread
+	  $(FUZZ_SQLITE) $(SNMP_LIBS) $(FREEIPMI_LIBS) $(FFT_LIBS) $(NET_LIBS) $(JANSSON_LIBS) -lz -ldl -lm -pthread
 
 -include $(FUZZ_OBJ:.o=.d)

@@ -4,10 +4,10 @@
 # As root it runs apt-get; otherwise it prints the command to run.
 set -eu
 # libsnmp-dev: net-snmp for the SNMP PDU source; libfreeipmi-dev: the ipmi source;
-# libjansson-dev: jansson parses the JSON wattprof reads (model files, report JSON, sweeps);
-# libkissfft-dev: the swing spectrum.
+# libjansson-dev: jansson parses the JSON wattprof reads (model files, report JSON, sweeps,
+# Redfish); libkissfft-dev: the swing spectrum; libcurl4-openssl-dev: the Redfish source's HTTPS.
 build="gcc make pkg-config libsqlite3-dev zlib1g-dev libc6-dev libsnmp-dev libfreeipmi-dev \
-libjansson-dev libkissfft-dev"
+libjansson-dev libkissfft-dev libcurl4-openssl-dev"
 # libclang-rt-dev: the libFuzzer runtime (-fsanitize=fuzzer); Debian 12's clang does not pull
 # it in (it holds libclang_rt.fuzzer-x86_64.a, from libclang-rt-14-dev).
 # snmpd, snmp: the real agent the SNMP tests serve PDU readings from, and snmpget to check it.
@@ -15,10 +15,11 @@ libjansson-dev libkissfft-dev"
 # the BMC the ipmi source is tested against, and two independent readers of it.
 # libslurm-dev + libjansson-dev: the Slurm SPANK plugin (contrib/slurm; built when spank.h is
 # there). slurm-wlm, slurmctld, slurmd, munge: the one-host Slurm of tests/integration/test_slurm.sh.
-# chromium: the HTML report's tests open it headless.
+# chromium: the HTML report's tests open it headless. openssl: the Redfish tests make their CA
+# and certificates.
 test="$build clang clang-format libclang-rt-dev libcmocka-dev python3 procps git snmpd snmp \
 openipmi libopenipmi-dev ipmitool freeipmi-tools libslurm-dev libjansson-dev slurm-wlm \
-slurmctld slurmd munge chromium"
+slurmctld slurmd munge chromium openssl"
 case "${1:-build}" in
 build) want=$build ;;
 test) want=$test ;;

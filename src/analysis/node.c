@@ -48,6 +48,7 @@ struct meter {
     double energy_j, mean_w; /* NAN when there is nothing to go on */
     bool fault;              /* a counter that went backwards */
     double peak_1s_mw, peak_60s_mw;
+    int64_t first_t, last_t; /* its first and last reading (not empty) */
 };
 
 struct meters {
@@ -276,8 +277,11 @@ static int meter_pass(const struct wp_trace *t, struct meter *m, int64_t from_us
     wp_counter_fold_init(&cf, from_us, to_us, COUNTER_SLACK_US, m->s->wrap_at);
     if (wp_energy_fold_init(&ef, &win, 1, m->hold_us, 0) < 0)
         rc = -ENOMEM;
+    if (!st.end)
+        m->first_t = st.t0;
     while (rc == 0 && !st.end) {
         int64_t tt = st.t[st.i], v = st.v[st.i];
+        m->last_t = tt;
         if (gauge) {
             wp_energy_fold_add(&ef, tt, v);
             if (wp_rolling_fold_add(&r1, tt, v) < 0 || wp_rolling_fold_add(&r60, tt, v) < 0)
@@ -553,6 +557,74 @@ static int node_parts(const struct wp_node_work *w, const char *gpu_source, stru
     return 0;
 }
 
+/* [*lo, *hi] narrowed to the span the meters' readings cover together (each sum needs every
+ * outlet); meter_pass noted each one's first and last reading. */
+static void meters_span(const struct meters *m, int64_t *lo, int64_t *hi)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        const struct meter *e = &m->v[i];
+        if (e->empty) {
+            *hi = *lo;
+            return;
+        }
+        if (e->first_t > *lo)
+            *lo = e->first_t;
+        if (e->last_t < *hi)
+            *hi = e->last_t;
+    }
+}
+
+/* Energy and mean of meters over [lo, hi]: each read again over that window (node meters are
+ * slow: a second read costs little and keeps no series in memory). */
+static int meters_window(const struct wp_trace *t, const struct meters *m, int64_t lo, int64_t hi,
+                         double *energy_j, double *mean_w, bool *fault, struct wp_err *err)
+{
+    *energy_j = *mean_w = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        struct meter e = m->v[i];
+        int rc = meter_pass(t, &e, lo, hi, err);
+        if (rc < 0)
+            return rc;
+        *energy_j += e.energy_j;
+        *mean_w += e.mean_w;
+        *fault |= e.fault;
+    }
+    return 0;
+}
+
+/* Both node-level meters side by side over the time both read: the outlets draw what the
+ * node's input meter sees plus the cords' losses, or the two meters disagree. */
+static int node_compare(const struct wp_trace *t, const struct wp_node_work *w,
+                        struct wp_summary *s, struct wp_err *err)
+{
+    struct wp_node_summary *node = &s->node;
+    node->cmp_input_w = node->cmp_outlets_w = node->cmp_diff_w = node->cmp_diff_pct = NAN;
+    node->cmp_overlap_s = NAN;
+    if (!w || w->input.n == 0 || w->outlets.n == 0)
+        return 0;
+    int64_t lo = s->start_us, hi = s->end_us;
+    meters_span(&w->input, &lo, &hi);
+    meters_span(&w->outlets, &lo, &hi);
+    if (hi <= lo)
+        return 0;
+    double e_in, p_in, e_out, p_out;
+    bool fault = false;
+    int rc;
+    if ((rc = meters_window(t, &w->input, lo, hi, &e_in, &p_in, &fault, err)) < 0 ||
+        (rc = meters_window(t, &w->outlets, lo, hi, &e_out, &p_out, &fault, err)) < 0)
+        return rc;
+    if (!isfinite(p_in) || !isfinite(p_out))
+        return 0;
+    node->compared = true;
+    name_meters(&w->outlets, node->outlets_source, sizeof(node->outlets_source));
+    node->cmp_input_w = p_in;
+    node->cmp_outlets_w = p_out;
+    node->cmp_diff_w = p_out - p_in;
+    node->cmp_diff_pct = p_out != 0 ? node->cmp_diff_w / p_out * 100.0 : NAN;
+    node->cmp_overlap_s = (double)(hi - lo) / 1e6;
+    return 0;
+}
+
 int wp_node_compute(const struct wp_trace *t, struct wp_node_work *w, const struct wp_meta *meta,
                     const struct wp_summary_opts *opts, const char *gpu_source,
                     struct wp_summary *s, struct wp_err *err)
@@ -630,6 +702,8 @@ int wp_node_compute(const struct wp_trace *t, struct wp_node_work *w, const stru
     }
     if (node->present && isfinite(node->rated_w) && isfinite(node->peak_1s_w))
         node->peak_pct_of_rated = node->peak_1s_w / node->rated_w * 100.0;
+    if ((rc = node_compare(t, w, s, err)) < 0)
+        return rc;
     return 0;
 unsorted:
     return wp_errf(err, -EINVAL,

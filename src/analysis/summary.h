@@ -105,6 +105,16 @@ struct wp_node_summary {
     double rest_w;                /* measured node mean - parts' mean (fans, NICs, PSU loss) */
     size_t nparts;
     struct wp_node_part parts[WP_NODE_MAX_PARTS];
+    /* A node input meter (the BMC's) and the PDU outlets that feed the node both measured it:
+     * both, over the time both cover, and their difference (PSU and cabling losses, or the
+     * meters disagreeing). compared is false when they never overlapped. */
+    bool compared;
+    char outlets_source[160]; /* the outlets summed; `source` names the input meter */
+    double cmp_input_w;       /* the input meter's mean over the overlap */
+    double cmp_outlets_w;     /* the outlets' summed mean over the overlap */
+    double cmp_diff_w;        /* outlets - input */
+    double cmp_diff_pct;      /* of the outlets' mean */
+    double cmp_overlap_s;     /* how long both had readings */
 };
 
 /* With no node meter and no node.allowance_w, what the parts leave out is taken as this share

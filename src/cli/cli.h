@@ -139,10 +139,13 @@ enum { CLI_OPT_SOURCE = 0x1000, CLI_OPT_CONFIG, CLI_OPT_NO_AUTO, CLI_OPT_RATED_W
 #define CLI_SOURCE_HELP                                                                            \
     "  --source KIND[:KEY=VALUE,...]\n"                                                            \
     "                      also read this source instance (repeatable); kinds: nvml, rapl,\n"      \
-    "                      hwmon, snmp, ipmi; `wattprof list --kinds` shows each kind's keys\n"    \
+    "                      hwmon, snmp, ipmi, redfish; `wattprof list --kinds` shows\n"            \
+    "                      each kind's keys\n"                                                     \
     "                      e.g. --source ipmi:host=10.0.0.5,user=wattprof,password_file=PATH\n"    \
     "                      e.g. --source "                                                         \
     "snmp:host=pdu-a3,profile=raritan,community_file=/etc/pdu.c,outlets=5,6\n"                     \
+    "                      e.g. --source "                                                         \
+    "redfish:url=https://10.0.0.12,user=wattprof,password_file=PATH,ca_file=CA.pem\n"              \
     "  --config FILE       read source specs (one per line) and settings (rated_w=W,\n"            \
     "                      node_allowance_w=W, auto=0) from FILE; '#' starts a comment\n"          \
     "  --no-auto           read only the sources given; by default every kind that finds\n"        \

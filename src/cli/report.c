@@ -205,6 +205,8 @@ static int compare(char **paths, int n, const char *html, bool force)
                                                 : WP_EXIT_DATAERR;
         }
     } else {
+        if (n < 1) /* argv's count: never, but the allocation must not see a negative size */
+            return WP_EXIT_USAGE;
         runs = calloc((size_t)n, sizeof(*runs));
         if (!runs)
             return WP_EXIT_SOFTWARE;

@@ -12,7 +12,10 @@
  *            {"source", "estimated", "basis", "allowance_w", "allowance_default", "energy_j",
  *             "mean_w", "peak_1s_w", "peak_60s_w", "gpu_sum_peak_20ms_w", "rated_w",
  *             "peak_pct_of_rated",
- *             "parts": [{"scope", "energy_j", "mean_w", "devices", "source"}], "rest_w"},
+ *             "parts": [{"scope", "energy_j", "mean_w", "devices", "source"}], "rest_w",
+ *             "compared": null or {"input_source", "outlets_source", "input_w", "outlets_w",
+ *                                  "diff_w", "diff_pct", "overlap_s"}},  (a node input meter and
+ *             PDU outlets both present: their means over the time both read, outlets - input)
  *    "swings": [{"window_ms", "max_rise_w", "max_fall_w", "max_rate_w_per_s"}],
  *    "spectrum": null or {"segment_s", "segments", "resolution_hz",
  *                         "peaks": [{"hz", "amplitude_w"}]},  (src/analysis/swings.h)
@@ -78,6 +81,20 @@ static void write_node_json(struct wp_json *j, const struct wp_node_summary *n)
     }
     wp_json_arr_end(j);
     wp_json_kdouble(j, "rest_w", n->rest_w);
+    if (n->compared) {
+        wp_json_key(j, "compared");
+        wp_json_obj_begin(j);
+        kstr_or_null(j, "input_source", n->source);
+        kstr_or_null(j, "outlets_source", n->outlets_source);
+        wp_json_kdouble(j, "input_w", n->cmp_input_w);
+        wp_json_kdouble(j, "outlets_w", n->cmp_outlets_w);
+        wp_json_kdouble(j, "diff_w", n->cmp_diff_w);
+        wp_json_kdouble(j, "diff_pct", n->cmp_diff_pct);
+        wp_json_kdouble(j, "overlap_s", n->cmp_overlap_s);
+        wp_json_obj_end(j);
+    } else {
+        wp_json_knull(j, "compared");
+    }
     wp_json_obj_end(j);
 }
 

@@ -152,6 +152,17 @@ static void print_node(FILE *f, const struct wp_summary *s)
         fputs(" (60 s); GPUs summed ", f);
         print_kw(f, n->gpu_sum_peak_20ms_w);
         fputs(" (finest samples)\n", f);
+        if (n->compared) {
+            fputs("  PDU outlets ", f);
+            put_clean(f, n->outlets_source, 60);
+            fprintf(f, ": %s W against the node input meter's %s W over the %s s both read\n",
+                    num(b[0], 32, "%.1f", n->cmp_outlets_w), num(b[1], 32, "%.1f", n->cmp_input_w),
+                    num(b[2], 32, "%.0f", n->cmp_overlap_s));
+            fprintf(f,
+                    "  difference %s W (%s %% of the outlets): PSU and cabling losses, or the "
+                    "meters disagree\n",
+                    num(b[0], 32, "%+.1f", n->cmp_diff_w), num(b[1], 32, "%+.1f", n->cmp_diff_pct));
+        }
         if (isfinite(n->rest_w))
             fprintf(
                 f, "  rest %.1f W: fans, NICs, switches, drives, PSU losses (node minus parts)%s\n",

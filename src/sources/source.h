@@ -80,6 +80,7 @@ extern const struct wp_source_ops wp_source_rapl;
 extern const struct wp_source_ops wp_source_hwmon;
 extern const struct wp_source_ops wp_source_snmp;
 extern const struct wp_source_ops wp_source_ipmi;
+extern const struct wp_source_ops wp_source_redfish;
 
 /* The kind called name in kinds (NULL-terminated), or NULL. */
 const struct wp_source_ops *wp_source_kind(const struct wp_source_ops *const *kinds,

@@ -8,7 +8,13 @@
 /* Order matters only for `list` and automatic probing: GPUs first, then the host, then the
  * meters on the network. */
 const struct wp_source_ops *const wp_source_kinds[] = {
-    &wp_source_nvml, &wp_source_rapl, &wp_source_hwmon, &wp_source_ipmi, &wp_source_snmp, NULL,
+    &wp_source_nvml,
+    &wp_source_rapl,
+    &wp_source_hwmon,
+    &wp_source_ipmi,
+    &wp_source_snmp,
+    &wp_source_redfish,
+    NULL,
 };
 
 void wp_sources_close(struct wp_source_inst *v, size_t n)

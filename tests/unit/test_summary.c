@@ -371,6 +371,7 @@ struct node_trace {
     enum node_meter meter;
     bool gpus, rapl, psys, temp_only, window;
     const char *rated_w, *allowance_w; /* meta values, NULL for none */
+    int64_t outlet_extra_w;            /* the outlets draw this much more than the input meter */
 };
 
 #define RAPL_WRAP 262143328850LL /* a real max_energy_range_uj */
@@ -461,8 +462,8 @@ static void write_node_trace(const char *path, const struct node_trace *o)
         if (in_avg >= 0 && k % 10 == 0)
             put(w, in_avg, t, 9999);
         if (out_a >= 0) {
-            put(w, out_a, t, node_w / 2);
-            put(w, out_b, t, node_w / 2);
+            put(w, out_a, t, node_w / 2 + o->outlet_extra_w / 2);
+            put(w, out_b, t, node_w / 2 + o->outlet_extra_w / 2);
             put(w, inlet, t, 50000);
         }
         if (pk0 >= 0) {
@@ -618,6 +619,47 @@ static void test_node_from_pdu_outlets(void **state)
     char *text = text_of(&s);
     assert_non_null(strstr(text, "measured at the PDU outlets"));
     assert_non_null(strstr(text, "17.6 % under the rated 10.20 kW"));
+    free(text);
+    wp_summary_free(&s);
+}
+
+/* A node input meter and the PDU outlets both measured the node: the summary keeps the input
+ * as the node's power and shows both, and outlets - input, over the time both read. */
+static void test_node_input_and_outlets_compared(void **state)
+{
+    (void)state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/node-both.wptrace", tmpdir);
+    write_node_trace(path,
+                     &(struct node_trace){
+                         .meter = NM_INPUT, .gpus = true, .window = true, .outlet_extra_w = 120});
+    struct wp_summary s;
+    compute(path, &s);
+    const struct wp_node_summary *n = &s.node;
+    assert_int_equal(n->basis, WP_NODE_INPUT);
+    assert_string_equal(n->source, "bmc/power");
+    assert_true(n->compared);
+    assert_string_equal(n->outlets_source, "pdu-a/power_3 + pdu-b/power_3");
+    assert_near(n->cmp_input_w, NODE_J / 120.0, 1e-6);
+    assert_near(n->cmp_outlets_w, NODE_J / 120.0 + 120.0, 1e-6);
+    assert_near(n->cmp_diff_w, 120.0, 1e-6);
+    assert_near(n->cmp_diff_pct, 120.0 / (NODE_J / 120.0 + 120.0) * 100.0, 1e-9);
+    assert_near(n->cmp_overlap_s, 120.0, 1e-9);
+    char *text = text_of(&s);
+    assert_non_null(strstr(text, "PDU outlets pdu-a/power_3 + pdu-b/power_3: 2665.0 W against "
+                                 "the node input meter's 2545.0 W over the 120 s both read\n"));
+    assert_non_null(strstr(text, "difference +120.0 W (+4.5 % of the outlets)"));
+    free(text);
+    wp_summary_free(&s);
+
+    /* The outlets alone: they are the node's power, nothing to compare. */
+    snprintf(path, sizeof(path), "%s/node-outlets.wptrace", tmpdir);
+    write_node_trace(path, &(struct node_trace){.meter = NM_PDU, .gpus = true, .window = true});
+    compute(path, &s);
+    assert_int_equal(s.node.basis, WP_NODE_PDU_OUTLETS);
+    assert_false(s.node.compared);
+    text = text_of(&s);
+    assert_null(strstr(text, "difference"));
     free(text);
     wp_summary_free(&s);
 }
@@ -1374,6 +1416,7 @@ int main(void)
         cmocka_unit_test(test_text_layout),
         cmocka_unit_test(test_node_from_node_input),
         cmocka_unit_test(test_node_from_pdu_outlets),
+        cmocka_unit_test(test_node_input_and_outlets_compared),
         cmocka_unit_test(test_node_estimated_without_meter),
         cmocka_unit_test(test_node_psys_not_double_counted),
         cmocka_unit_test(test_node_rapl_only),
