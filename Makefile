@@ -223,6 +223,10 @@ install-lib: $(BUILD)/libwattprof.a $(BUILD)/libwattprof.so $(BUILD)/wattprof.pc
 -include $(LIBWP_OBJ:.o=.d)
 # ---- end libwattprof ----
 
+# bench/perf/day_bench.sh: a day of 8 GPUs through the NVML source and the writer, virtual clock
+$(BUILD)/day_gen: bench/perf/day_gen.c $(CORE_LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(CORE_LIB) $(LDLIBS)
+
 # ---- fuzzing: libFuzzer targets (clang only; Debian ships the runtime in libclang-rt-dev) ----
 # `make fuzz` builds $(BUILD)/fuzz/fuzz_NAME from tests/fuzz/fuzz_NAME.c against the core built
 # again with coverage, ASan and UBSan. tests/fuzz/run.sh SECONDS runs them on their corpora.

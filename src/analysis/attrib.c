@@ -195,8 +195,13 @@ int wp_attrib_compute(const struct wp_trace *t, int64_t from_us, int64_t to_us,
         if (!pw)
             continue;
         struct wp_series ps = {0}, ser = {0};
-        if ((rc = wp_trace_series(t, p->id, &ps, err)) < 0 ||
-            (rc = wp_trace_series(t, pw->id, &ser, err)) < 0 ||
+        /* The power series only where there are processes to split it between: a day of
+         * 20 ms samples is 70 MB to hold (bench/perf/day_bench.sh). */
+        if ((rc = wp_trace_series(t, p->id, &ps, err)) == 0 && ps.n == 0) {
+            wp_series_free(&ps);
+            continue;
+        }
+        if (rc < 0 || (rc = wp_trace_series(t, pw->id, &ser, err)) < 0 ||
             (rc = wp_series_to_canonical(&ser, pw, err)) < 0) {
             wp_series_free(&ps);
             wp_series_free(&ser);

@@ -9,21 +9,14 @@
 /* mW x us = 1e-6 mJ */
 #define MWUS_PER_MJ 1e6
 
-/* Compensated (Neumaier) sum: a day of 20 ms samples is millions of terms of very different
- * size (idle 70 W vs 700 W bursts, 20 ms vs hour-long spans), and plain summation would let
- * the rounding of the running total drift by more than the counter comparison can tolerate. */
+/* A compensated sum (energy.h, wp_ksum_add) as one value. */
 struct ksum {
     double s, c;
 };
 
 static void ksum_add(struct ksum *k, double x)
 {
-    double t = k->s + x;
-    if (fabs(k->s) >= fabs(x))
-        k->c += (k->s - t) + x;
-    else
-        k->c += (x - t) + k->s;
-    k->s = t;
+    wp_ksum_add(&k->s, &k->c, x);
 }
 
 static double ksum_get(const struct ksum *k)

@@ -10,8 +10,23 @@
 #ifndef WP_ENERGY_H
 #define WP_ENERGY_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* Compensated (Neumaier) sum: *s += x with the rounding error kept in *c; the total is s + c.
+ * A day of 20 ms samples is millions of terms of very different size (idle 70 W vs 700 W
+ * bursts, 20 ms vs hour-long spans), and plain summation would let the rounding of the running
+ * total drift by more than the counter comparison can tolerate. */
+static inline void wp_ksum_add(double *s, double *c, double x)
+{
+    double t = *s + x;
+    if (fabs(*s) >= fabs(x))
+        *c += (*s - t) + x;
+    else
+        *c += (x - t) + *s;
+    *s = t;
+}
 
 struct wp_energy {
     double energy_mj;   /* integral of the covered part of the window */

@@ -15,6 +15,8 @@
 
 #include "analysis/energy.h"
 #include "analysis/node.h"
+#include "analysis/series_stream.h"
+#include "analysis/stream.h"
 #include "core/grow.h"
 
 #define PEAK_SHORT_US 1000000
@@ -40,8 +42,13 @@
 /* One device read through one sensor: the node input, a PDU outlet, a CPU package. */
 struct meter {
     const struct wp_sensor *s;
-    struct wp_series series; /* gauges in mW (scaled on load), counters raw */
-    int64_t hold_us;         /* gauges: the nominal cadence, else the median spacing */
+    int64_t hold_us; /* gauges: the nominal cadence, else the median spacing */
+    /* over the run, from one pass over its samples (meters_pass) */
+    bool empty;
+    double energy_j, mean_w; /* NAN when there is nothing to go on */
+    bool fault;              /* a counter that went backwards */
+    double peak_1s_mw, peak_60s_mw;
+    int64_t first_t, last_t; /* its first and last reading (not empty) */
 };
 
 struct meters {
@@ -155,8 +162,6 @@ static const char *main_source(const struct wp_sensors *tab, enum wp_scope sc)
 
 static void meters_free(struct meters *m)
 {
-    for (size_t i = 0; i < m->n; i++)
-        wp_series_free(&m->v[i].series);
     free(m->v);
     memset(m, 0, sizeof(*m));
 }
@@ -172,38 +177,31 @@ void wp_node_work_free(struct wp_node_work *w)
     free(w);
 }
 
-static int load_meters(const struct wp_trace *t, struct meters *m, int64_t *lo, int64_t *hi,
-                       struct wp_err *err)
+/* Settles each meter's hold, and widens [*lo, *hi] to its data when need_span (the run has no
+ * start or end of its own). */
+static int load_meters(const struct wp_trace *t, struct meters *m, bool need_span, int64_t *lo,
+                       int64_t *hi, struct wp_err *err)
 {
     for (size_t i = 0; i < m->n; i++) {
         struct meter *e = &m->v[i];
-        int rc = wp_trace_series(t, e->s->id, &e->series, err);
+        bool gauge = e->s->kind == WP_GAUGE;
+        e->hold_us = gauge ? e->s->cadence_us : 0;
+        bool no_cadence = gauge && e->hold_us <= 0;
+        if (!need_span && !no_cadence)
+            continue;
+        double med_ms = NAN;
+        int rc = wp_series_scan(t, e->s->id, no_cadence ? &med_ms : NULL, lo, hi, err);
         if (rc < 0)
             return rc;
-        if (e->series.n == 0)
-            continue;
-        if (e->series.t_us[0] < *lo)
-            *lo = e->series.t_us[0];
-        if (e->series.t_us[e->series.n - 1] > *hi)
-            *hi = e->series.t_us[e->series.n - 1];
-        if (e->s->kind != WP_GAUGE)
-            continue;
-        if ((rc = wp_series_to_canonical(&e->series, e->s, err)) < 0)
-            return rc;
-        e->hold_us = e->s->cadence_us;
-        if (e->hold_us <= 0) {
-            /* No nominal cadence in the row: the typical spacing is the best stand-in. */
-            double med_ms;
-            if (wp_median_interval_ms(e->series.t_us, e->series.n, &med_ms) < 0)
-                return -ENOMEM;
+        /* No nominal cadence in the row: the typical spacing is the best stand-in. */
+        if (no_cadence)
             e->hold_us = isnan(med_ms) ? 0 : llround(med_ms * 1000.0);
-        }
     }
     return 0;
 }
 
-int wp_node_load(const struct wp_trace *t, struct wp_node_work **out, int64_t *lo, int64_t *hi,
-                 struct wp_err *err)
+int wp_node_load(const struct wp_trace *t, struct wp_node_work **out, bool need_span, int64_t *lo,
+                 int64_t *hi, struct wp_err *err)
 {
     const struct wp_sensors *tab = wp_trace_sensors(t);
     *out = NULL;
@@ -232,11 +230,11 @@ int wp_node_load(const struct wp_trace *t, struct wp_node_work **out, int64_t *l
     for (size_t i = 0; i < NCPU_SCOPES; i++)
         if (gather(tab, cpu_scopes[i], main_source(tab, cpu_scopes[i]), false, &w->cpu[i]) < 0)
             goto nomem;
-    int rc = load_meters(t, &w->input, lo, hi, err);
+    int rc = load_meters(t, &w->input, need_span, lo, hi, err);
     if (rc == 0)
-        rc = load_meters(t, &w->outlets, lo, hi, err);
+        rc = load_meters(t, &w->outlets, need_span, lo, hi, err);
     for (size_t i = 0; i < NCPU_SCOPES && rc == 0; i++)
-        rc = load_meters(t, &w->cpu[i], lo, hi, err);
+        rc = load_meters(t, &w->cpu[i], need_span, lo, hi, err);
     if (rc == -ENOMEM)
         goto nomem;
     if (rc < 0) {
@@ -252,40 +250,96 @@ nomem:
                    "summarise on a larger machine");
 }
 
-/* Energy (J) and mean power (W) of one meter over the run [from_us, to_us]. A gauge is
- * integrated over what its samples cover (as the GPUs are); a counter gives the mean over
- * the readings that bracket the run, and that mean stands for the whole run. NAN when there
- * is nothing to go on; *fault when the counter went backwards. */
+/* Energy (J) and mean power (W) of one meter over the run [from_us, to_us], and its highest
+ * 1 s and 60 s means, in one pass over its samples. A gauge is integrated over what its
+ * samples cover (as the GPUs are); a counter gives the mean over the readings that bracket the
+ * run, and that mean stands for the whole run. NAN when there is nothing to go on; fault when
+ * the counter went backwards. */
+static int meter_pass(const struct wp_trace *t, struct meter *m, int64_t from_us, int64_t to_us,
+                      struct wp_err *err)
+{
+    m->energy_j = m->mean_w = m->peak_1s_mw = m->peak_60s_mw = NAN;
+    double duration_s = (double)(to_us - from_us) / 1e6;
+    bool gauge = m->s->kind == WP_GAUGE;
+    struct wp_stream st;
+    int rc = wp_stream_open(t, m->s, gauge, &st, err);
+    if (rc < 0) {
+        wp_stream_close(&st);
+        return rc;
+    }
+    m->empty = st.end;
+    struct wp_energy_win win = {.from_us = from_us, .to_us = to_us};
+    struct wp_energy_fold ef;
+    struct wp_rolling_fold r1, r60;
+    struct wp_counter_fold cf;
+    wp_rolling_fold_init(&r1, from_us, to_us, m->hold_us, PEAK_SHORT_US);
+    wp_rolling_fold_init(&r60, from_us, to_us, m->hold_us, PEAK_LONG_US);
+    wp_counter_fold_init(&cf, from_us, to_us, COUNTER_SLACK_US, m->s->wrap_at);
+    if (wp_energy_fold_init(&ef, &win, 1, m->hold_us, 0) < 0)
+        rc = -ENOMEM;
+    if (!st.end)
+        m->first_t = st.t0;
+    while (rc == 0 && !st.end) {
+        int64_t tt = st.t[st.i], v = st.v[st.i];
+        m->last_t = tt;
+        if (gauge) {
+            wp_energy_fold_add(&ef, tt, v);
+            if (wp_rolling_fold_add(&r1, tt, v) < 0 || wp_rolling_fold_add(&r60, tt, v) < 0)
+                rc = -ENOMEM;
+        } else {
+            wp_counter_fold_add(&cf, tt, v);
+        }
+        if (rc == 0)
+            rc = wp_stream_step(&st, err);
+    }
+    if (rc == 0 && gauge) {
+        wp_energy_fold_end(&ef);
+        if (win.e.covered_us > 0) {
+            m->energy_j = win.e.energy_mj / 1000.0;
+            if (duration_s > 0)
+                m->mean_w = m->energy_j / duration_s;
+        }
+        m->peak_1s_mw = wp_rolling_fold_end(&r1);
+        m->peak_60s_mw = wp_rolling_fold_end(&r60);
+    } else if (rc == 0) {
+        int drc;
+        int64_t delta_raw, c0, c1;
+        if (wp_counter_fold_end(&cf, &drc, &delta_raw, &c0, &c1) >= 2) {
+            if (drc < 0) {
+                m->fault = true;
+            } else if (c1 > c0) {
+                m->mean_w = wp_sensor_value(m->s, delta_raw) / 1000.0 / ((double)(c1 - c0) / 1e6);
+                m->energy_j = m->mean_w * duration_s;
+            }
+        }
+    }
+    wp_energy_fold_free(&ef);
+    wp_rolling_fold_free(&r1);
+    wp_rolling_fold_free(&r60);
+    wp_stream_close(&st);
+    return rc == -ENOMEM ? wp_errf(err, -ENOMEM, "out of memory summarising the node's meters")
+                         : rc;
+}
+
+static int meters_pass(const struct wp_trace *t, struct meters *m, int64_t from_us, int64_t to_us,
+                       struct wp_err *err)
+{
+    for (size_t i = 0; i < m->n; i++) {
+        int rc = meter_pass(t, &m->v[i], from_us, to_us, err);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int meter_energy(const struct meter *m, int64_t from_us, int64_t to_us, double *energy_j,
                         double *mean_w, bool *fault)
 {
-    *energy_j = *mean_w = NAN;
-    double duration_s = (double)(to_us - from_us) / 1e6;
-    const struct wp_series *s = &m->series;
-    if (m->s->kind == WP_GAUGE) {
-        struct wp_energy e;
-        if (wp_energy_window(s->t_us, s->value, s->n, from_us, to_us, m->hold_us, 0, &e) < 0)
-            return -EINVAL;
-        if (e.covered_us > 0) {
-            *energy_j = e.energy_mj / 1000.0;
-            if (duration_s > 0)
-                *mean_w = *energy_j / duration_s;
-        }
-        return 0;
-    }
-    size_t i0, i1;
-    if (wp_counter_bracket(s->t_us, s->n, from_us, to_us, COUNTER_SLACK_US, &i0, &i1) < 2)
-        return 0;
-    int64_t delta_raw;
-    if (wp_counter_delta(s->value + i0, i1 - i0, m->s->wrap_at, &delta_raw) < 0) {
-        *fault = true;
-        return 0;
-    }
-    int64_t span_us = s->t_us[i1 - 1] - s->t_us[i0];
-    if (span_us <= 0)
-        return 0;
-    *mean_w = wp_sensor_value(m->s, delta_raw) / 1000.0 / ((double)span_us / 1e6);
-    *energy_j = *mean_w * duration_s;
+    (void)from_us;
+    (void)to_us;
+    *energy_j = m->energy_j;
+    *mean_w = m->mean_w;
+    *fault |= m->fault;
     return 0;
 }
 
@@ -338,69 +392,70 @@ static void name_sources(const struct meters *m, char *buf, size_t cap)
 /* Highest 1 s and 60 s means of the node meter(s). Several outlets are summed on a grid at
  * the finest cadence first; every outlet must be a gauge and cover a grid point for it to
  * count (a missing outlet would read as a dip). */
-static int node_peaks(const struct meters *m, int64_t from_us, int64_t to_us, double *p1_w,
-                      double *p60_w)
+static int node_peaks(const struct wp_trace *t, const struct meters *m, int64_t from_us,
+                      int64_t to_us, double *p1_w, double *p60_w, struct wp_err *err)
 {
     *p1_w = *p60_w = NAN;
     if (m->n == 0)
         return 0;
     for (size_t i = 0; i < m->n; i++)
-        if (m->v[i].s->kind != WP_GAUGE || m->v[i].series.n == 0 || m->v[i].hold_us <= 0)
+        if (m->v[i].s->kind != WP_GAUGE || m->v[i].empty || m->v[i].hold_us <= 0)
             return 0;
-    const int64_t *t = m->v[0].series.t_us, *v = m->v[0].series.value;
-    size_t n = m->v[0].series.n;
-    int64_t hold = m->v[0].hold_us;
-    int64_t *gt = NULL, *gv = NULL;
-    double *sum = NULL;
+    if (m->n == 1) {
+        *p1_w = m->v[0].peak_1s_mw / 1000.0;
+        *p60_w = m->v[0].peak_60s_mw / 1000.0;
+        return 0;
+    }
+    struct wp_stream st[16];
+    if (m->n > sizeof(st) / sizeof(st[0]))
+        return 0; /* more outlets than any node has: leave the peaks unknown */
+    int64_t hold = 0;
+    for (size_t i = 0; i < m->n; i++)
+        if (hold == 0 || m->v[i].hold_us < hold)
+            hold = m->v[i].hold_us;
+    struct wp_rolling_fold r1, r60;
+    wp_rolling_fold_init(&r1, from_us, to_us, hold, PEAK_SHORT_US);
+    wp_rolling_fold_init(&r60, from_us, to_us, hold, PEAK_LONG_US);
+    size_t nopen = 0;
     int rc = 0;
-    if (m->n > 1) {
-        struct wp_series_ref refs[16];
-        if (m->n > sizeof(refs) / sizeof(refs[0]))
-            return 0; /* more outlets than any node has: leave the peaks unknown */
-        hold = 0;
-        for (size_t i = 0; i < m->n; i++) {
-            const struct meter *e = &m->v[i];
-            refs[i] =
-                (struct wp_series_ref){e->series.t_us, e->series.value, e->series.n, e->hold_us};
-            if (hold == 0 || e->hold_us < hold)
-                hold = e->hold_us;
-        }
-        size_t len = wp_grid_len(from_us, to_us, hold);
-        sum = malloc((len ? len : 1) * sizeof(*sum));
-        gt = malloc((len ? len : 1) * sizeof(*gt));
-        gv = malloc((len ? len : 1) * sizeof(*gv));
-        if (!sum || !gt || !gv) {
-            rc = -ENOMEM;
-            goto out;
-        }
-        if (wp_sum_grid(refs, m->n, from_us, to_us, hold, sum, len) < 0) {
-            rc = -EINVAL;
-            goto out;
-        }
-        n = 0;
-        for (size_t i = 0; i < len; i++)
-            if (isfinite(sum[i])) {
-                gt[n] = from_us + (int64_t)i * hold;
-                gv[n++] = llround(sum[i]);
+    for (; nopen < m->n && rc == 0; nopen++)
+        rc = wp_stream_open(t, m->v[nopen].s, true, &st[nopen], err);
+    /* The outlets summed on the grid (wp_sum_grid: each gives the sample whose interval holds
+     * the point; a point some outlet misses is left out), then the rolling means of that. */
+    size_t len = rc == 0 ? wp_grid_len(from_us, to_us, hold) : 0;
+    for (size_t g = 0; g < len && rc == 0; g++) {
+        int64_t x = from_us + (int64_t)g * hold;
+        double sum = 0;
+        bool covered = true;
+        for (size_t j = 0; j < m->n && rc == 0; j++) {
+            while (!st[j].end && st[j].t[st[j].i] < x && rc == 0)
+                rc = wp_stream_step(&st[j], err);
+            if (st[j].end) {
+                covered = false;
+                continue;
             }
-        t = gt;
-        v = gv;
+            int64_t start; /* where the first sample starts to cover; INT64_MIN on overflow */
+            if (__builtin_sub_overflow(st[j].t0, m->v[j].hold_us, &start))
+                start = INT64_MIN;
+            if (st[j].pos == 0 && !(x == st[j].t0 || x > start)) {
+                covered = false;
+                continue;
+            }
+            sum += (double)st[j].v[st[j].i];
+        }
+        if (rc == 0 && covered &&
+            (wp_rolling_fold_add(&r1, x, llround(sum)) < 0 ||
+             wp_rolling_fold_add(&r60, x, llround(sum)) < 0))
+            rc = wp_errf(err, -ENOMEM, "out of memory summarising the node's meters");
     }
-    double mw;
-    if (wp_rolling_mean_max(t, v, n, from_us, to_us, hold, PEAK_SHORT_US, &mw) < 0) {
-        rc = -EINVAL;
-        goto out;
+    if (rc == 0) {
+        *p1_w = wp_rolling_fold_end(&r1) / 1000.0;
+        *p60_w = wp_rolling_fold_end(&r60) / 1000.0;
     }
-    *p1_w = mw / 1000.0;
-    if (wp_rolling_mean_max(t, v, n, from_us, to_us, hold, PEAK_LONG_US, &mw) < 0) {
-        rc = -EINVAL;
-        goto out;
-    }
-    *p60_w = mw / 1000.0;
-out:
-    free(sum);
-    free(gt);
-    free(gv);
+    for (size_t i = 0; i < nopen; i++)
+        wp_stream_close(&st[i]);
+    wp_rolling_fold_free(&r1);
+    wp_rolling_fold_free(&r60);
     return rc;
 }
 
@@ -503,25 +558,44 @@ static int node_parts(const struct wp_node_work *w, const char *gpu_source, stru
 }
 
 /* [*lo, *hi] narrowed to the span the meters' readings cover together (each sum needs every
- * outlet). */
+ * outlet); meter_pass noted each one's first and last reading. */
 static void meters_span(const struct meters *m, int64_t *lo, int64_t *hi)
 {
     for (size_t i = 0; i < m->n; i++) {
-        const struct wp_series *s = &m->v[i].series;
-        if (s->n == 0) {
+        const struct meter *e = &m->v[i];
+        if (e->empty) {
             *hi = *lo;
             return;
         }
-        if (s->t_us[0] > *lo)
-            *lo = s->t_us[0];
-        if (s->t_us[s->n - 1] < *hi)
-            *hi = s->t_us[s->n - 1];
+        if (e->first_t > *lo)
+            *lo = e->first_t;
+        if (e->last_t < *hi)
+            *hi = e->last_t;
     }
+}
+
+/* Energy and mean of meters over [lo, hi]: each read again over that window (node meters are
+ * slow: a second read costs little and keeps no series in memory). */
+static int meters_window(const struct wp_trace *t, const struct meters *m, int64_t lo, int64_t hi,
+                         double *energy_j, double *mean_w, bool *fault, struct wp_err *err)
+{
+    *energy_j = *mean_w = 0;
+    for (size_t i = 0; i < m->n; i++) {
+        struct meter e = m->v[i];
+        int rc = meter_pass(t, &e, lo, hi, err);
+        if (rc < 0)
+            return rc;
+        *energy_j += e.energy_j;
+        *mean_w += e.mean_w;
+        *fault |= e.fault;
+    }
+    return 0;
 }
 
 /* Both node-level meters side by side over the time both read: the outlets draw what the
  * node's input meter sees plus the cords' losses, or the two meters disagree. */
-static int node_compare(const struct wp_node_work *w, struct wp_summary *s)
+static int node_compare(const struct wp_trace *t, const struct wp_node_work *w,
+                        struct wp_summary *s, struct wp_err *err)
 {
     struct wp_node_summary *node = &s->node;
     node->cmp_input_w = node->cmp_outlets_w = node->cmp_diff_w = node->cmp_diff_pct = NAN;
@@ -535,9 +609,10 @@ static int node_compare(const struct wp_node_work *w, struct wp_summary *s)
         return 0;
     double e_in, p_in, e_out, p_out;
     bool fault = false;
-    if (meters_energy(&w->input, lo, hi, &e_in, &p_in, &fault) < 0 ||
-        meters_energy(&w->outlets, lo, hi, &e_out, &p_out, &fault) < 0)
-        return -EINVAL;
+    int rc;
+    if ((rc = meters_window(t, &w->input, lo, hi, &e_in, &p_in, &fault, err)) < 0 ||
+        (rc = meters_window(t, &w->outlets, lo, hi, &e_out, &p_out, &fault, err)) < 0)
+        return rc;
     if (!isfinite(p_in) || !isfinite(p_out))
         return 0;
     node->compared = true;
@@ -550,16 +625,25 @@ static int node_compare(const struct wp_node_work *w, struct wp_summary *s)
     return 0;
 }
 
-int wp_node_compute(const struct wp_node_work *w, const struct wp_meta *meta,
+int wp_node_compute(const struct wp_trace *t, struct wp_node_work *w, const struct wp_meta *meta,
                     const struct wp_summary_opts *opts, const char *gpu_source,
                     struct wp_summary *s, struct wp_err *err)
 {
+    int rc;
+    /* every meter read once, over the run */
+    if (w) {
+        if ((rc = meters_pass(t, &w->input, s->start_us, s->end_us, err)) < 0 ||
+            (rc = meters_pass(t, &w->outlets, s->start_us, s->end_us, err)) < 0)
+            return rc;
+        for (size_t i = 0; i < NCPU_SCOPES; i++)
+            if ((rc = meters_pass(t, &w->cpu[i], s->start_us, s->end_us, err)) < 0)
+                return rc;
+    }
     struct wp_node_summary *node = &s->node;
     memset(node, 0, sizeof(*node));
     node->energy_j = node->mean_w = node->peak_1s_w = node->peak_60s_w = NAN;
     node->rated_w = node->peak_pct_of_rated = node->allowance_w = node->rest_w = NAN;
     node->gpu_sum_peak_20ms_w = s->total.peak_w;
-    int rc;
     if (opts && isfinite(opts->rated_w))
         node->rated_w = opts->rated_w;
     else if ((rc = meta_watts(meta, "node.rated_w", 0, true, &node->rated_w, err)) < 0)
@@ -599,13 +683,9 @@ int wp_node_compute(const struct wp_node_work *w, const struct wp_meta *meta,
     if (meter) {
         node->present = true;
         name_meters(meter, node->source, sizeof(node->source));
-        rc = node_peaks(meter, s->start_us, s->end_us, &node->peak_1s_w, &node->peak_60s_w);
-        if (rc == -ENOMEM)
-            return wp_errf(err, -ENOMEM,
-                           "out of memory while summing the node's meters; free memory or "
-                           "summarise on a larger machine");
+        rc = node_peaks(t, meter, s->start_us, s->end_us, &node->peak_1s_w, &node->peak_60s_w, err);
         if (rc < 0)
-            goto unsorted;
+            return rc;
         if (node->nparts > 0)
             node->rest_w = node->mean_w - parts_w;
     } else if (node->nparts > 0) {
@@ -622,8 +702,8 @@ int wp_node_compute(const struct wp_node_work *w, const struct wp_meta *meta,
     }
     if (node->present && isfinite(node->rated_w) && isfinite(node->peak_1s_w))
         node->peak_pct_of_rated = node->peak_1s_w / node->rated_w * 100.0;
-    if (node_compare(w, s) < 0)
-        goto unsorted;
+    if ((rc = node_compare(t, w, s, err)) < 0)
+        return rc;
     return 0;
 unsorted:
     return wp_errf(err, -EINVAL,

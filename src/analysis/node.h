@@ -4,6 +4,7 @@
 #ifndef WP_NODE_H
 #define WP_NODE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "analysis/summary.h"
@@ -15,13 +16,15 @@ int wp_series_to_canonical(struct wp_series *s, const struct wp_sensor *row, str
 
 struct wp_node_work;
 
-/* Picks and loads the node's meters (node input, PDU outlets, CPU packages/psys, DRAM) and
- * widens [*lo, *hi] to their data. *out is NULL when the trace has none. */
-int wp_node_load(const struct wp_trace *t, struct wp_node_work **out, int64_t *lo, int64_t *hi,
-                 struct wp_err *err);
-/* Fills s->node over s's run window; the GPU part and the GPU-sum peak come from s->total,
- * gpu_source names the instance(s) the GPUs were read from. w may be NULL. */
-int wp_node_compute(const struct wp_node_work *w, const struct wp_meta *meta,
+/* Picks the node's meters (node input, PDU outlets, CPU packages/psys, DRAM) and, when
+ * need_span (the run has no start or end of its own), widens [*lo, *hi] to their data. *out is
+ * NULL when the trace has none. */
+int wp_node_load(const struct wp_trace *t, struct wp_node_work **out, bool need_span, int64_t *lo,
+                 int64_t *hi, struct wp_err *err);
+/* Reads every meter once (streaming, as the GPUs are) and fills s->node over s's run window;
+ * the GPU part and the GPU-sum peak come from s->total, gpu_source names the instance(s) the
+ * GPUs were read from. w may be NULL. */
+int wp_node_compute(const struct wp_trace *t, struct wp_node_work *w, const struct wp_meta *meta,
                     const struct wp_summary_opts *opts, const char *gpu_source,
                     struct wp_summary *s, struct wp_err *err);
 void wp_node_work_free(struct wp_node_work *w);

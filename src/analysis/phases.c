@@ -1,16 +1,15 @@
-/* Energy per phase: the job's begin/end marks (src/marks) cut the trace into phases; each
- * phase gets the energy of all GPUs inside it, its mean, and the peak of the summed power. */
+/* Phases: the job's begin/end marks (src/marks) cut the trace into phases; the summary's pass
+ * gives each the energy of all GPUs inside it, its mean, and the peak of the summed power. */
 #include "analysis/phases.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "marks/marks.h"
 
-int wp_summary_phases(const struct wp_trace *t, struct wp_summary *s,
-                      const struct wp_series_ref *refs, size_t k, int64_t step_us,
-                      struct wp_err *err)
+int wp_summary_phase_list(const struct wp_trace *t, struct wp_summary *s, struct wp_err *err)
 {
     const struct wp_mark *marks;
     size_t nmarks = 0;
@@ -44,25 +43,6 @@ int wp_summary_phases(const struct wp_trace *t, struct wp_summary *s,
         o->ncounts = (size_t)p->ncounts < room ? p->ncounts : (int)room;
         memcpy(o->counts, p->counts, (size_t)o->ncounts * sizeof(o->counts[0]));
         o->energy_j = o->mean_w = o->peak_w = NAN;
-        if (k == 0 || p->t1_us <= p->t0_us)
-            continue;
-        double mj = 0;
-        bool ok = true;
-        for (size_t g = 0; g < k && ok; g++) {
-            struct wp_energy e;
-            ok = wp_energy_window(refs[g].t_us, refs[g].value, refs[g].n, p->t0_us, p->t1_us,
-                                  refs[g].hold_us, 2 * refs[g].hold_us, &e) == 0 &&
-                 e.covered_us > 0;
-            if (ok)
-                mj += e.energy_mj;
-        }
-        if (!ok)
-            continue;
-        o->energy_j = mj / 1000.0;
-        o->mean_w = o->duration_s > 0 ? o->energy_j / o->duration_s : NAN;
-        double peak_mw;
-        if (wp_sum_peak(refs, k, p->t0_us, p->t1_us, step_us, &peak_mw) == 0)
-            o->peak_w = peak_mw / 1000.0;
     }
     s->nphases = nph;
     free(ph);

@@ -1,6 +1,10 @@
 /* The perf-stat-style summary of a trace: per GPU, for all GPUs together, and for the node
  * (its meter, or an estimate from its parts). Missing readings are NAN here and null in JSON,
- * never 0. */
+ * never 0.
+ *
+ * Computed in one pass over the GPUs' power series (summary.c): every sample is folded into
+ * running per-GPU state as it is decoded (src/analysis/stream.h), so memory does not grow with
+ * the length of the trace; presentation (src/report/) reads only this struct. */
 #ifndef WP_SUMMARY_H
 #define WP_SUMMARY_H
 
@@ -45,6 +49,16 @@ struct wp_total_summary {
     double counter_diff_pct;
 };
 
+/* Energy per unit of what the job counted in a phase (its counts samples=, tokens=, flops=):
+ * the count's key, the JSON key and text label of the result, and the unit counted (flops
+ * are per TFLOP). */
+struct wp_per_unit {
+    const char *key, *json, *text;
+    double unit;
+};
+#define WP_NPER_UNITS 3
+extern const struct wp_per_unit wp_per_units[WP_NPER_UNITS];
+
 /* One phase of the job (from its begin/end marks; see src/marks/marks.h), over all GPUs. */
 struct wp_phase_summary {
     char name[WP_MARK_NAME_MAX + 1];
@@ -57,6 +71,7 @@ struct wp_phase_summary {
     double peak_w; /* peak of the summed GPU power inside the phase */
     int ncounts;
     struct wp_mark_count counts[2 * WP_MARK_MAX_COUNTS];
+    double per_unit_j[WP_NPER_UNITS]; /* energy_j per wp_per_units[i], NAN without that count */
 };
 
 /* A part of the node metered on its own: all GPUs, the CPU packages (or psys, which holds
@@ -168,8 +183,28 @@ struct wp_summary {
     struct wp_swings_result swings;
 };
 
+/* A fold that joins the summary's one pass over the GPUs' power series: called with every
+ * sample of GPU gpu (an index into wp_summary.gpus; the GPUs' order) in mW, each GPU's samples
+ * in time order (GPUs interleave), damaged chunks left out; samples outside the run window
+ * included (compare with the summary's start_us/end_us). A negative return stops the summary
+ * with that code (err filled by the fold). */
+typedef int (*wp_summary_fold_fn)(void *ctx, size_t gpu, int64_t t_us, int64_t mw,
+                                  struct wp_err *err);
+
 struct wp_summary_opts {
-    double rated_w; /* the node's rated power; finite overrides the trace's node.rated_w */
+    double rated_w;          /* the node's rated power; finite overrides the trace's node.rated_w */
+    wp_summary_fold_fn fold; /* NULL: none */
+    void *fold_ctx;
+    /* The GPUs' summed power as the pass walks it: constant sum_mw over [t0_us, t1_us]
+     * (whole microseconds, both included), in time order, pieces that some GPU does not cover
+     * left out; only when every GPU has a power series, over the run window and the phases.
+     * The all-GPU peak is the highest piece that holds a point of the grid. NULL: none. */
+    int (*sum_fold)(void *ctx, int64_t t0_us, int64_t t1_us, double sum_mw, struct wp_err *err);
+    void *sum_fold_ctx;
+    /* Called once every 2^20 samples of the pass with the share done so far (0..1), for a
+     * progress line; NULL: none. */
+    void (*progress)(void *ctx, double done);
+    void *progress_ctx;
 };
 
 /* wp_summary_compute_opts with no options. */
@@ -177,12 +212,6 @@ int wp_summary_compute(const struct wp_trace *t, struct wp_summary *out, struct 
 int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_opts *opts,
                             struct wp_summary *out, struct wp_err *err);
 void wp_summary_free(struct wp_summary *s);
-void wp_summary_print_text(FILE *f, const struct wp_summary *s);
-int wp_summary_write_json(FILE *f, const struct wp_summary *s);
-/* The same, with extra members of the top-level object written by extra() at its end (the
- * report's "emissions"). */
-struct wp_json;
-int wp_summary_write_json_ext(FILE *f, const struct wp_summary *s,
-                              void (*extra)(struct wp_json *j, void *ctx), void *ctx);
+/* Text and JSON output of a summary: src/report/report.h. */
 
 #endif

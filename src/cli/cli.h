@@ -89,6 +89,13 @@ void cli_warn_wal_missing(const char *cmd, const struct wp_trace *t, const char 
 /* Computes and prints the summary of a trace (text to `text`, JSON to json_path when set),
  * then, with events, what the recorder noted (GPU lost, driver faults). Returns 0 or an exit
  * status. */
+/* A progress line on stderr for long reads ("wattprof CMD: reading samples 42 %"), only when
+ * stderr is a terminal: cli_progress_new returns NULL otherwise, and the other two accept NULL.
+ * cli_progress_end erases the line. */
+void *cli_progress_new(const char *cmd);
+void cli_progress(void *ctx, double done);
+void cli_progress_end(void *ctx);
+
 int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const char *json_path,
                   bool force, bool events);
 /* The same with the node's rated power in W (finite: replaces the trace's node.rated_w). */

@@ -13,6 +13,7 @@
 #include "analysis/attrib.h"
 #include "analysis/cluster.h"
 #include "analysis/summary.h"
+#include "report/report.h"
 #include "store/trace.h"
 #include "report/html.h"
 
@@ -355,6 +356,52 @@ int cli_summarize(const char *cmd, const char *trace_path, FILE *text, const cha
     return cli_summarize_rated(cmd, trace_path, text, json_path, force, events, NAN);
 }
 
+struct progress {
+    const char *cmd;
+    int last_pct;
+    bool shown;
+};
+
+/* "wattprof report: reading 42 %" on one line, rewritten in place. */
+static void show_progress(void *ctx, double done)
+{
+    struct progress *p = ctx;
+    int pct = (int)(done * 100.0);
+    if (pct == p->last_pct)
+        return;
+    p->last_pct = pct;
+    p->shown = true;
+    fprintf(stderr, "\rwattprof %s: reading samples %3d %%", p->cmd, pct);
+    fflush(stderr);
+}
+
+void *cli_progress_new(const char *cmd)
+{
+    /* only for a person watching: a log or a pipe gets no carriage returns */
+    if (!isatty(STDERR_FILENO))
+        return NULL;
+    struct progress *p = calloc(1, sizeof(*p));
+    if (p) {
+        p->cmd = cmd;
+        p->last_pct = -1;
+    }
+    return p;
+}
+
+void cli_progress(void *ctx, double done)
+{
+    if (ctx)
+        show_progress(ctx, done);
+}
+
+void cli_progress_end(void *ctx)
+{
+    struct progress *p = ctx;
+    if (p && p->shown)
+        fputs("\r\033[K", stderr); /* the line goes: what follows is the summary */
+    free(p);
+}
+
 struct html_ctx {
     const struct wp_trace *t;
     const struct wp_summary *s;
@@ -400,7 +447,14 @@ int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const
     struct wp_summary s;
     memset(&s, 0, sizeof(s));
     struct wp_summary_opts opts = {.rated_w = rated_w};
+    /* `run` and `record` summarise what they just wrote: seconds, not worth a progress line */
+    void *prog = strcmp(cmd, "report") == 0 ? cli_progress_new(cmd) : NULL;
+    if (prog) {
+        opts.progress = cli_progress;
+        opts.progress_ctx = prog;
+    }
     rc = wp_summary_compute_opts(t, &opts, &s, &err);
+    cli_progress_end(prog);
     if (rc < 0) {
         cli_error(cmd, "cannot summarise %s: %s", trace_path, err.msg);
         wp_trace_free(t);

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "analysis/summary.h"
+#include "analysis/sweep.h"
 #include "cli/cli.h"
 #include "core/clock.h"
 #include "core/json.h"
@@ -106,82 +107,10 @@ static char *substitute(const char *s, const char *name, const char *value)
     return out;
 }
 
-static double count_of(const struct wp_phase_summary *p, const char *key)
-{
-    for (int i = 0; i < p->ncounts; i++)
-        if (strcmp(p->counts[i].key, key) == 0)
-            return p->counts[i].value;
-    return NAN;
-}
-
-struct run_row {
-    const char *value;
-    bool done;
-    int exit_code;
-    double duration_s, energy_j, mean_w, peak_w;
-    double samples, tokens; /* from the job's own phases inside the run; NAN if none */
-};
-
-/* Sums a count over the job's outermost phases inside [t0, t1]. */
-static double job_count(const struct wp_summary *s, int64_t t0, int64_t t1, const char *key)
-{
-    int depth = -1;
-    for (size_t i = 0; i < s->nphases; i++) {
-        const struct wp_phase_summary *p = &s->phases[i];
-        if (strncmp(p->name, "sweep/", 6) == 0 || p->t0_us < t0 || p->t1_us > t1)
-            continue;
-        if (!isnan(count_of(p, key)) && (depth < 0 || p->depth < depth))
-            depth = p->depth;
-    }
-    if (depth < 0)
-        return NAN;
-    double sum = 0;
-    for (size_t i = 0; i < s->nphases; i++) {
-        const struct wp_phase_summary *p = &s->phases[i];
-        if (strncmp(p->name, "sweep/", 6) == 0 || p->t0_us < t0 || p->t1_us > t1 ||
-            p->depth != depth)
-            continue;
-        double c = count_of(p, key);
-        if (!isnan(c))
-            sum += c;
-    }
-    return sum;
-}
-
-/* Sums the job's phases called name inside [t0, t1] into row (NAN when there are none). */
-static void sum_phases(const struct wp_summary *s, int64_t t0, int64_t t1, const char *name,
-                       struct run_row *row)
-{
-    double e = 0, d = 0, peak = NAN, samples = NAN, tokens = NAN;
-    int n = 0;
-    for (size_t i = 0; i < s->nphases; i++) {
-        const struct wp_phase_summary *p = &s->phases[i];
-        if (strcmp(p->name, name) != 0 || p->t0_us < t0 || p->t1_us > t1)
-            continue;
-        n++;
-        e += p->energy_j;
-        d += p->duration_s;
-        if (isnan(peak) || p->peak_w > peak)
-            peak = p->peak_w;
-        double c = count_of(p, "samples");
-        if (!isnan(c))
-            samples = (isnan(samples) ? 0 : samples) + c;
-        c = count_of(p, "tokens");
-        if (!isnan(c))
-            tokens = (isnan(tokens) ? 0 : tokens) + c;
-    }
-    row->energy_j = n ? e : NAN;
-    row->duration_s = n ? d : NAN;
-    row->mean_w = n && d > 0 ? e / d : NAN;
-    row->peak_w = peak;
-    row->samples = samples;
-    row->tokens = tokens;
-}
-
 struct json_out {
     const char *phase;
     const struct sweep *sw;
-    const struct run_row *rows;
+    const struct wp_sweep_row *rows;
     bool interrupted;
 };
 
@@ -196,9 +125,9 @@ static int write_json(FILE *f, void *arg)
     wp_json_kbool(&j, "interrupted", o->interrupted);
     wp_json_key(&j, "runs");
     wp_json_arr_begin(&j);
-    const struct run_row *first = &o->rows[0];
+    const struct wp_sweep_row *first = &o->rows[0];
     for (size_t i = 0; i < o->sw->nvalues; i++) {
-        const struct run_row *r = &o->rows[i];
+        const struct wp_sweep_row *r = &o->rows[i];
         if (!r->done)
             continue;
         wp_json_obj_begin(&j);
@@ -226,13 +155,13 @@ static int write_json(FILE *f, void *arg)
     return rc;
 }
 
-static void print_table(FILE *f, const struct sweep *sw, const struct run_row *rows)
+static void print_table(FILE *f, const struct sweep *sw, const struct wp_sweep_row *rows)
 {
     fprintf(f, "\n %-12s %5s %9s %11s %8s %8s %12s %9s %8s\n", sw->name, "exit", "time s",
             "GPU energy J", "mean W", "peak W", "J/sample|tok", "energy x", "time x");
-    const struct run_row *first = &rows[0];
+    const struct wp_sweep_row *first = &rows[0];
     for (size_t i = 0; i < sw->nvalues; i++) {
-        const struct run_row *r = &rows[i];
+        const struct wp_sweep_row *r = &rows[i];
         if (!r->done) {
             fprintf(f, " %-12s %5s   not run\n", r->value, "-");
             continue;
@@ -402,7 +331,7 @@ static int sweep_main(int argc, char **argv, struct sweep *swp, struct cli_sourc
     if (wp_recorder_nsensors(r) == 0)
         cli_warn("sweep", "no power sensor found (see `wattprof list`); the runs are timed only");
 
-    struct run_row *rows = calloc(sw.nvalues, sizeof(*rows));
+    struct wp_sweep_row *rows = calloc(sw.nvalues, sizeof(*rows));
     char **argv_i = calloc((size_t)ntmpl + 1, sizeof(*argv_i));
     if (!rows || !argv_i) {
         cli_error("sweep", "out of memory");
@@ -481,25 +410,7 @@ static int sweep_main(int argc, char **argv, struct sweep *swp, struct cli_sourc
         cli_error("sweep", "cannot summarise the sweep: %s", err.msg);
         status = WP_EXIT_DATAERR;
     } else {
-        for (size_t i = 0; i < s.nphases; i++) {
-            const struct wp_phase_summary *p = &s.phases[i];
-            char *end;
-            if (strncmp(p->name, "sweep/", 6) != 0)
-                continue;
-            unsigned long k = strtoul(p->name + 6, &end, 10);
-            if (*end || k >= sw.nvalues)
-                continue;
-            if (only_phase) {
-                sum_phases(&s, p->t0_us, p->t1_us, only_phase, &rows[k]);
-                continue;
-            }
-            rows[k].duration_s = p->duration_s;
-            rows[k].energy_j = p->energy_j;
-            rows[k].mean_w = p->mean_w;
-            rows[k].peak_w = p->peak_w;
-            rows[k].samples = job_count(&s, p->t0_us, p->t1_us, "samples");
-            rows[k].tokens = job_count(&s, p->t0_us, p->t1_us, "tokens");
-        }
+        wp_sweep_rows(&s, sw.nvalues, only_phase, rows);
         if (s.replay[0])
             fprintf(stderr, "\nREPLAY: %s\n", s.replay);
         if (only_phase)

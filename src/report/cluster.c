@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "analysis/cluster.h"
+#include "report/report.h"
 #include "core/json.h"
 
 static const char *num(char *buf, size_t cap, const char *fmt, double v)

@@ -77,7 +77,7 @@ static size_t put_uvarint(uint8_t *p, uint64_t x)
     return i;
 }
 
-static int get_uvarint(const uint8_t *b, size_t end, size_t *pos, uint64_t *out)
+static int get_uvarint_slow(const uint8_t *b, size_t end, size_t *pos, uint64_t *out)
 {
     uint64_t x = 0;
     unsigned shift = 0;
@@ -97,6 +97,24 @@ static int get_uvarint(const uint8_t *b, size_t end, size_t *pos, uint64_t *out)
         shift += 7;
     }
     return -EINVAL;
+}
+
+/* One- and two-byte varints are nearly all of them (see the top): those are decoded inline,
+ * the rest by the general loop. */
+static inline int get_uvarint(const uint8_t *b, size_t end, size_t *pos, uint64_t *out)
+{
+    size_t i = *pos;
+    if (i < end && b[i] < 0x80) {
+        *out = b[i];
+        *pos = i + 1;
+        return 0;
+    }
+    if (i + 1 < end && b[i + 1] < 0x80 && b[i + 1] != 0) {
+        *out = (uint64_t)(b[i] & 0x7F) | (uint64_t)b[i + 1] << 7;
+        *pos = i + 2;
+        return 0;
+    }
+    return get_uvarint_slow(b, end, pos, out);
 }
 
 int wp_chunk_encode(const int64_t *t_us, const int64_t *value, size_t n, uint8_t **out,

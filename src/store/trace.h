@@ -22,8 +22,13 @@
  * trace; set by `wattprof merge`, which joins node traces into one with a node dimension and
  * lists the nodes in meta "merge.*"), the quantity "proc_util" (per-process GPU share), and
  * marks.pid (the sender's pid, 0 unknown). A
- * version 2 reader must not read a merged trace: it would take two nodes' GPU 0 for one. */
-#define WP_TRACE_VERSION 3
+ * version 2 reader must not read a merged trace: it would take two nodes' GPU 0 for one.
+ * 4: a sensor's newest chunk grows in open_chunks until it is full (trace_write.c), so a
+ *    recording that was killed has samples there that a version 3 reader would miss; chunks
+ *    carry vmin, vmax and vsum of their raw values (vsum NULL on overflow), for envelopes and
+ *    window sums that need not decode them; 16 kB pages.
+ * Versions 1 to 3 are still read; a newer one is refused by name. */
+#define WP_TRACE_VERSION 4
 
 /* ---- writing ---- */
 struct wp_trace_writer;
@@ -107,6 +112,22 @@ int wp_trace_series(const struct wp_trace *t, int sensor, struct wp_series *out,
 void wp_trace_damage_describe(const struct wp_trace *t, const struct wp_trace_damage *d, char *buf,
                               size_t cap);
 void wp_series_free(struct wp_series *s);
+
+/* The same samples as wp_trace_series, a block at a time, so that a day-long series never has
+ * to be in memory at once: blocks come in time order and, joined, equal what wp_trace_series
+ * returns (damaged chunks left out, overlapping chunks sorted stably). A block is usually one
+ * chunk (at most WP_TRACE_CHUNK_MAX samples); chunks that overlap in time come as one block.
+ * The pointers stay valid until the next call. *n == 0 at the end. Errors as
+ * wp_trace_series. */
+struct wp_trace_cursor;
+int wp_trace_cursor_open(const struct wp_trace *t, int sensor, struct wp_trace_cursor **out,
+                         struct wp_err *err);
+int wp_trace_cursor_next(struct wp_trace_cursor *c, const int64_t **t_us, const int64_t **value,
+                         size_t *n, struct wp_err *err);
+/* The damaged chunks met so far, in the order read (complete once *n == 0 came back). */
+void wp_trace_cursor_damage(const struct wp_trace_cursor *c, const struct wp_trace_damage **v,
+                            size_t *n);
+void wp_trace_cursor_close(struct wp_trace_cursor *c);
 /* Marks and events in time order. Pointers stay valid until wp_trace_free. */
 int wp_trace_marks(const struct wp_trace *t, const struct wp_mark **v, size_t *n,
                    struct wp_err *err);

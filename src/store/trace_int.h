@@ -14,6 +14,19 @@
  * decoding one chunk never needs more than a few hundred kB. */
 #define WP_TRACE_CHUNK_MAX 4096
 
+/* A sensor's newest chunk is rewritten at each commit with what came since (trace_write.c)
+ * until it holds this many samples or spans this long: about 10 s of the 20 ms buffer, a
+ * minute of a 1 Hz reading. Each row costs about 54 bytes besides its samples (the chunk
+ * header and checksum, the row, its index entry; bench/perf/day_bench.sh), which one-second
+ * chunks made 84 % of the rows and half of a day's trace. Rewriting re-encodes at most this
+ * many samples per sensor per commit. */
+#define WP_TRACE_CHUNK_TARGET 512
+/* A full chunk of the 20 ms buffer is about 2.4 kB: one fits in a 4 kB page with 40 % of it
+ * left empty (10.8 MB for bench/perf's 1 h trace against 7 MB of samples); 16 kB pages hold
+ * six. */
+#define WP_TRACE_PAGE_SIZE     16384
+#define WP_TRACE_CHUNK_SPAN_US 60000000
+
 /* Sensor ids index in-memory arrays; anything above this is a caller bug, not a real table. */
 #define WP_TRACE_MAX_SENSOR_ID 65535
 

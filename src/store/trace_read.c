@@ -524,6 +524,8 @@ void wp_series_free(struct wp_series *s)
     memset(s, 0, sizeof(*s));
 }
 
+static const struct wp_sensor *sensor_row(const struct wp_trace *t, int id);
+
 /* Stable merge sort of (t, v) by t, for chunks that overlap in time. */
 static void merge_sort(int64_t *t, int64_t *v, int64_t *tt, int64_t *tv, size_t n)
 {
@@ -580,15 +582,41 @@ static int grow_series(struct wp_series *s, size_t *tcap, size_t *vcap, size_t n
     return WP_GROW(&s->t_us, tcap, need) < 0 || WP_GROW(&s->value, vcap, need) < 0 ? -ENOMEM : 0;
 }
 
-/* Notes a chunk that cannot be used; its samples stay out of the series. */
-static int bad_chunk(const struct wp_trace *t, struct wp_series *out, size_t *cap, int sensor,
-                     int64_t t0, int64_t t1, int64_t n, const char *what, struct wp_err *err)
+/* Samples decoded but not handed out yet: one chunk, or a run of chunks that overlap in time
+ * and must be sorted together. */
+struct cur_buf {
+    struct wp_series s; /* only n, t_us and value are used */
+    size_t tcap, vcap;
+    int64_t min_t, max_t;
+    bool sorted; /* non-decreasing as decoded */
+    bool filled;
+};
+
+struct wp_trace_cursor {
+    const struct wp_trace *t;
+    sqlite3_stmt *st;
+    int sensor;
+    bool rows_done;
+    struct cur_buf group, ahead, out;
+    struct wp_trace_damage *damaged;
+    size_t ndamaged, dcap;
+    size_t total; /* samples handed out so far */
+};
+
+static int cur_nomem(const struct wp_trace_cursor *c, struct wp_err *err)
 {
-    if (WP_GROW(&out->damaged, cap, out->ndamaged + 1) < 0)
-        return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor, t->path);
-    struct wp_trace_damage *d = &out->damaged[out->ndamaged++];
+    return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", c->sensor, c->t->path);
+}
+
+/* Notes a chunk that cannot be used; its samples stay out of the series. */
+static int bad_chunk(struct wp_trace_cursor *c, int64_t t0, int64_t t1, int64_t n, const char *what,
+                     struct wp_err *err)
+{
+    if (WP_GROW(&c->damaged, &c->dcap, c->ndamaged + 1) < 0)
+        return cur_nomem(c, err);
+    struct wp_trace_damage *d = &c->damaged[c->ndamaged++];
     memset(d, 0, sizeof(*d));
-    d->sensor = sensor;
+    d->sensor = c->sensor;
     d->t0_us = t0;
     d->t1_us = t1;
     d->samples = n;
@@ -596,19 +624,13 @@ static int bad_chunk(const struct wp_trace *t, struct wp_series *out, size_t *ca
     return 0;
 }
 
-static int read_chunks(const struct wp_trace *t, int sensor, struct wp_series *out,
-                       struct wp_err *err)
+/* Appends the next intact, non-empty chunk to b. Returns 1 when it did, 0 when the sensor has
+ * no more chunks, negative on error. Damaged chunks on the way are noted and skipped. */
+static int read_chunk(struct wp_trace_cursor *c, struct cur_buf *b, struct wp_err *err)
 {
-    sqlite3_stmt *st;
-    int rc = prepare(t,
-                     "SELECT t0_us, t1_us, n, data FROM chunks WHERE sensor = ? "
-                     "ORDER BY t0_us, rowid",
-                     &st, err);
-    if (rc < 0)
-        return rc;
-    sqlite3_bind_int(st, 1, sensor);
-    size_t tcap = 0, vcap = 0, dcap = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = SQLITE_DONE;
+    while (!c->rows_done && (rc = sqlite3_step(c->st)) == SQLITE_ROW) {
+        sqlite3_stmt *st = c->st;
         int64_t t0 = sqlite3_column_int64(st, 0), t1 = sqlite3_column_int64(st, 1);
         int64_t n = sqlite3_column_int64(st, 2);
         const uint8_t *blob = sqlite3_column_blob(st, 3);
@@ -620,34 +642,147 @@ static int read_chunks(const struct wp_trace *t, int sensor, struct wp_series *o
         } else if (n == 0) {
             /* An empty chunk adds nothing; decoding it would do arithmetic on a NULL series
              * (found by tests/fuzz/fuzz_trace.c). */
+            continue;
         } else {
-            if (grow_series(out, &tcap, &vcap, out->n + (size_t)n) < 0) {
-                sqlite3_finalize(st);
-                return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor,
-                               t->path);
-            }
-            int64_t *ct = out->t_us + out->n, *cv = out->value + out->n;
+            size_t at = b->s.n;
+            if (grow_series(&b->s, &b->tcap, &b->vcap, at + (size_t)n) < 0)
+                return cur_nomem(c, err);
+            int64_t *ct = b->s.t_us + at, *cv = b->s.value + at;
             if (wp_chunk_decode(blob, len, (size_t)n, ct, cv) < 0) {
                 bad = "does not decode (checksum or encoding)";
             } else {
-                int64_t lo = n ? ct[0] : t0, hi = n ? ct[0] : t1;
+                int64_t lo = ct[0], hi = ct[0];
+                bool sorted = true;
                 for (int64_t i = 1; i < n; i++) {
                     lo = ct[i] < lo ? ct[i] : lo;
                     hi = ct[i] > hi ? ct[i] : hi;
+                    sorted = sorted && ct[i] >= ct[i - 1];
                 }
-                if (lo != t0 || hi != t1)
+                if (lo != t0 || hi != t1) {
                     bad = "holds samples outside its time range";
+                } else {
+                    b->sorted = (b->filled ? b->sorted : true) && sorted;
+                    b->min_t = b->filled && b->min_t < lo ? b->min_t : lo;
+                    b->max_t = b->filled && b->max_t > hi ? b->max_t : hi;
+                    b->filled = true;
+                    b->s.n += (size_t)n;
+                    return 1;
+                }
             }
         }
-        if (!bad) {
-            out->n += (size_t)n;
-        } else if ((rc = bad_chunk(t, out, &dcap, sensor, t0, t1, n, bad, err)) < 0) {
-            sqlite3_finalize(st);
+        if ((rc = bad_chunk(c, t0, t1, n, bad, err)) < 0)
             return rc;
-        }
     }
-    sqlite3_finalize(st);
-    return rc == SQLITE_DONE ? 0 : db_fail(t, rc, err);
+    if (!c->rows_done) {
+        c->rows_done = true;
+        if (rc != SQLITE_DONE)
+            return db_fail(c->t, rc, err);
+    }
+    return 0;
+}
+
+static void buf_swap(struct cur_buf *a, struct cur_buf *b)
+{
+    struct cur_buf x = *a;
+    *a = *b;
+    *b = x;
+}
+
+static void buf_clear(struct cur_buf *b)
+{
+    b->s.n = 0;
+    b->filled = false;
+}
+
+int wp_trace_cursor_open(const struct wp_trace *t, int sensor, struct wp_trace_cursor **out,
+                         struct wp_err *err)
+{
+    *out = NULL;
+    if (!sensor_row(t, sensor))
+        return wp_errf(err, -ENOENT, "%s has no sensor %d", t->path, sensor);
+    struct wp_trace_cursor *c = calloc(1, sizeof(*c));
+    if (!c)
+        return wp_errf(err, -ENOMEM, "out of memory reading sensor %d of %s", sensor, t->path);
+    c->t = t;
+    c->sensor = sensor;
+    /* Version 4 keeps each sensor's newest chunk in open_chunks until it is full; it sorts
+     * after the closed chunks that start at the same time, as it was written after them. */
+    int rc =
+        prepare(t,
+                t->version >= 4 ? "SELECT t0_us, t1_us, n, data, 0 AS o, rowid AS r FROM chunks "
+                                  "WHERE sensor = ?1 UNION ALL SELECT t0_us, t1_us, n, data, 1, 0 "
+                                  "FROM open_chunks WHERE sensor = ?1 ORDER BY 1, 5, 6"
+                                : "SELECT t0_us, t1_us, n, data FROM chunks WHERE sensor = ?1 "
+                                  "ORDER BY t0_us, rowid",
+                &c->st, err);
+    if (rc < 0) {
+        free(c);
+        return rc;
+    }
+    sqlite3_bind_int(c->st, 1, sensor);
+    *out = c;
+    return 0;
+}
+
+/* A group of samples goes out once the next chunk starts at or after the group's last
+ * sample: nothing later can then sort before it. Chunks that overlap join the group and are
+ * sorted with it (stably, so equal times keep their written order), which hands out exactly
+ * what sorting the whole series would. */
+int wp_trace_cursor_next(struct wp_trace_cursor *c, const int64_t **t_us, const int64_t **value,
+                         size_t *n, struct wp_err *err)
+{
+    *t_us = *value = NULL;
+    *n = 0;
+    buf_clear(&c->out);
+    int rc;
+    if (!c->group.filled && (rc = read_chunk(c, &c->group, err)) <= 0)
+        return rc;
+    for (;;) {
+        buf_clear(&c->ahead);
+        if ((rc = read_chunk(c, &c->ahead, err)) < 0)
+            return rc;
+        if (rc == 0 || c->ahead.min_t >= c->group.max_t)
+            break;
+        /* overlaps: the group takes the chunk in */
+        struct cur_buf *g = &c->group, *a = &c->ahead;
+        if (grow_series(&g->s, &g->tcap, &g->vcap, g->s.n + a->s.n) < 0)
+            return cur_nomem(c, err);
+        memcpy(g->s.t_us + g->s.n, a->s.t_us, a->s.n * sizeof(int64_t));
+        memcpy(g->s.value + g->s.n, a->s.value, a->s.n * sizeof(int64_t));
+        g->s.n += a->s.n;
+        g->sorted = false;
+        g->max_t = a->max_t > g->max_t ? a->max_t : g->max_t;
+        buf_clear(a);
+    }
+    if (!c->group.sorted && sort_series(&c->group.s) < 0)
+        return wp_errf(err, -ENOMEM, "out of memory sorting sensor %d of %s", c->sensor,
+                       c->t->path);
+    buf_swap(&c->out, &c->group);
+    buf_swap(&c->group, &c->ahead); /* the chunk read ahead, if any, starts the next group */
+    *t_us = c->out.s.t_us;
+    *value = c->out.s.value;
+    *n = c->out.s.n;
+    c->total += *n;
+    return 0;
+}
+
+void wp_trace_cursor_damage(const struct wp_trace_cursor *c, const struct wp_trace_damage **v,
+                            size_t *n)
+{
+    *v = c->damaged;
+    *n = c->ndamaged;
+}
+
+void wp_trace_cursor_close(struct wp_trace_cursor *c)
+{
+    if (!c)
+        return;
+    sqlite3_finalize(c->st);
+    wp_series_free(&c->group.s);
+    wp_series_free(&c->ahead.s);
+    wp_series_free(&c->out.s);
+    free(c->damaged);
+    free(c);
 }
 
 static const struct wp_sensor *sensor_row(const struct wp_trace *t, int id)
@@ -684,11 +819,28 @@ void wp_trace_damage_describe(const struct wp_trace *t, const struct wp_trace_da
 int wp_trace_series(const struct wp_trace *t, int sensor, struct wp_series *out, struct wp_err *err)
 {
     memset(out, 0, sizeof(*out));
-    if (!sensor_row(t, sensor))
-        return wp_errf(err, -ENOENT, "%s has no sensor %d", t->path, sensor);
-    int rc = read_chunks(t, sensor, out, err);
-    if (rc == 0 && sort_series(out) < 0)
-        rc = wp_errf(err, -ENOMEM, "out of memory sorting sensor %d of %s", sensor, t->path);
+    struct wp_trace_cursor *c;
+    int rc = wp_trace_cursor_open(t, sensor, &c, err);
+    if (rc < 0)
+        return rc;
+    size_t tcap = 0, vcap = 0;
+    const int64_t *ct, *cv;
+    size_t n;
+    while ((rc = wp_trace_cursor_next(c, &ct, &cv, &n, err)) == 0 && n > 0) {
+        if (grow_series(out, &tcap, &vcap, out->n + n) < 0) {
+            rc = cur_nomem(c, err);
+            break;
+        }
+        memcpy(out->t_us + out->n, ct, n * sizeof(*ct));
+        memcpy(out->value + out->n, cv, n * sizeof(*cv));
+        out->n += n;
+    }
+    if (rc == 0 && c->ndamaged) {
+        out->damaged = c->damaged;
+        out->ndamaged = c->ndamaged;
+        c->damaged = NULL;
+    }
+    wp_trace_cursor_close(c);
     if (rc < 0)
         wp_series_free(out);
     return rc;

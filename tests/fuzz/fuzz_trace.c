@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "analysis/summary.h"
+#include "report/report.h"
 #include "store/trace.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -2,7 +2,9 @@
 # (sensor, time range) on stderr and exits 65, the same code for report and export.
 . "$(dirname "$0")/lib.sh"
 
-expect_status 0 "$WATTPROF" record -q -o t.wptrace --duration 3
+# 24 s: a chunk takes commits until it holds 512 samples (src/store/trace_int.h), so GPU 0's
+# 20 ms series is three chunks (550, 550 and the rest) and the middle one can be damaged.
+expect_status 0 "$WATTPROF" record -q -o t.wptrace --duration 24
 expect_status 0 "$WATTPROF" export t.wptrace --csv --sensor power -o all.csv
 python3 - <<'PY'
 import sqlite3
@@ -26,7 +28,7 @@ expect_in err.txt "s after the start"
 grep -q "standard output" err.txt && fail "report blamed standard output"
 check 'len(j["damaged"]) == 1 and j["damaged"][0]["device"] == 0 and j["damaged"][0]["name"] == "power"' r.json
 check 'j["gpus"][0]["energy_j"] > 0 and j["gpus"][1]["energy_j"] > 0' r.json
-# The damaged second shows as a gap in GPU 0's series (its energy is bridged, and flagged).
+# The damaged span shows as a gap in GPU 0's series (its energy is bridged, and flagged).
 check 'j["gpus"][0]["gaps"] > j["gpus"][1]["gaps"]' r.json
 
 # export to stdout and to a file: the intact rows, then 65 (not 74, not "standard output").

@@ -9,9 +9,10 @@ for cmd in "run -o - -- true" "record -o - --duration 1" "sweep --param n=1 -o -
     [ ! -e ./- ] || fail "'$cmd' created a file named -"
 done
 
-# A full disk under the temporary trace of `run` (a small tmpfs; needs root to mount).
+# A full disk under the temporary trace of `run` (a small tmpfs; needs root to mount): room to
+# create the trace (16 kB pages), not to record 4 s into it.
 mkdir full
-if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=96k tmpfs full 2>/dev/null; then
+if [ "$(id -u)" = 0 ] && mount -t tmpfs -o size=320k tmpfs full 2>/dev/null; then
     trap 'umount "$T/full" 2>/dev/null; rm -rf "$T"' EXIT
     TMPDIR="$T/full" expect_status 0 "$WATTPROF" run -q -- sleep 4
     expect_in err.txt "could not be saved"

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "analysis/summary.h"
+#include "report/report.h"
 #include "core/json.h"
 #include "store/trace.h"
 
@@ -1094,6 +1095,9 @@ static void test_phases_output(void **state)
     p->counts[0].value = 512;
     snprintf(p->counts[1].key, sizeof(p->counts[1].key), "tokens");
     p->counts[1].value = NAN;
+    /* computed by the analysis from the counts; presentation only prints them */
+    p->per_unit_j[0] = 1200.0 / 512;
+    p->per_unit_j[1] = p->per_unit_j[2] = NAN;
     p = &s.phases[1];
     snprintf(p->name, sizeof(p->name), "eval\x1b[2J");
     p->depth = 1;
@@ -1102,6 +1106,7 @@ static void test_phases_output(void **state)
     p->t1_us = T0 + 3 * S;
     p->duration_s = 1.0;
     p->energy_j = p->mean_w = p->peak_w = NAN;
+    p->per_unit_j[0] = p->per_unit_j[1] = p->per_unit_j[2] = NAN;
 
     char *json = json_of(&s);
     assert_int_equal(python_check(json,

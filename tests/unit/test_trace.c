@@ -449,6 +449,104 @@ static void test_trace_overlapping_chunks_read_back_sorted_and_stable(void **sta
     wp_sensors_free(&tab);
 }
 
+/* Commits go into one chunk until it is full or spans a minute; a killed writer still leaves
+ * every committed sample (test_trace_keeps_every_committed_sample_when_writer_is_sigkilled). */
+static void test_trace_small_commits_share_a_chunk(void **state)
+{
+    struct ctx *c = *state;
+    write_simple(c->path, 2, 1200); /* 24 commits of 50 samples per sensor */
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(c->path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT n, vmin, vmax, vsum FROM chunks WHERE sensor = 0 "
+                                        "ORDER BY t0_us",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    int64_t sizes[8], nrows = 0, first = 0;
+    while (sqlite3_step(st) == SQLITE_ROW && nrows < 8) {
+        sizes[nrows++] = sqlite3_column_int64(st, 0);
+        /* the row's aggregates are those of its samples */
+        int64_t lo = INT64_MAX, hi = INT64_MIN, sum = 0;
+        bool sum_ok = true;
+        for (int64_t i = first; i < first + sizes[nrows - 1]; i++) {
+            lo = val(0, i) < lo ? val(0, i) : lo;
+            hi = val(0, i) > hi ? val(0, i) : hi;
+            sum_ok = sum_ok && !__builtin_add_overflow(sum, val(0, i), &sum);
+        }
+        first += sizes[nrows - 1];
+        assert_int_equal(sqlite3_column_int64(st, 1), lo);
+        assert_int_equal(sqlite3_column_int64(st, 2), hi);
+        if (sum_ok)
+            assert_int_equal(sqlite3_column_int64(st, 3), sum);
+        else /* val() puts INT64_MIN among them: the sum does not fit */
+            assert_int_equal(sqlite3_column_type(st, 3), SQLITE_NULL);
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    /* 550 + 550 (each closed once past 512) + the 100 still open at close */
+    assert_int_equal(nrows, 3);
+    assert_int_equal(sizes[0], 550);
+    assert_int_equal(sizes[1], 550);
+    assert_int_equal(sizes[2], 100);
+    struct wp_trace *t = NULL;
+    struct wp_err err = {0};
+    assert_int_equal(wp_trace_open(&t, c->path, &err), 0);
+    check_series(t, 0, 1200);
+    check_series(t, 1, 1200);
+    wp_trace_free(t);
+}
+
+/* The cursor hands out one chunk at a time (so a day-long series is never in memory at once),
+ * except chunks that overlap in time, which come together, sorted; joined, the blocks are
+ * what wp_trace_series gives. */
+static void test_trace_cursor_gives_a_chunk_at_a_time(void **state)
+{
+    struct ctx *c = *state;
+    struct wp_sensors tab;
+    three_sensors(&tab);
+    tab.n = 1;
+    struct wp_trace_writer *w = create_ok(c->path, &tab);
+    struct wp_err err = {0};
+    /* commits of 10 samples 10 s apart at 0, 100, 200, 300 s (each spans 90 s, so each closes
+     * its chunk); then one that overlaps the last */
+    for (int64_t k = 0; k < 5; k++) {
+        int64_t t0 = (k < 4 ? k * 100 : 355) * 1000000;
+        for (int64_t t = t0; t < t0 + 100000000; t += 10000000) {
+            struct wp_sample x = {0, t, k};
+            assert_int_equal(wp_trace_append(w, &x, 1, &err), 0);
+        }
+        assert_int_equal(wp_trace_commit(w, &err), 0);
+    }
+    assert_int_equal(wp_trace_close(w, &err), 0);
+
+    struct wp_trace *t = NULL;
+    assert_int_equal(wp_trace_open(&t, c->path, &err), 0);
+    struct wp_series all;
+    assert_int_equal(wp_trace_series(t, 0, &all, &err), 0);
+    struct wp_trace_cursor *cur;
+    assert_int_equal(wp_trace_cursor_open(t, 0, &cur, &err), 0);
+    const int64_t *ct, *cv;
+    size_t n, at = 0, blocks = 0, sizes[8] = {0};
+    while (wp_trace_cursor_next(cur, &ct, &cv, &n, &err) == 0 && n > 0) {
+        assert_true(blocks < 8);
+        sizes[blocks++] = n;
+        for (size_t i = 0; i < n; i++, at++) {
+            assert_int_equal(ct[i], all.t_us[at]);
+            assert_int_equal(cv[i], all.value[at]);
+        }
+    }
+    assert_int_equal(at, all.n);
+    assert_int_equal(blocks, 4);
+    assert_int_equal(sizes[0], 10);
+    assert_int_equal(sizes[2], 10);
+    assert_int_equal(sizes[3], 20); /* 300..390 s and 355..445 s overlap: one sorted block */
+    wp_trace_cursor_close(cur);
+    wp_series_free(&all);
+    wp_trace_free(t);
+    wp_sensors_free(&tab);
+}
+
 static void test_trace_create_refuses_existing_file_and_leaves_it_unchanged(void **state)
 {
     struct ctx *c = *state;
@@ -817,29 +915,31 @@ static void flip_chunk_bit(const char *path, int sensor, int k, int pos)
 static void test_trace_series_keeps_intact_chunks_and_lists_the_damaged_one(void **state)
 {
     struct ctx *c = *state;
-    write_simple(c->path, 2, 200); /* 4 commits: 4 chunks of 50 samples per sensor */
+    /* commits of 50 samples; a chunk takes commits until it holds WP_TRACE_CHUNK_TARGET (512):
+     * 4 chunks of 550 samples per sensor */
+    write_simple(c->path, 2, 2200);
     flip_chunk_bit(c->path, 1, 2, 10);
     struct wp_trace *t = NULL;
     struct wp_err err = {0};
     assert_int_equal(wp_trace_open(&t, c->path, &err), 0);
-    check_series(t, 0, 200);
+    check_series(t, 0, 2200);
     struct wp_series s;
     assert_int_equal(wp_trace_series(t, 1, &s, &err), 0);
-    /* chunks 0, 1 and 3 are intact: samples 0-99 and 150-199 */
-    assert_int_equal(s.n, 150);
+    /* chunks 0, 1 and 3 are intact: samples 0-1099 and 1650-2199 */
+    assert_int_equal(s.n, 1650);
     for (size_t i = 0; i < s.n; i++) {
-        int64_t k = i < 100 ? (int64_t)i : (int64_t)i + 50;
+        int64_t k = i < 1100 ? (int64_t)i : (int64_t)i + 550;
         assert_true(s.t_us[i] == tim(1, k));
         assert_true(s.value[i] == val(1, k));
     }
     assert_int_equal(s.ndamaged, 1);
     assert_int_equal(s.damaged[0].sensor, 1);
-    assert_true(s.damaged[0].t0_us == tim(1, 100));
-    assert_true(s.damaged[0].t1_us == tim(1, 149));
-    assert_int_equal(s.damaged[0].samples, 50);
+    assert_true(s.damaged[0].t0_us == tim(1, 1100));
+    assert_true(s.damaged[0].t1_us == tim(1, 1649));
+    assert_int_equal(s.damaged[0].samples, 550);
     char what[320];
     wp_trace_damage_describe(t, &s.damaged[0], what, sizeof(what));
-    if (!strstr(what, "does not decode") || !strstr(what, "50 samples"))
+    if (!strstr(what, "does not decode") || !strstr(what, "550 samples"))
         fail_msg("description: %s", what);
     wp_series_free(&s);
     wp_trace_free(t);
@@ -1055,6 +1155,8 @@ int main(void)
         T(test_trace_round_trips_meta_sensors_samples_marks_events),
         T(test_trace_append_refuses_undeclared_sensor_and_buffers_nothing),
         T(test_trace_overlapping_chunks_read_back_sorted_and_stable),
+        T(test_trace_cursor_gives_a_chunk_at_a_time),
+        T(test_trace_small_commits_share_a_chunk),
         T(test_trace_create_refuses_existing_file_and_leaves_it_unchanged),
         T(test_trace_create_with_force_replaces_file_and_its_wal),
         T(test_trace_create_ignores_orphan_wal_without_database),
