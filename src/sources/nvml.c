@@ -102,6 +102,7 @@ struct nvml {
     int64_t next_buffer_us, next_fields_us, next_slow_us, next_counter_us;
     int64_t fields_period_us;
     bool announced; /* the GPUs lost before the start have been reported as events */
+    bool procs_off; /* procs=0: no per-process utilisation asked for */
 };
 
 static const unsigned field_ids[F_COUNT] = {NVML_FI_DEV_POWER_INSTANT, NVML_FI_DEV_POWER_AVERAGE,
@@ -187,6 +188,15 @@ static int nvml_open(void **state, const struct wp_source_cfg *cfg, struct wp_er
                     path, syms[i].name);
             goto fail;
         }
+    }
+    /* Per-process utilisation costs a driver call per GPU and second; a node whose GPUs are
+     * never shared can turn it off. */
+    bool procs = true;
+    if (cfg && wp_source_cfg_bool(cfg, "procs", true, &procs, err) < 0)
+        goto fail;
+    if (!procs) {
+        n->f.proc_util = NULL;
+        n->procs_off = true;
     }
     nvmlReturn_t r = n->f.init();
     if (r != NVML_SUCCESS) {
@@ -366,7 +376,7 @@ static void discover_gpu(struct nvml *n, struct gpu *g, struct wp_sensors *tab,
         g->s_proc = add_sensor(tab, g, "proc_util", WP_Q_PROC_UTIL, WP_GAUGE, SLOW_PERIOD_US,
                                "each process's SM utilisation, pid*1000+% (for energy per "
                                "process)");
-    else
+    else if (!n->procs_off)
         note_missing_rc(n, meta, g->index, "proc_util", r);
 
     char key[64];
@@ -767,6 +777,10 @@ static void nvml_close(void *state)
 
 static const struct wp_source_key nvml_keys[] = {
     {"lib", "PATH  the NVML library to load (default libnvidia-ml.so.1, or $WATTPROF_NVML_LIB)", 0},
+    {"procs",
+     "0|1  read each process's SM utilisation once a second, for energy per process "
+     "(default 1; 0 saves a driver call per GPU and second where GPUs are not shared)",
+     0},
     {NULL, NULL, 0},
 };
 

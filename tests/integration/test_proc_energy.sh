@@ -42,6 +42,14 @@ expect_status 0 "$WATTPROF" run --json none.json -- sleep 1
 check '"processes" not in j' none.json
 if grep -q "energy by process" err.txt; then fail "a block without processes"; fi
 
+# procs=0 (a node whose GPUs are not shared saves the driver call): processes are there, but
+# not asked for, so neither the sensor nor the block.
+expect_status 0 env FAKE_NVML_PROCS=0:4242:60 "$WATTPROF" run -o off.wpt --json off.json \
+    --source nvml:procs=0 -- sleep 1
+check '"processes" not in j' off.json
+[ "$(sqlite3 off.wpt "select count(*) from sensors where name = 'proc_util'")" = 0 ] ||
+    fail "procs=0 still recorded proc_util"
+
 # A marks-sending job on a shared GPU: the process that marks "train" is the one NVML reports
 # at 60 % beside another at 20 %, so the phase gets 3/4 of the GPU's energy inside it, not all
 # of it. Its pid must be known before the fake NVML starts, so it waits for the socket.
