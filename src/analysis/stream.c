@@ -105,17 +105,38 @@ static int64_t rseg_start(const struct wp_rolling_fold *f, size_t i)
     return i == 0 ? f->first_t - (f->hold_us > 0 ? f->hold_us : 0) : rt(f, i - 1);
 }
 
-/* energy.c's cursor_at over the samples seen so far (n of them in all). */
-static double rcursor_at(const struct wp_rolling_fold *f, size_t *ci, double *cs, double *cc,
-                         size_t n, int64_t x)
+/* energy.c's cursor_at over the samples seen so far (n of them in all), for the hi cursor: it
+ * leaves its sum at each sample it reaches in ps/pc. */
+static double rcursor_hi(struct wp_rolling_fold *f, size_t n, int64_t x)
 {
-    while (*ci + 1 < n && rt(f, *ci) < x) {
-        int64_t a = rseg_start(f, *ci);
-        wp_ksum_add(cs, cc, (double)rv(f, *ci) * (double)(rt(f, *ci) - a));
-        (*ci)++;
+    size_t ci = f->hi_i;
+    double cs = f->hi_s, cc = f->hi_c;
+    while (ci + 1 < n && rt(f, ci) < x) {
+        int64_t a = rseg_start(f, ci);
+        wp_ksum_add(&cs, &cc, (double)rv(f, ci) * (double)(rt(f, ci) - a));
+        ci++;
+        f->ps[ci - f->base] = cs;
+        f->pc[ci - f->base] = cc;
     }
-    int64_t a = rseg_start(f, *ci);
-    return *cs + *cc + (double)rv(f, *ci) * (double)(x - a);
+    f->hi_i = ci;
+    f->hi_s = cs;
+    f->hi_c = cc;
+    int64_t a = rseg_start(f, ci);
+    return cs + cc + (double)rv(f, ci) * (double)(x - a);
+}
+
+/* The same for the lo cursor, which stops at or before where the hi cursor stands (its x is a
+ * window earlier): the sums the hi cursor left are the very doubles it would compute. */
+static double rcursor_lo(struct wp_rolling_fold *f, size_t n, int64_t x)
+{
+    size_t ci = f->lo_i;
+    while (ci + 1 < n && rt(f, ci) < x)
+        ci++;
+    f->lo_i = ci;
+    f->lo_s = f->ps[ci - f->base];
+    f->lo_c = f->pc[ci - f->base];
+    int64_t a = rseg_start(f, ci);
+    return f->lo_s + f->lo_c + (double)rv(f, ci) * (double)(x - a);
 }
 
 void wp_rolling_fold_init(struct wp_rolling_fold *f, int64_t from_us, int64_t to_us,
@@ -160,8 +181,8 @@ static void rolling_run(struct wp_rolling_fold *f, bool final)
          * then stop where they would with every sample, and the next candidates exist. */
         if (!final && !(last > f->s + W))
             return;
-        double hi = rcursor_at(f, &f->hi_i, &f->hi_s, &f->hi_c, n, f->s + W);
-        double lo = rcursor_at(f, &f->lo_i, &f->lo_s, &f->lo_c, n, f->s);
+        double hi = rcursor_hi(f, n, f->s + W);
+        double lo = rcursor_lo(f, n, f->s);
         if (hi - lo > f->best)
             f->best = hi - lo;
         if (f->s >= s_hi) {
@@ -191,10 +212,8 @@ static void rolling_run(struct wp_rolling_fold *f, bool final)
     }
 }
 
-int wp_rolling_fold_add(struct wp_rolling_fold *f, int64_t t_us, int64_t mw)
+static int rolling_append(struct wp_rolling_fold *f, int64_t t_us, int64_t mw)
 {
-    if (f->stop && f->started)
-        return 0;
     /* Drop what no cursor can reach again (seg_start looks one sample back). */
     size_t need = f->lo_i;
     if (f->p < need)
@@ -206,20 +225,50 @@ int wp_rolling_fold_add(struct wp_rolling_fold *f, int64_t t_us, int64_t mw)
         size_t drop = need - f->base;
         memmove(f->t, f->t + drop, (f->n - drop) * sizeof(*f->t));
         memmove(f->v, f->v + drop, (f->n - drop) * sizeof(*f->v));
+        memmove(f->ps, f->ps + drop, (f->n - drop) * sizeof(*f->ps));
+        memmove(f->pc, f->pc + drop, (f->n - drop) * sizeof(*f->pc));
         f->n -= drop;
         f->base += drop;
     }
-    size_t tcap = f->cap, vcap = f->cap;
-    if (WP_GROW(&f->t, &tcap, f->n + 1) < 0)
-        return -ENOMEM;
-    if (WP_GROW(&f->v, &vcap, f->n + 1) < 0)
-        return -ENOMEM;
-    f->cap = tcap < vcap ? tcap : vcap;
-    if (f->base + f->n == 0)
-        f->first_t = t_us; /* the coverage start, kept when sample 0 is dropped */
+    if (f->n + 1 > f->cap) {
+        size_t tcap = f->cap, vcap = f->cap, scap = f->cap, ccap = f->cap;
+        if (WP_GROW(&f->t, &tcap, f->n + 1) < 0 || WP_GROW(&f->v, &vcap, f->n + 1) < 0 ||
+            WP_GROW(&f->ps, &scap, f->n + 1) < 0 || WP_GROW(&f->pc, &ccap, f->n + 1) < 0)
+            return -ENOMEM;
+        size_t c = tcap < vcap ? tcap : vcap;
+        c = c < scap ? c : scap;
+        f->cap = c < ccap ? c : ccap;
+    }
+    if (f->base + f->n == 0) {
+        f->first_t = t_us;       /* the coverage start, kept when sample 0 is dropped */
+        f->ps[0] = f->pc[0] = 0; /* both cursors start at sample 0 with nothing summed */
+    }
     f->t[f->n] = t_us;
     f->v[f->n] = mw;
     f->n++;
+    return 0;
+}
+
+int wp_rolling_fold_add(struct wp_rolling_fold *f, int64_t t_us, int64_t mw)
+{
+    if (f->stop && f->started)
+        return 0;
+    if (rolling_append(f, t_us, mw) < 0)
+        return -ENOMEM;
+    rolling_run(f, false);
+    return 0;
+}
+
+/* The search settles a start only once a sample a window past it is in, so running it once
+ * after n samples visits the same starts with the same cursors as running it after each. */
+int wp_rolling_fold_add_n(struct wp_rolling_fold *f, const int64_t *t_us, const int64_t *mw,
+                          size_t n)
+{
+    if (f->stop && f->started)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (rolling_append(f, t_us[i], mw[i]) < 0)
+            return -ENOMEM;
     rolling_run(f, false);
     return 0;
 }
@@ -238,7 +287,10 @@ void wp_rolling_fold_free(struct wp_rolling_fold *f)
 {
     free(f->t);
     free(f->v);
+    free(f->ps);
+    free(f->pc);
     f->t = f->v = NULL;
+    f->ps = f->pc = NULL;
 }
 
 /* ---- exact percentiles ----

@@ -48,6 +48,9 @@ void wp_energy_fold_free(struct wp_energy_fold *f);
 struct wp_rolling_fold {
     int64_t from_us, to_us, hold_us, window_us;
     int64_t *t, *v; /* samples from index base on; the search needs about one window back */
+    /* the hi cursor's compensated sum when it stood at each sample: the lo cursor, always
+     * behind it, takes these instead of summing the same terms a second time */
+    double *ps, *pc;
     size_t base, n, cap;
     size_t lo_i, hi_i, p, q; /* global indexes, as in energy.c */
     double lo_s, lo_c, hi_s, hi_c;
@@ -60,6 +63,9 @@ void wp_rolling_fold_init(struct wp_rolling_fold *f, int64_t from_us, int64_t to
                           int64_t hold_us, int64_t window_us);
 /* -ENOMEM or 0. */
 int wp_rolling_fold_add(struct wp_rolling_fold *f, int64_t t_us, int64_t mw);
+/* n samples at once, in time order: the same result as adding them one by one. */
+int wp_rolling_fold_add_n(struct wp_rolling_fold *f, const int64_t *t_us, const int64_t *mw,
+                          size_t n);
 /* The highest window_us mean in mW, NAN as wp_rolling_mean_max gives it. */
 double wp_rolling_fold_end(struct wp_rolling_fold *f);
 void wp_rolling_fold_free(struct wp_rolling_fold *f);

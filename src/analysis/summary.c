@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,8 +202,192 @@ struct gpu_work {
     size_t npdamage, ncdamage;
 };
 
+/* ---- the per-sample statistics on a second thread ----
+ * The highest 1 s mean and the value and interval counts of a GPU depend only on that GPU's
+ * own samples in time order, not on the other GPUs', and are about half of the pass's work.
+ * The pass hands them each GPU's samples in batches; one worker folds the batches in the order
+ * they were handed, so every GPU's folds see its samples in the same order as before and give
+ * the same doubles. Without a thread (pthread_create failed) the batches are folded at once. */
+#define OFF_BATCH 4096
+#define OFF_QUEUE 16
+
+struct off_batch {
+    size_t g, n;
+    int64_t t[OFF_BATCH], v[OFF_BATCH];
+};
+
+struct offload {
+    struct gpu_work *w;
+    int64_t start_us, end_us;
+    struct off_batch *pool, **free, **queue, **cur; /* cur: each GPU's filling batch */
+    size_t nfree, qhead, qlen, ngpus;
+    pthread_mutex_t mu;
+    pthread_cond_t work, freed;
+    pthread_t th;
+    bool threaded, done, inited;
+    int rc; /* the worker's first error (-ENOMEM) */
+};
+
+static int off_fold(struct offload *o, const struct off_batch *b)
+{
+    struct gpu_work *w = &o->w[b->g];
+    if (wp_rolling_fold_add_n(&w->roll, b->t, b->v, b->n) < 0)
+        return -ENOMEM;
+    for (size_t i = 0; i < b->n; i++) {
+        int64_t t_us = b->t[i], mw = b->v[i];
+        /* sample statistics: the samples stamped inside the closed run window */
+        if (t_us >= o->start_us && t_us <= o->end_us) {
+            if (wp_hist_add(&w->values, mw) < 0 ||
+                (w->samples && wp_hist_add(&w->intervals, t_us - w->last_in_t) < 0))
+                return -ENOMEM;
+            if (w->samples == 0 || mw > w->max_mw)
+                w->max_mw = mw;
+            w->last_in_t = t_us;
+            w->samples++;
+        }
+    }
+    return 0;
+}
+
+static void *off_main(void *arg)
+{
+    struct offload *o = arg;
+    pthread_mutex_lock(&o->mu);
+    for (;;) {
+        while (o->qlen == 0 && !o->done)
+            pthread_cond_wait(&o->work, &o->mu);
+        if (o->qlen == 0)
+            break;
+        struct off_batch *b = o->queue[o->qhead];
+        o->qhead = (o->qhead + 1) % OFF_QUEUE;
+        o->qlen--;
+        pthread_mutex_unlock(&o->mu);
+        int rc = o->rc ? 0 : off_fold(o, b);
+        pthread_mutex_lock(&o->mu);
+        if (rc < 0 && o->rc == 0)
+            o->rc = rc;
+        o->free[o->nfree++] = b;
+        pthread_cond_signal(&o->freed);
+    }
+    pthread_mutex_unlock(&o->mu);
+    return NULL;
+}
+
+static int off_start(struct offload *o, struct gpu_work *w, size_t ngpus, int64_t start_us,
+                     int64_t end_us)
+{
+    memset(o, 0, sizeof(*o));
+    o->w = w;
+    o->ngpus = ngpus;
+    o->start_us = start_us;
+    o->end_us = end_us;
+    /* every GPU's filling batch, a full queue and one in the worker's hands */
+    size_t n = ngpus + OFF_QUEUE + 1;
+    o->pool = malloc(n * sizeof(*o->pool));
+    o->free = malloc(n * sizeof(*o->free));
+    o->queue = malloc(OFF_QUEUE * sizeof(*o->queue));
+    o->cur = calloc(ngpus ? ngpus : 1, sizeof(*o->cur));
+    if (!o->pool || !o->free || !o->queue || !o->cur) {
+        free(o->pool);
+        free(o->free);
+        free(o->queue);
+        free(o->cur);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        o->free[o->nfree++] = &o->pool[i];
+    pthread_mutex_init(&o->mu, NULL);
+    pthread_cond_init(&o->work, NULL);
+    pthread_cond_init(&o->freed, NULL);
+    o->inited = true;
+    o->threaded = pthread_create(&o->th, NULL, off_main, o) == 0;
+    return 0;
+}
+
+/* Hands GPU g's filling batch to the worker (or folds it here). */
+static int off_submit(struct offload *o, size_t g)
+{
+    struct off_batch *b = o->cur[g];
+    o->cur[g] = NULL;
+    if (!b)
+        return 0;
+    if (!o->threaded) {
+        int rc = off_fold(o, b);
+        o->free[o->nfree++] = b;
+        return rc;
+    }
+    pthread_mutex_lock(&o->mu);
+    while (o->qlen == OFF_QUEUE)
+        pthread_cond_wait(&o->freed, &o->mu);
+    o->queue[(o->qhead + o->qlen) % OFF_QUEUE] = b;
+    o->qlen++;
+    pthread_cond_signal(&o->work);
+    int rc = o->rc;
+    pthread_mutex_unlock(&o->mu);
+    return rc;
+}
+
+static int off_add(struct offload *o, size_t g, int64_t t_us, int64_t mw)
+{
+    struct off_batch *b = o->cur[g];
+    if (!b) {
+        if (o->threaded) {
+            pthread_mutex_lock(&o->mu);
+            while (o->nfree == 0)
+                pthread_cond_wait(&o->freed, &o->mu);
+        }
+        b = o->cur[g] = o->free[--o->nfree];
+        if (o->threaded)
+            pthread_mutex_unlock(&o->mu);
+        b->g = g;
+        b->n = 0;
+    }
+    b->t[b->n] = t_us;
+    b->v[b->n] = mw;
+    if (++b->n == OFF_BATCH)
+        return off_submit(o, g);
+    return 0;
+}
+
+/* Folds what is left and stops the worker; the folds are then the pass's again. Safe to call
+ * twice. flush: fold the filling batches (false on the way out after an error). */
+static int off_finish(struct offload *o, bool flush)
+{
+    if (!o->inited)
+        return 0;
+    int rc = 0;
+    for (size_t g = 0; g < o->ngpus; g++) {
+        if (!flush && o->cur[g]) {
+            o->free[o->nfree++] = o->cur[g];
+            o->cur[g] = NULL;
+        }
+        int r = off_submit(o, g);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    if (o->threaded) {
+        pthread_mutex_lock(&o->mu);
+        o->done = true;
+        pthread_cond_signal(&o->work);
+        pthread_mutex_unlock(&o->mu);
+        pthread_join(o->th, NULL);
+    }
+    if (rc == 0)
+        rc = o->rc;
+    pthread_cond_destroy(&o->work);
+    pthread_cond_destroy(&o->freed);
+    pthread_mutex_destroy(&o->mu);
+    free(o->pool);
+    free(o->free);
+    free(o->queue);
+    free(o->cur);
+    o->inited = false;
+    return rc;
+}
+
 /* What the pass needs from the summary. */
 struct pass {
+    struct offload *off;
     const struct wp_trace *t;
     struct wp_summary *s;
     struct gpu_work *w;
@@ -263,18 +448,8 @@ static int gpu_feed(struct pass *ps, size_t g, int64_t t_us, int64_t mw)
 {
     struct gpu_work *w = &ps->w[g];
     wp_energy_fold_add(&w->energy, t_us, mw);
-    if (wp_rolling_fold_add(&w->roll, t_us, mw) < 0)
+    if (off_add(ps->off, g, t_us, mw) < 0)
         return nomem(ps->err);
-    /* sample statistics: the samples stamped inside the closed run window */
-    if (t_us >= ps->s->start_us && t_us <= ps->s->end_us) {
-        if (wp_hist_add(&w->values, mw) < 0 ||
-            (w->samples && wp_hist_add(&w->intervals, t_us - w->last_in_t) < 0))
-            return nomem(ps->err);
-        if (w->samples == 0 || mw > w->max_mw)
-            w->max_mw = mw;
-        w->last_in_t = t_us;
-        w->samples++;
-    }
     if (ps->opts && ps->opts->fold) {
         int rc = ps->opts->fold(ps->opts->fold_ctx, g, t_us, mw, ps->err);
         if (rc < 0)
@@ -795,6 +970,7 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
     size_t *ids = ngpus ? calloc(ngpus, sizeof(*ids)) : NULL;
     struct grid *pgrid = NULL, **grids = NULL;
     struct wp_node_work *nw = NULL;
+    struct offload off = {0};
     out->ngpus = ngpus;
     if (ngpus && (!w || !out->gpus || !c0 || !c1 || !ids)) {
         rc = nomem(err);
@@ -861,7 +1037,12 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
         if (out->phases[p].t1_us > out->phases[p].t0_us)
             grids[ngrids++] = &pgrid[p];
     }
-    struct pass ps = {.t = t,
+    if (off_start(&off, w, ngpus, out->start_us, out->end_us) < 0) {
+        rc = nomem(err);
+        goto fail;
+    }
+    struct pass ps = {.off = &off,
+                      .t = t,
                       .s = out,
                       .w = w,
                       .opts = opts,
@@ -887,6 +1068,10 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
         while (w[i].power && !w[i].st.end)
             if ((rc = stream_advance(&ps, i)) < 0)
                 goto fail;
+    if ((rc = off_finish(&off, true)) < 0) {
+        rc = nomem(err);
+        goto fail;
+    }
 
     for (size_t i = 0; i < ngpus; i++) {
         if (!w[i].power)
@@ -915,6 +1100,7 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
     gpu_sources(w, ngpus, gsrc, sizeof(gsrc));
     rc = wp_node_compute(t, nw, meta, opts, gsrc, out, err);
 fail:
+    off_finish(&off, false);
     wp_node_work_free(nw);
     for (size_t i = 0; i < ngpus && w; i++)
         gpu_work_free(&w[i]);
