@@ -96,6 +96,17 @@ static void test_folds_match_arrays(void **state)
                 assert_int_equal(wp_hist_add(&ivals, t[i] - t[i - 1]), 0);
             wp_counter_fold_add(&cf, t[i], i * 7); /* a rising counter */
         }
+        /* the same folds fed in batches of random sizes, as the summary's worker feeds them */
+        struct wp_rolling_fold rb[3];
+        for (int k = 0; k < 3; k++) {
+            wp_rolling_fold_init(&rb[k], from[k % 2], to[k % 2] + k, hold, rw[k]);
+            for (size_t i = 0; i < n;) {
+                size_t m = 1 + next_rand() % 700;
+                m = m < n - i ? m : n - i;
+                assert_int_equal(wp_rolling_fold_add_n(&rb[k], t + i, v + i, m), 0);
+                i += m;
+            }
+        }
         wp_energy_fold_end(&ef);
         for (int k = 0; k < 6; k++) {
             struct wp_energy e;
@@ -115,7 +126,9 @@ static void test_folds_match_arrays(void **state)
             assert_int_equal(
                 wp_rolling_mean_max(t, v, n, from[k % 2], to[k % 2] + k, hold, rw[k], &want), 0);
             assert_same(wp_rolling_fold_end(&rf[k]), want);
+            assert_same(wp_rolling_fold_end(&rb[k]), want);
             wp_rolling_fold_free(&rf[k]);
+            wp_rolling_fold_free(&rb[k]);
         }
         int64_t *sorted = malloc(n * sizeof(*sorted));
         assert_non_null(sorted);
