@@ -113,7 +113,7 @@ static int get_uvarint_slow(const uint8_t *b, size_t end, size_t *pos, uint64_t 
     return -EINVAL;
 }
 
-/* One- and two-byte varints are nearly all of them (see the top): those are decoded inline,
+/* One- to three-byte varints are nearly all of them (see the top): those are decoded inline,
  * the rest by the general loop. */
 static inline int get_uvarint(const uint8_t *b, size_t end, size_t *pos, uint64_t *out)
 {
@@ -126,6 +126,12 @@ static inline int get_uvarint(const uint8_t *b, size_t end, size_t *pos, uint64_
     if (i + 1 < end && b[i + 1] < 0x80 && b[i + 1] != 0) {
         *out = (uint64_t)(b[i] & 0x7F) | (uint64_t)b[i + 1] << 7;
         *pos = i + 2;
+        return 0;
+    }
+    if (i + 2 < end && b[i + 1] >= 0x80 && b[i + 2] < 0x80 && b[i + 2] != 0) {
+        *out =
+            (uint64_t)(b[i] & 0x7F) | (uint64_t)(b[i + 1] & 0x7F) << 7 | (uint64_t)b[i + 2] << 14;
+        *pos = i + 3;
         return 0;
     }
     return get_uvarint_slow(b, end, pos, out);
