@@ -6,7 +6,8 @@
  * block, in time order, and every sample goes into its GPU's folds (stream.h: energy over the
  * run, the counter's window and each phase; the highest 1 s mean; exact p99 and median
  * interval from counts of distinct values) while the sum of all GPUs is walked piece by piece
- * for the all-GPU and per-phase peaks. Nothing holds a whole series; every number is the
+ * for the all-GPU and per-phase peaks; the highest 1 s mean and the value counts run on a
+ * second thread (see "offload" below). Nothing holds a whole series; every number is the
  * same double the whole-array functions of energy.h give (tests/unit/test_summary_ref.c). */
 #include <errno.h>
 #include <inttypes.h>
