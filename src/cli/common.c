@@ -440,6 +440,15 @@ int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const
     }
     cli_warn_wal_missing(cmd, t, trace_path);
     if (wp_trace_nnodes(t) > 0) {
+        if (html_path || x) {
+            /* said, not silently skipped: both read one node's series */
+            cli_error(cmd,
+                      "%s is a cluster trace (wattprof merge); %s covers one node: give it one "
+                      "node's own trace",
+                      trace_path, html_path ? "--html" : "--intensity");
+            wp_trace_free(t);
+            return WP_EXIT_USAGE;
+        }
         rc = summarize_cluster(cmd, t, trace_path, text, json_path, force, events, rated_w);
         wp_trace_free(t);
         return rc;

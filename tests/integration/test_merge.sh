@@ -110,3 +110,10 @@ expect_status 66 "$WATTPROF" merge a.wptrace nope.wptrace --names x,y -o mm.wptr
 [ ! -e mm.wptrace ] || fail "a failed merge left mm.wptrace behind"
 expect_status 0 "$WATTPROF" merge --help
 expect_in out.txt "--names"
+
+# What reads one node's series is refused on a cluster trace, not skipped in silence.
+expect_status 64 "$WATTPROF" report m.wptrace --html m.html
+expect_in err.txt "is a cluster trace (wattprof merge); --html covers one node"
+[ ! -e m.html ] || fail "an HTML file was written for a cluster trace"
+expect_status 64 "$WATTPROF" report m.wptrace --intensity 400
+expect_in err.txt "--intensity covers one node"
