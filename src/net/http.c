@@ -1,3 +1,4 @@
+#include "core/str.h"
 #include "net/http.h"
 
 #include <arpa/inet.h>
@@ -44,16 +45,6 @@ struct wp_http {
     char *auth_ok[AUTH_CACHE];
     size_t auth_next;
 };
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
 
 static int set_path(char *dst, size_t cap, const char *v, const char *path, int line,
                     const char *key, struct wp_err *err)
@@ -107,7 +98,7 @@ int wp_web_config_load(struct wp_web_config *c, const char *path, struct wp_err 
         /* A crypt hash holds no '#', so a '#' always starts a comment. */
         if (hash)
             *hash = '\0';
-        char *s = trim(buf);
+        char *s = wp_trim(buf);
         if (!*s)
             continue;
         char *eq = strchr(s, '=');
@@ -119,7 +110,7 @@ int wp_web_config_load(struct wp_web_config *c, const char *path, struct wp_err 
             break;
         }
         *eq = '\0';
-        char *k = trim(s), *v = trim(eq + 1);
+        char *k = wp_trim(s), *v = wp_trim(eq + 1);
         if (strcmp(k, "tls_cert_file") == 0)
             rc = set_path(c->tls_cert_file, sizeof(c->tls_cert_file), v, path, line, k, err);
         else if (strcmp(k, "tls_key_file") == 0)

@@ -1,28 +1,17 @@
 /* Text and JSON of the cluster view (src/analysis/cluster.h). */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "analysis/cluster.h"
 #include "report/report.h"
 #include "core/json.h"
 
-static const char *num(char *buf, size_t cap, const char *fmt, double v)
-{
-    if (!isfinite(v))
-        snprintf(buf, cap, "-");
-    else
-        snprintf(buf, cap, fmt, v);
-    return buf;
-}
-
 /* The name without control characters, padded to width. */
-static void put_host(FILE *f, const char *h, int width)
+static void put_host(FILE *f, const char *h, size_t width)
 {
-    int n = 0;
-    for (; h[n]; n++)
-        putc((unsigned char)h[n] < 0x20 || h[n] == 0x7f ? '?' : h[n], f);
-    for (; n < width; n++)
+    for (size_t n = wp_report_put_clean(f, h, SIZE_MAX); n < width; n++)
         putc(' ', f);
 }
 
@@ -46,14 +35,15 @@ void wp_cluster_print_text(FILE *f, const struct wp_cluster_summary *c)
         const struct wp_summary *s = &c->nodes[i].s;
         put_host(f, c->nodes[i].host, 24);
         fprintf(f, " %5zu %14s %14s%s %10s\n", s->ngpus,
-                num(b[0], 32, "%.1f", s->ngpus ? s->total.energy_j : NAN),
-                num(b[1], 32, "%.1f", s->node.present ? s->node.energy_j : NAN),
+                wp_report_num(b[0], 32, "%.1f", s->ngpus ? s->total.energy_j : NAN),
+                wp_report_num(b[1], 32, "%.1f", s->node.present ? s->node.energy_j : NAN),
                 s->node.present && s->node.estimated ? "*" : " ",
-                num(b[2], 32, "%.1f", s->total.peak_w));
+                wp_report_num(b[2], 32, "%.1f", s->total.peak_w));
     }
     fprintf(f, "%-24s %5zu %14s %14s%s %10s\n", "cluster", c->ngpus,
-            num(b[0], 32, "%.1f", c->gpu_energy_j), num(b[1], 32, "%.1f", c->node_energy_j),
-            c->node_estimated ? "*" : " ", num(b[2], 32, "%.1f", c->gpu_peak_w));
+            wp_report_num(b[0], 32, "%.1f", c->gpu_energy_j),
+            wp_report_num(b[1], 32, "%.1f", c->node_energy_j), c->node_estimated ? "*" : " ",
+            wp_report_num(b[2], 32, "%.1f", c->gpu_peak_w));
     if (c->node_estimated)
         fputs("* estimated: that node has no node meter (see its node block above)\n", f);
     if (isfinite(c->gpu_peak_w))
@@ -62,7 +52,7 @@ void wp_cluster_print_text(FILE *f, const struct wp_cluster_summary *c)
                 "the start; highest 1 s mean %s W; over the %.1f s all GPUs recorded together\n",
                 c->gpu_peak_w, (double)c->step_us / 1000.0,
                 (double)(c->gpu_peak_t_us - c->start_us) / 1e6,
-                num(b[3], 32, "%.1f", c->gpu_peak_1s_w), c->common_s);
+                wp_report_num(b[3], 32, "%.1f", c->gpu_peak_1s_w), c->common_s);
     else
         fputs("cluster GPU peak: - (the GPUs never recorded all at the same time, or one has "
               "no power series)\n",

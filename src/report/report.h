@@ -17,4 +17,10 @@ struct wp_json;
 int wp_summary_write_json_ext(FILE *f, const struct wp_summary *s,
                               void (*extra)(struct wp_json *j, void *ctx), void *ctx);
 
+/* For text output of any summary (text.c): v with fmt into buf, or "-" when v is not finite (a
+ * missing number is never printed as 0); and s with control characters as '?' (a job's names
+ * can hold anything), cut at max characters with "...", returning the characters written. */
+const char *wp_report_num(char *buf, size_t cap, const char *fmt, double v);
+size_t wp_report_put_clean(FILE *f, const char *s, size_t max);
+
 #endif

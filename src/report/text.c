@@ -8,20 +8,21 @@
 #include "report/report.h"
 #include "report/swings_out.h"
 
-/* Terminal output must not carry the job's control characters (a command line can hold
- * anything), so those become '?'; long strings are cut with "...". */
-static void put_clean(FILE *f, const char *s, size_t max)
+size_t wp_report_put_clean(FILE *f, const char *s, size_t max)
 {
-    size_t n = strlen(s);
-    for (size_t i = 0; i < n && i < max; i++) {
+    size_t n = strlen(s), i;
+    for (i = 0; i < n && i < max; i++) {
         unsigned char c = (unsigned char)s[i];
         putc(c < 0x20 || c == 0x7f ? '?' : c, f);
     }
-    if (n > max)
+    if (n > max) {
         fputs("...", f);
+        i += 3;
+    }
+    return i;
 }
 
-static const char *num(char *buf, size_t cap, const char *fmt, double v)
+const char *wp_report_num(char *buf, size_t cap, const char *fmt, double v)
 {
     if (!isfinite(v))
         snprintf(buf, cap, "-");
@@ -55,12 +56,14 @@ static void print_row(FILE *f, const char *label, const struct wp_gpu_summary *g
     snprintf(samples, sizeof(samples), "%zu", g->samples);
     snprintf(gaps, sizeof(gaps), "%zu", g->gaps);
     bool has_series = g->power_sensor[0] != '\0';
-    put_row(f, ROW_FMT, label, num(b[0], 32, "%.1f", g->energy_j),
-            num(b[1], 32, "%.1f", g->counter_energy_j), num(b[2], 32, "%+.2f", g->counter_diff_pct),
-            num(b[3], 32, "%.1f", g->mean_w), num(b[4], 32, "%.1f", g->peak_w),
-            num(b[5], 32, "%.1f", g->peak_1s_w), num(b[6], 32, "%.1f", g->p99_w),
-            num(b[7], 32, "%.1f", g->peak_pct_limit), has_series ? samples : "-",
-            num(b[8], 32, "%.1f", g->median_interval_ms), has_series ? gaps : "-");
+    put_row(f, ROW_FMT, label, wp_report_num(b[0], 32, "%.1f", g->energy_j),
+            wp_report_num(b[1], 32, "%.1f", g->counter_energy_j),
+            wp_report_num(b[2], 32, "%+.2f", g->counter_diff_pct),
+            wp_report_num(b[3], 32, "%.1f", g->mean_w), wp_report_num(b[4], 32, "%.1f", g->peak_w),
+            wp_report_num(b[5], 32, "%.1f", g->peak_1s_w),
+            wp_report_num(b[6], 32, "%.1f", g->p99_w),
+            wp_report_num(b[7], 32, "%.1f", g->peak_pct_limit), has_series ? samples : "-",
+            wp_report_num(b[8], 32, "%.1f", g->median_interval_ms), has_series ? gaps : "-");
 }
 
 /* Appends " key=value" counts to line (n characters so far) while it stays within 100
@@ -103,8 +106,8 @@ static void print_parts(FILE *f, const struct wp_node_summary *n)
         const struct wp_node_part *p = &n->parts[i];
         char b[32];
         fprintf(f, "%s %s %s W (%zu ", i ? "," : "", wp_scope_name(p->scope),
-                num(b, sizeof(b), "%.1f", p->mean_w), p->devices);
-        put_clean(f, p->source, 12);
+                wp_report_num(b, sizeof(b), "%.1f", p->mean_w), p->devices);
+        wp_report_put_clean(f, p->source, 12);
         fputc(')', f);
     }
     fputc('\n', f);
@@ -119,12 +122,13 @@ static void print_node(FILE *f, const struct wp_summary *s)
     char b[4][32];
     fputc('\n', f);
     fprintf(f, "node: %smean %s W, %senergy %s J (%s Wh)", n->estimated ? "estimated " : "",
-            num(b[0], 32, "%.1f", n->mean_w), n->estimated ? "estimated " : "",
-            num(b[1], 32, "%.1f", n->energy_j), num(b[2], 32, "%.4f", n->energy_j / 3600.0));
+            wp_report_num(b[0], 32, "%.1f", n->mean_w), n->estimated ? "estimated " : "",
+            wp_report_num(b[1], 32, "%.1f", n->energy_j),
+            wp_report_num(b[2], 32, "%.4f", n->energy_j / 3600.0));
     if (n->estimated) {
         fputs(": no node meter\n", f);
         fprintf(f, "  basis: measured parts + %s W for fans, NICs, switches, drives, PSU losses\n",
-                num(b[3], 32, "%.1f", n->allowance_w));
+                wp_report_num(b[3], 32, "%.1f", n->allowance_w));
         if (n->allowance_default)
             fprintf(f,
                     "  (assumed: %.0f %% of the parts' mean, wattprof's default; "
@@ -136,7 +140,7 @@ static void print_node(FILE *f, const struct wp_summary *s)
         fprintf(f, ", measured at the %s\n",
                 n->basis == WP_NODE_INPUT ? "node input" : "PDU outlets");
         fputs("  meter: ", f);
-        put_clean(f, n->source, 88);
+        wp_report_put_clean(f, n->source, 88);
         fputc('\n', f);
     }
     print_parts(f, n);
@@ -154,14 +158,16 @@ static void print_node(FILE *f, const struct wp_summary *s)
         fputs(" (finest samples)\n", f);
         if (n->compared) {
             fputs("  PDU outlets ", f);
-            put_clean(f, n->outlets_source, 60);
+            wp_report_put_clean(f, n->outlets_source, 60);
             fprintf(f, ": %s W against the node input meter's %s W over the %s s both read\n",
-                    num(b[0], 32, "%.1f", n->cmp_outlets_w), num(b[1], 32, "%.1f", n->cmp_input_w),
-                    num(b[2], 32, "%.0f", n->cmp_overlap_s));
+                    wp_report_num(b[0], 32, "%.1f", n->cmp_outlets_w),
+                    wp_report_num(b[1], 32, "%.1f", n->cmp_input_w),
+                    wp_report_num(b[2], 32, "%.0f", n->cmp_overlap_s));
             fprintf(f,
                     "  difference %s W (%s %% of the outlets): PSU and cabling losses, or the "
                     "meters disagree\n",
-                    num(b[0], 32, "%+.1f", n->cmp_diff_w), num(b[1], 32, "%+.1f", n->cmp_diff_pct));
+                    wp_report_num(b[0], 32, "%+.1f", n->cmp_diff_w),
+                    wp_report_num(b[1], 32, "%+.1f", n->cmp_diff_pct));
         }
         if (isfinite(n->rest_w))
             fprintf(
@@ -189,7 +195,7 @@ static void print_unmeasured(FILE *f, const struct wp_summary *s)
         const struct wp_unmeasured *u = &s->unmeasured[i];
         fprintf(f, "%s %d: NOT MEASURED: ", strcmp(u->source, "nvml") == 0 ? "gpu" : u->source,
                 u->device);
-        put_clean(f, u->reason, 100);
+        wp_report_put_clean(f, u->reason, 100);
         fputs(" before recording started; the totals are PARTIAL without it.\n", f);
     }
 }
@@ -198,7 +204,7 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
 {
     if (s->command[0]) {
         fputs("wattprof: '", f);
-        put_clean(f, s->command, 60);
+        wp_report_put_clean(f, s->command, 60);
         fprintf(f, "' ran %.3f s", s->duration_s);
         if (s->has_exit_code)
             fprintf(f, ", exit code %d\n", s->exit_code);
@@ -209,7 +215,7 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
         fprintf(f, "wattprof: recorded %.3f s", s->duration_s);
         if (s->host[0]) {
             fputs(" on ", f);
-            put_clean(f, s->host, 60);
+            wp_report_put_clean(f, s->host, 60);
         }
         fputc('\n', f);
     }
@@ -252,11 +258,12 @@ void wp_summary_print_text(FILE *f, const struct wp_summary *s)
     }
     const struct wp_total_summary *t = &s->total;
     char b[6][32];
-    put_row(f, ROW_FMT, "all", num(b[0], 32, "%.1f", t->energy_j),
-            num(b[1], 32, "%.1f", t->counter_energy_j), num(b[2], 32, "%+.2f", t->counter_diff_pct),
-            num(b[3], 32, "%.1f", t->mean_w), num(b[4], 32, "%.1f", t->peak_w), "", "", "", "", "",
-            "");
-    fprintf(f, "%4s %10s Wh\n", "", num(b[5], 32, "%.4f", t->energy_j / 3600.0));
+    put_row(f, ROW_FMT, "all", wp_report_num(b[0], 32, "%.1f", t->energy_j),
+            wp_report_num(b[1], 32, "%.1f", t->counter_energy_j),
+            wp_report_num(b[2], 32, "%+.2f", t->counter_diff_pct),
+            wp_report_num(b[3], 32, "%.1f", t->mean_w), wp_report_num(b[4], 32, "%.1f", t->peak_w),
+            "", "", "", "", "", "");
+    fprintf(f, "%4s %10s Wh\n", "", wp_report_num(b[5], 32, "%.4f", t->energy_j / 3600.0));
     print_unmeasured(f, s);
 
     fputc('\n', f);
@@ -320,8 +327,10 @@ static void print_phases(FILE *f, const struct wp_summary *s)
                 *c = '?';
         char line[160];
         int n = snprintf(line, sizeof(line), "%-30s %10s %10s %8s %8s ", name,
-                         num(b[0], 32, "%.3f", p->duration_s), num(b[1], 32, "%.1f", p->energy_j),
-                         num(b[2], 32, "%.1f", p->mean_w), num(b[3], 32, "%.1f", p->peak_w));
+                         wp_report_num(b[0], 32, "%.3f", p->duration_s),
+                         wp_report_num(b[1], 32, "%.1f", p->energy_j),
+                         wp_report_num(b[2], 32, "%.1f", p->mean_w),
+                         wp_report_num(b[3], 32, "%.1f", p->peak_w));
         /* Energy per sample/token/TFLOP first: it is what the marks are for. */
         for (size_t u = 0; u < WP_NPER_UNITS; u++) {
             double v = p->per_unit_j[u];

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "core/str.h"
 #include "core/grow.h"
 #include "sources/source.h"
 
@@ -234,16 +235,6 @@ static void list_keys(const struct wp_source_ops *ops, char *buf, size_t len)
     }
 }
 
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s))
-        s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1]))
-        s[--n] = '\0';
-    return s;
-}
-
 static bool valid_name(const char *s)
 {
     if (!*s || strlen(s) >= sizeof(((struct wp_source_cfg *)0)->name))
@@ -311,7 +302,7 @@ static int parse_into(struct wp_source_cfg *c, char *opts, bool from_file, struc
     bool any = false;
     for (char *save = NULL, *tok = strtok_r(opts, ",", &save); tok;
          tok = strtok_r(NULL, ",", &save)) {
-        char *piece = trim(tok);
+        char *piece = wp_trim(tok);
         char *eq = strchr(piece, '=');
         if (!eq) {
             if (!any)
@@ -323,7 +314,7 @@ static int parse_into(struct wp_source_cfg *c, char *opts, bool from_file, struc
             continue;
         }
         *eq = '\0';
-        char *key = trim(piece), *val = trim(eq + 1);
+        char *key = wp_trim(piece), *val = wp_trim(eq + 1);
         if (!*key)
             return wp_errf(err, -EINVAL, "%s: an option of source %s has no key before '='",
                            c->origin, c->ops->name);
@@ -372,7 +363,7 @@ int wp_config_add_spec(struct wp_config *c, const struct wp_source_ops *const *k
     char *colon = strchr(copy, ':');
     if (colon)
         *colon = '\0';
-    char *kind = trim(copy);
+    char *kind = wp_trim(copy);
     char names[256];
     sc.ops = wp_source_kind(kinds, kind);
     if (!sc.ops) {
@@ -498,14 +489,14 @@ int wp_config_load(struct wp_config *c, const struct wp_source_ops *const *kinds
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
-        char *s = trim(line);
+        char *s = wp_trim(line);
         if (!*s)
             continue;
         /* "key=value" before any ':' is a setting; anything else is a source spec. */
         char *eq = strchr(s, '='), *colon = strchr(s, ':');
         if (eq && (!colon || eq < colon)) {
             *eq = '\0';
-            if ((rc = parse_setting(c, trim(s), trim(eq + 1), origin, err)) < 0)
+            if ((rc = parse_setting(c, wp_trim(s), wp_trim(eq + 1), origin, err)) < 0)
                 break;
             continue;
         }
