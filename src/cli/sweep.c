@@ -3,7 +3,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -12,7 +11,7 @@
 #include "analysis/sweep.h"
 #include "cli/cli.h"
 #include "core/clock.h"
-#include "core/json.h"
+#include "report/sweep_out.h"
 #include "recorder/recorder.h"
 #include "store/trace.h"
 
@@ -117,65 +116,12 @@ struct json_out {
 static int write_json(FILE *f, void *arg)
 {
     const struct json_out *o = arg;
-    struct wp_json j;
-    wp_json_init(&j, f, 1);
-    wp_json_obj_begin(&j);
-    wp_json_kstr(&j, "param", o->sw->name);
-    wp_json_kstr(&j, "phase", o->phase); /* NULL: whole runs */
-    wp_json_kbool(&j, "interrupted", o->interrupted);
-    wp_json_key(&j, "runs");
-    wp_json_arr_begin(&j);
-    const struct wp_sweep_row *first = &o->rows[0];
-    for (size_t i = 0; i < o->sw->nvalues; i++) {
-        const struct wp_sweep_row *r = &o->rows[i];
-        if (!r->done)
-            continue;
-        wp_json_obj_begin(&j);
-        wp_json_kstr(&j, "value", r->value);
-        wp_json_kint(&j, "exit_code", r->exit_code);
-        wp_json_kdouble(&j, "duration_s", r->duration_s);
-        wp_json_kdouble(&j, "energy_j", r->energy_j);
-        wp_json_kdouble(&j, "mean_w", r->mean_w);
-        wp_json_kdouble(&j, "peak_w", r->peak_w);
-        wp_json_kdouble(&j, "samples", r->samples);
-        wp_json_kdouble(&j, "tokens", r->tokens);
-        wp_json_kdouble(&j, "j_per_sample", r->energy_j / r->samples);
-        wp_json_kdouble(&j, "j_per_token", r->energy_j / r->tokens);
-        wp_json_kdouble(&j, "energy_rel", first->done ? r->energy_j / first->energy_j : NAN);
-        wp_json_kdouble(&j, "duration_rel", first->done ? r->duration_s / first->duration_s : NAN);
-        wp_json_obj_end(&j);
-    }
-    wp_json_arr_end(&j);
-    wp_json_obj_end(&j);
-    int rc = wp_json_end(&j);
+    int rc = wp_sweep_write_json(f, o->sw->name, o->phase, o->interrupted, o->rows, o->sw->nvalues);
     if (rc == -EINVAL) {
         cli_error("sweep", "internal error: the sweep JSON came out unbalanced");
         return WP_EXIT_SOFTWARE;
     }
     return rc;
-}
-
-static void print_table(FILE *f, const struct sweep *sw, const struct wp_sweep_row *rows)
-{
-    fprintf(f, "\n %-12s %5s %9s %11s %8s %8s %12s %9s %8s\n", sw->name, "exit", "time s",
-            "GPU energy J", "mean W", "peak W", "J/sample|tok", "energy x", "time x");
-    const struct wp_sweep_row *first = &rows[0];
-    for (size_t i = 0; i < sw->nvalues; i++) {
-        const struct wp_sweep_row *r = &rows[i];
-        if (!r->done) {
-            fprintf(f, " %-12s %5s   not run\n", r->value, "-");
-            continue;
-        }
-        char per[32] = "-";
-        if (isfinite(r->samples) && r->samples > 0)
-            snprintf(per, sizeof(per), "%.4g/s", r->energy_j / r->samples);
-        else if (isfinite(r->tokens) && r->tokens > 0)
-            snprintf(per, sizeof(per), "%.4g/t", r->energy_j / r->tokens);
-        fprintf(f, " %-12s %5d %9.2f %11.1f %8.1f %8.1f %12s %9.3f %8.3f\n", r->value, r->exit_code,
-                r->duration_s, r->energy_j, r->mean_w, r->peak_w, per,
-                first->done ? r->energy_j / first->energy_j : NAN,
-                first->done ? r->duration_s / first->duration_s : NAN);
-    }
 }
 
 /* Idles between runs; false if a stop signal came meanwhile (then no further run starts). */
@@ -415,7 +361,7 @@ static int sweep_main(int argc, char **argv, struct sweep *swp, struct cli_sourc
             fprintf(stderr, "\nREPLAY: %s\n", s.replay);
         if (only_phase)
             fprintf(stderr, "\nonly the job's phases called '%s' are compared\n", only_phase);
-        print_table(stderr, &sw, rows);
+        wp_sweep_print_table(stderr, sw.name, rows, sw.nvalues);
         if (json) {
             struct json_out jo = {
                 .phase = only_phase, .sw = &sw, .rows = rows, .interrupted = interrupted};
