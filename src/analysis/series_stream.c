@@ -44,10 +44,16 @@ static int next_block(struct wp_stream *st, struct wp_err *err)
 int wp_stream_open(const struct wp_trace *t, const struct wp_sensor *row, bool canonical,
                    struct wp_stream *st, struct wp_err *err)
 {
+    return wp_stream_open_window(t, row, canonical, INT64_MIN, INT64_MAX, st, err);
+}
+
+int wp_stream_open_window(const struct wp_trace *t, const struct wp_sensor *row, bool canonical,
+                          int64_t from_us, int64_t to_us, struct wp_stream *st, struct wp_err *err)
+{
     memset(st, 0, sizeof(*st));
     st->row = row;
     st->canonical = canonical;
-    int rc = wp_trace_cursor_open(t, row->id, &st->cur, err);
+    int rc = wp_trace_cursor_open_window(t, row->id, from_us, to_us, &st->cur, err);
     if (rc == 0)
         rc = next_block(st, err);
     if (rc == 0 && !st->end)

@@ -27,6 +27,10 @@ struct wp_stream {
 /* canonical: scale values to mW / mJ (gauges); counters stay raw (they wrap in raw units). */
 int wp_stream_open(const struct wp_trace *t, const struct wp_sensor *row, bool canonical,
                    struct wp_stream *st, struct wp_err *err);
+/* Only the chunks that hold a sample in [from_us, to_us] (wp_trace_cursor_open_window): every
+ * sample of the window comes, and some on either side of it may. */
+int wp_stream_open_window(const struct wp_trace *t, const struct wp_sensor *row, bool canonical,
+                          int64_t from_us, int64_t to_us, struct wp_stream *st, struct wp_err *err);
 /* Moves to the next sample (st->end after the last). */
 int wp_stream_step(struct wp_stream *st, struct wp_err *err);
 /* The damaged chunks of the series (complete once st->end). */

@@ -122,6 +122,11 @@ void wp_series_free(struct wp_series *s);
 struct wp_trace_cursor;
 int wp_trace_cursor_open(const struct wp_trace *t, int sensor, struct wp_trace_cursor **out,
                          struct wp_err *err);
+/* The same, for the chunks that hold a sample in [from_us, to_us] only: what it hands out
+ * includes every sample of the window (and may hold some on either side of it), without
+ * decoding the rest of the series. */
+int wp_trace_cursor_open_window(const struct wp_trace *t, int sensor, int64_t from_us,
+                                int64_t to_us, struct wp_trace_cursor **out, struct wp_err *err);
 int wp_trace_cursor_next(struct wp_trace_cursor *c, const int64_t **t_us, const int64_t **value,
                          size_t *n, struct wp_err *err);
 /* The damaged chunks met so far, in the order read (complete once *n == 0 came back). */

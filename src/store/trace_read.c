@@ -697,6 +697,12 @@ static void buf_clear(struct cur_buf *b)
 int wp_trace_cursor_open(const struct wp_trace *t, int sensor, struct wp_trace_cursor **out,
                          struct wp_err *err)
 {
+    return wp_trace_cursor_open_window(t, sensor, INT64_MIN, INT64_MAX, out, err);
+}
+
+int wp_trace_cursor_open_window(const struct wp_trace *t, int sensor, int64_t from_us,
+                                int64_t to_us, struct wp_trace_cursor **out, struct wp_err *err)
+{
     *out = NULL;
     if (!sensor_row(t, sensor))
         return wp_errf(err, -ENOENT, "%s has no sensor %d", t->path, sensor);
@@ -709,17 +715,21 @@ int wp_trace_cursor_open(const struct wp_trace *t, int sensor, struct wp_trace_c
      * after the closed chunks that start at the same time, as it was written after them. */
     int rc =
         prepare(t,
-                t->version >= 4 ? "SELECT t0_us, t1_us, n, data, 0 AS o, rowid AS r FROM chunks "
-                                  "WHERE sensor = ?1 UNION ALL SELECT t0_us, t1_us, n, data, 1, 0 "
-                                  "FROM open_chunks WHERE sensor = ?1 ORDER BY 1, 5, 6"
-                                : "SELECT t0_us, t1_us, n, data FROM chunks WHERE sensor = ?1 "
-                                  "ORDER BY t0_us, rowid",
+                t->version >= 4
+                    ? "SELECT t0_us, t1_us, n, data, 0 AS o, rowid AS r FROM chunks WHERE sensor "
+                      "= ?1 AND t1_us >= ?2 AND t0_us <= ?3 UNION ALL SELECT t0_us, t1_us, n, "
+                      "data, 1, 0 FROM open_chunks WHERE sensor = ?1 AND t1_us >= ?2 AND t0_us "
+                      "<= ?3 ORDER BY 1, 5, 6"
+                    : "SELECT t0_us, t1_us, n, data FROM chunks WHERE sensor = ?1 AND t1_us >= ?2 "
+                      "AND t0_us <= ?3 ORDER BY t0_us, rowid",
                 &c->st, err);
     if (rc < 0) {
         free(c);
         return rc;
     }
     sqlite3_bind_int(c->st, 1, sensor);
+    sqlite3_bind_int64(c->st, 2, from_us);
+    sqlite3_bind_int64(c->st, 3, to_us);
     *out = c;
     return 0;
 }

@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "analysis/energy.h"
 #include "store/trace.h"
 
 struct ctx {
@@ -541,6 +542,39 @@ static void test_trace_cursor_gives_a_chunk_at_a_time(void **state)
     assert_int_equal(sizes[0], 10);
     assert_int_equal(sizes[2], 10);
     assert_int_equal(sizes[3], 20); /* 300..390 s and 355..445 s overlap: one sorted block */
+    wp_trace_cursor_close(cur);
+
+    /* A window reads only the chunks that hold its samples: [150 s, 310 s] is in the chunks
+     * of 100, 200 and 300 s; the chunk of 0 s is not decoded, nor that of 355 s (it overlaps
+     * 300 s, but starts after the window). Every sample of the window comes, in order. */
+    assert_int_equal(wp_trace_cursor_open_window(t, 0, 150000000, 310000000, &cur, &err), 0);
+    size_t got = 0, first = SIZE_MAX;
+    blocks = 0;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    while (wp_trace_cursor_next(cur, &ct, &cv, &n, &err) == 0 && n > 0) {
+        blocks++;
+        for (size_t i = 0; i < n; i++) {
+            lo = ct[i] < lo ? ct[i] : lo;
+            hi = ct[i] > hi ? ct[i] : hi;
+            if (ct[i] < 150000000 || ct[i] > 310000000)
+                continue;
+            if (first == SIZE_MAX)
+                first = got;
+            assert_int_equal(
+                ct[i], all.t_us[wp_lower_bound_i64(all.t_us, all.n, 150000000) + got - first]);
+            got++;
+        }
+    }
+    assert_int_equal(got, wp_upper_bound_i64(all.t_us, all.n, 310000000) -
+                              wp_lower_bound_i64(all.t_us, all.n, 150000000));
+    assert_int_equal(blocks, 3);
+    assert_int_equal(lo, 100000000);
+    assert_int_equal(hi, 390000000);
+    wp_trace_cursor_close(cur);
+    /* after the last sample: nothing */
+    assert_int_equal(wp_trace_cursor_open_window(t, 0, 446000000, INT64_MAX, &cur, &err), 0);
+    assert_int_equal(wp_trace_cursor_next(cur, &ct, &cv, &n, &err), 0);
+    assert_int_equal(n, 0);
     wp_trace_cursor_close(cur);
     wp_series_free(&all);
     wp_trace_free(t);
