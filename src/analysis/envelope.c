@@ -21,6 +21,7 @@ int wp_envelope_init(struct wp_envelope *e, int64_t t0_us, int64_t t1_us, size_t
     e->cols = cols;
     e->max_w = NAN;
     e->prev_us = INT64_MIN;
+    e->col_lo_us = e->col_hi_us = 0; /* empty: the first column asked for fills it */
     for (int l = 0; l < WP_ENV_LAYERS; l++) {
         struct wp_env_layer *y = &e->layer[l];
         y->block_us = layer_block_us[l];
@@ -54,6 +55,39 @@ static size_t col_of(const struct wp_envelope *e, int64_t t)
     double x = (double)(t - e->t0_us) / (double)(e->t1_us - e->t0_us) * (double)e->cols;
     size_t c = (size_t)x;
     return c < e->cols ? c : e->cols - 1;
+}
+
+/* The column of t, from the cached range of the last column asked for when t is in it:
+ * col_of is monotonic in t, so the range is exact once its first time and the next column's
+ * are found by col_of itself. A day of 20 ms samples meets 1000 columns, so the divisions go
+ * from one per sample to a few per column. */
+static int64_t col_first_us(const struct wp_envelope *e, size_t c)
+{
+    if (c == 0)
+        return INT64_MIN;
+    if (c >= e->cols)
+        return INT64_MAX;
+    /* col_of(lo) < c <= col_of(hi): t0 is in column 0, t1 in the last */
+    int64_t lo = e->t0_us, hi = e->t1_us;
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (col_of(e, mid) >= c)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi;
+}
+
+static size_t col_cached(struct wp_envelope *e, int64_t t)
+{
+    if (t >= e->col_lo_us && t < e->col_hi_us)
+        return e->col;
+    size_t c = col_of(e, t);
+    e->col = c;
+    e->col_lo_us = col_first_us(e, c);
+    e->col_hi_us = col_first_us(e, c + 1);
+    return c;
 }
 
 static void mark(struct wp_env_layer *y, size_t c0, size_t c1, double w)
@@ -153,16 +187,30 @@ int wp_envelope_push(struct wp_envelope *e, int64_t t_us, double w, size_t count
         e->max_t_us = t_us;
     }
     int64_t last = t_us + (int64_t)(count - 1) * (step_us > 0 ? step_us : 0);
-    size_t c0 = col_of(e, t_us);
+    size_t c0 = col_cached(e, t_us), c1 = count == 1 ? c0 : col_of(e, last);
     if (e->prev_us != INT64_MIN && t_us > e->prev_us && t_us - e->prev_us <= WP_ENV_HOLD_US) {
-        size_t pc = col_of(e, e->prev_us);
+        size_t pc = e->prev_col;
         if (c0 > pc + 1)
             c0 = pc + 1;
     }
-    mark(&e->layer[0], c0, col_of(e, last), w);
+    mark(&e->layer[0], c0, c1, w);
     e->prev_us = last;
-    for (int l = 1; l < WP_ENV_LAYERS; l++)
-        block_push(e, &e->layer[l], t_us, w, count, step_us);
+    e->prev_col = c1;
+    for (int l = 1; l < WP_ENV_LAYERS; l++) {
+        struct wp_env_layer *y = &e->layer[l];
+        /* one more sample of the block being filled: the common case, without a division */
+        if (count == 1 && y->n > 0 && t_us >= y->block_lo_us && t_us < y->block_hi_us) {
+            y->last_us = t_us;
+            y->sum += w;
+            y->n++;
+            continue;
+        }
+        block_push(e, y, t_us, w, count, step_us);
+        if (y->block != INT64_MIN) {
+            y->block_lo_us = e->t0_us + y->block * y->block_us;
+            y->block_hi_us = y->block_lo_us + y->block_us;
+        }
+    }
     return 0;
 }
 

@@ -16,6 +16,7 @@ struct wp_env_layer {
     double *min_w, *max_w; /* per column, NAN where nothing fell */
     /* the block being filled, and the first and last sample time in it */
     int64_t block, first_us, last_us;
+    int64_t block_lo_us, block_hi_us; /* that block's time range, [lo, hi) */
     double sum;
     size_t n;
 };
@@ -30,6 +31,10 @@ struct wp_envelope {
     uint64_t *hist; /* hist[i]: samples in [i, i+1) W, the last bin holds everything above */
     size_t nhist;
     int64_t prev_us; /* the previous sample's time, INT64_MIN before the first */
+    size_t prev_col; /* its column */
+    /* the column last looked up and its time range [col_lo_us, col_hi_us) */
+    size_t col;
+    int64_t col_lo_us, col_hi_us;
 };
 
 /* A sample stands for the interval since the one before it (the rule energy is integrated

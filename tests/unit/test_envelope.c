@@ -127,6 +127,113 @@ static void test_sparse_samples_hold(void **state)
     wp_envelope_free(&e);
 }
 
+/* The reference for the column cache: a sample's column straight from the definition. */
+static size_t ref_col(int64_t t0, int64_t t1, size_t cols, int64_t t)
+{
+    if (t <= t0)
+        return 0;
+    size_t c = (size_t)((double)(t - t0) / (double)(t1 - t0) * (double)cols);
+    return c < cols ? c : cols - 1;
+}
+
+static void ref_mark(double *mn, double *mx, size_t c0, size_t c1, double w)
+{
+    for (size_t c = c0; c <= c1; c++) {
+        if (isnan(mn[c]) || w < mn[c])
+            mn[c] = w;
+        if (isnan(mx[c]) || w > mx[c])
+            mx[c] = w;
+    }
+}
+
+/* Samples pushed one by one land where the definition puts them (layer 0, with the hold back
+ * to the previous sample, and the 1 s block means), also on both sides of every column edge
+ * of an uneven axis and when times jump back and forth: the envelope looks columns and blocks
+ * up from the range it found last, which must never change the answer. */
+static void test_columns_as_defined(void **state)
+{
+    (void)state;
+    const int64_t t0 = 123457, t1 = t0 + 999999937;
+    const size_t cols = 997;
+    int64_t *t = malloc(40000 * sizeof(*t));
+    size_t n = 0;
+    assert_non_null(t);
+    /* in order around every edge, then 30000 random times (an LCG: the same every run) */
+    for (size_t c = 1; c < cols; c++) {
+        int64_t lo = t0, hi = t1;
+        while (hi - lo > 1) {
+            int64_t mid = lo + (hi - lo) / 2;
+            *(ref_col(t0, t1, cols, mid) >= c ? &hi : &lo) = mid;
+        }
+        t[n++] = hi - 1;
+        t[n++] = hi;
+        t[n++] = hi + 1;
+    }
+    uint64_t x = 42;
+    while (n < 40000) {
+        x = x * 6364136223846793005u + 1442695040888963407u;
+        t[n++] = t0 - 1000 + (int64_t)((x >> 11) % (uint64_t)(t1 - t0 + 2000));
+    }
+    struct wp_envelope e;
+    assert_int_equal(wp_envelope_init(&e, t0, t1, cols), 0);
+    double *mn0 = malloc(cols * sizeof(double)), *mx0 = malloc(cols * sizeof(double));
+    double *mn1 = malloc(cols * sizeof(double)), *mx1 = malloc(cols * sizeof(double));
+    assert_true(mn0 && mx0 && mn1 && mx1);
+    for (size_t c = 0; c < cols; c++)
+        mn0[c] = mx0[c] = mn1[c] = mx1[c] = NAN;
+    int64_t prev = INT64_MIN, block = INT64_MIN, first = 0, last = 0;
+    double sum = 0;
+    size_t in = 0;
+    for (size_t i = 0; i < n; i++) {
+        double w = (double)(i % 701);
+        assert_int_equal(wp_envelope_push(&e, t[i], w, 1, 0), 0);
+        if (t[i] < t0 || t[i] > t1)
+            continue;
+        size_t c0 = ref_col(t0, t1, cols, t[i]), c1 = c0;
+        if (prev != INT64_MIN && t[i] > prev && t[i] - prev <= WP_ENV_HOLD_US) {
+            size_t pc = ref_col(t0, t1, cols, prev);
+            if (c0 > pc + 1)
+                c0 = pc + 1;
+        }
+        ref_mark(mn0, mx0, c0, c1, w);
+        prev = t[i];
+        int64_t b = (t[i] - t0) / S;
+        if (b != block && in > 0) {
+            ref_mark(mn1, mx1, ref_col(t0, t1, cols, first), ref_col(t0, t1, cols, last),
+                     sum / (double)in);
+            in = 0;
+            sum = 0;
+        }
+        block = b;
+        if (in == 0)
+            first = t[i];
+        last = t[i];
+        sum += w;
+        in++;
+    }
+    wp_envelope_finish(&e);
+    if (in > 0)
+        ref_mark(mn1, mx1, ref_col(t0, t1, cols, first), ref_col(t0, t1, cols, last),
+                 sum / (double)in);
+    for (size_t c = 0; c < cols; c++) {
+        if (!(isnan(mn0[c]) && isnan(e.layer[0].min_w[c])) &&
+            (mn0[c] != e.layer[0].min_w[c] || mx0[c] != e.layer[0].max_w[c]))
+            fail_msg("samples, column %zu: %g..%g, want %g..%g", c, e.layer[0].min_w[c],
+                     e.layer[0].max_w[c], mn0[c], mx0[c]);
+        if (!(isnan(mn1[c]) && isnan(e.layer[1].min_w[c])) &&
+            (fabs(mn1[c] - e.layer[1].min_w[c]) > 1e-9 ||
+             fabs(mx1[c] - e.layer[1].max_w[c]) > 1e-9))
+            fail_msg("1 s means, column %zu: %g..%g, want %g..%g", c, e.layer[1].min_w[c],
+                     e.layer[1].max_w[c], mn1[c], mx1[c]);
+    }
+    wp_envelope_free(&e);
+    free(t);
+    free(mn0);
+    free(mx0);
+    free(mn1);
+    free(mx1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -134,6 +241,7 @@ int main(void)
         cmocka_unit_test(test_run_equals_points),
         cmocka_unit_test(test_window_and_percentiles),
         cmocka_unit_test(test_sparse_samples_hold),
+        cmocka_unit_test(test_columns_as_defined),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
