@@ -1054,6 +1054,9 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
     if (ps.all_gpus && (rc = wp_swings_new(&ps.swings, step,
                                            wp_grid_len(out->start_us, out->end_us, step), err)) < 0)
         goto fail;
+    if (opts && opts->begin &&
+        (rc = opts->begin(opts->begin_ctx, out, ps.all_gpus ? step : 0, err)) < 0)
+        goto fail;
     rc = grid_pass(&ps, ids, k, grids, ngrids, step);
     if (rc == 0 && ps.swings) {
         /* grid points after the walk stopped: some series had ended, none covered */

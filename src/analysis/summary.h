@@ -192,7 +192,13 @@ typedef int (*wp_summary_fold_fn)(void *ctx, size_t gpu, int64_t t_us, int64_t m
                                   struct wp_err *err);
 
 struct wp_summary_opts {
-    double rated_w;          /* the node's rated power; finite overrides the trace's node.rated_w */
+    double rated_w; /* the node's rated power; finite overrides the trace's node.rated_w */
+    /* Called once before the pass, when the run window (start_us, end_us), the GPUs (index,
+     * name, power_sensor, limit_w) and the phases of *s are known, so the folds below can be
+     * laid out over the run; sum_step_us: the grid sum_fold's pieces are taken on (0: there is
+     * no sum). A negative return stops the summary with that code. NULL: none. */
+    int (*begin)(void *ctx, const struct wp_summary *s, int64_t sum_step_us, struct wp_err *err);
+    void *begin_ctx;
     wp_summary_fold_fn fold; /* NULL: none */
     void *fold_ctx;
     /* The GPUs' summed power as the pass walks it: constant sum_mw over [t0_us, t1_us]

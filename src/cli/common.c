@@ -405,14 +405,17 @@ void cli_progress_end(void *ctx)
 struct html_ctx {
     const struct wp_trace *t;
     const struct wp_summary *s;
-    const struct wp_html_opts *o;
+    struct wp_timelines *tl;
 };
 
 static int write_html(FILE *f, void *ctx)
 {
     struct html_ctx *c = ctx;
+    /* the node meters and the zoom window are read here, after the text and JSON are out */
     struct wp_err err = {0};
-    int rc = wp_html_trace(f, c->t, c->s, c->o, &err);
+    int rc = wp_timelines_finish(c->tl, c->s, &err);
+    if (rc == 0)
+        rc = wp_html_trace(f, c->t, c->s, c->tl, &err);
     if (rc < 0 && rc != -EIO) {
         cli_error(NULL, "%s", err.msg);
         return rc == -ENOMEM ? WP_EXIT_SOFTWARE : WP_EXIT_DATAERR;
@@ -462,15 +465,32 @@ int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const
         opts.progress = cli_progress;
         opts.progress_ctx = prog;
     }
+    /* the HTML's timelines are folded in the summary's one pass over the samples */
+    struct wp_timelines *tl = html_path ? calloc(1, sizeof(*tl)) : NULL;
+    if (html_path && !tl) {
+        cli_error(cmd, "out of memory drawing the report; free memory");
+        cli_progress_end(prog);
+        wp_trace_free(t);
+        return WP_EXIT_SOFTWARE;
+    }
+    if (tl)
+        wp_timelines_init(tl, t, html_opts ? html_opts->zoom_from_s : NAN,
+                          html_opts ? html_opts->zoom_to_s : NAN, &opts);
     rc = wp_summary_compute_opts(t, &opts, &s, &err);
     cli_progress_end(prog);
     if (rc < 0) {
         cli_error(cmd, "cannot summarise %s: %s", trace_path, err.msg);
+        if (tl)
+            wp_timelines_free(tl);
+        free(tl);
         wp_trace_free(t);
         return rc == -ENOMEM ? WP_EXIT_SOFTWARE : WP_EXIT_DATAERR;
     }
     if (x && x->prepare && (rc = x->prepare(t, &s, x->ctx)) != 0) {
         wp_summary_free(&s);
+        if (tl)
+            wp_timelines_free(tl);
+        free(tl);
         wp_trace_free(t);
         return rc;
     }
@@ -503,7 +523,7 @@ int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const
         out = cli_write_output(cmd, json_path, force, write_json, &c);
     }
     if (html_path && out == 0) {
-        struct html_ctx h = {t, &s, html_opts};
+        struct html_ctx h = {t, &s, tl};
         out = cli_write_output(cmd, html_path, force, write_html, &h);
     }
     /* What is intact was summarised and written; now say what was not, and fail. */
@@ -518,6 +538,9 @@ int cli_summarize_ext(const char *cmd, const char *trace_path, FILE *text, const
     }
     wp_summary_free(&s);
     wp_attrib_free(&at);
+    if (tl)
+        wp_timelines_free(tl);
+    free(tl);
     wp_trace_free(t);
     return out;
 }

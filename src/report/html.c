@@ -8,22 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "analysis/envelope.h"
-#include "analysis/node.h"
+#include "analysis/timelines.h"
 #include "core/json.h"
 #include "report/html.h"
 
 #define esc wp_html_escape
 
-#define COLS            1000 /* plot columns: one envelope bin per pixel */
-#define PLOT_W          1000
-#define PLOT_H          170
-#define MARGIN_L        60
-#define MARGIN_T        10
-#define MARGIN_B        30
-#define ZOOM_DEFAULT_S  10.0
-#define ZOOM_MAX_POINTS 20000 /* per series: 400 s of 20 ms samples */
-#define MAX_PLOTS       80
+#define COLS     WP_TIMELINE_COLS /* plot columns: one envelope bin per pixel */
+#define PLOT_W   1000
+#define PLOT_H   170
+#define MARGIN_L 60
+#define MARGIN_T 10
+#define MARGIN_B 30
 
 void wp_html_escape(FILE *f, const char *s)
 {
@@ -79,232 +75,63 @@ static void td_str(FILE *f, const char *s)
     fputs("</td>", f);
 }
 
-/* ---- series ---- */
+/* ---- what a timeline is ---- */
 
 struct plot {
     char title[256];
-    char cls[16];  /* "sum", "gpu", "node" */
-    int index;     /* GPU index, or -1 */
-    double line_w; /* limit or rating drawn as a line, NAN if none */
+    const char *cls; /* "sum", "gpu", "node" */
+    int index;       /* GPU index, or -1 */
+    double line_w;   /* limit or rating drawn as a line, NAN if none */
     const char *line_label;
-    struct wp_envelope env;
+    const struct wp_envelope *env;
 };
 
-struct zoom_series {
-    char label[32];
-    size_t n;
-    int64_t *t_us;
-    double *w;
-};
-
-struct ctx {
-    FILE *f;
-    const struct wp_trace *t;
-    const struct wp_summary *s;
-    struct plot plots[MAX_PLOTS];
-    size_t nplots;
-    struct zoom_series zoom[MAX_PLOTS];
-    size_t nzoom;
-    int64_t zoom_from_us, zoom_to_us;
-    struct wp_series *series; /* the GPUs' power, in mW */
-    size_t nseries;
-};
-
-static const struct wp_sensor *find_gpu_sensor(const struct wp_sensors *tab,
-                                               const struct wp_gpu_summary *g)
+static void plot_of(const struct wp_summary *s, const struct wp_timelines *tl,
+                    const struct wp_timeline *v, struct plot *p)
 {
-    for (size_t i = 0; i < tab->n; i++)
-        if (tab->v[i].scope == WP_SCOPE_GPU && tab->v[i].device == g->index &&
-            strcmp(tab->v[i].name, g->power_sensor) == 0)
-            return &tab->v[i];
-    return NULL;
-}
-
-static int add_plot(struct ctx *c, struct plot **out, struct wp_err *err)
-{
-    if (c->nplots == MAX_PLOTS)
-        return wp_errf(err, -E2BIG,
-                       "more than %d power series to draw; the HTML report draws "
-                       "at most that many",
-                       MAX_PLOTS);
-    struct plot *p = &c->plots[c->nplots];
     memset(p, 0, sizeof(*p));
     p->index = -1;
     p->line_w = NAN;
-    int64_t t1 = c->s->end_us > c->s->start_us ? c->s->end_us : c->s->start_us + 1;
-    if (wp_envelope_init(&p->env, c->s->start_us, t1, COLS) < 0)
-        return wp_errf(err, -ENOMEM, "out of memory drawing the report; free memory");
-    c->nplots++;
-    *out = p;
-    return 0;
-}
-
-static int keep_zoom(struct ctx *c, const char *label, const int64_t *t, const int64_t *v, size_t n,
-                     double scale)
-{
-    if (c->nzoom == MAX_PLOTS)
-        return 0;
-    size_t i0 = wp_lower_bound_i64(t, n, c->zoom_from_us),
-           i1 = wp_upper_bound_i64(t, n, c->zoom_to_us);
-    if (i1 > i0 + ZOOM_MAX_POINTS)
-        i1 = i0 + ZOOM_MAX_POINTS;
-    struct zoom_series *z = &c->zoom[c->nzoom];
-    memset(z, 0, sizeof(*z));
-    snprintf(z->label, sizeof(z->label), "%s", label);
-    if (i1 > i0) {
-        z->t_us = malloc((i1 - i0) * sizeof(*z->t_us));
-        z->w = malloc((i1 - i0) * sizeof(*z->w));
-        if (!z->t_us || !z->w) {
-            free(z->t_us);
-            free(z->w);
-            return -ENOMEM;
+    p->env = &v->env;
+    if (v->kind == WP_TIMELINE_SUM) {
+        size_t k = 0;
+        double lim = 0;
+        for (size_t i = 0; i < s->ngpus; i++) {
+            lim += s->gpus[i].limit_w;
+            k += s->gpus[i].power_sensor[0] != 0;
         }
-        for (size_t i = i0; i < i1; i++) {
-            z->t_us[i - i0] = t[i];
-            z->w[i - i0] = (double)v[i] * scale;
-        }
-        z->n = i1 - i0;
-    }
-    c->nzoom++;
-    return 0;
-}
-
-struct sum_push {
-    struct wp_envelope *env;
-    int64_t t, step;
-    int rc;
-};
-
-static void sum_cb(void *ctx, double mw, size_t count)
-{
-    struct sum_push *p = ctx;
-    if (p->rc == 0 && !isnan(mw))
-        p->rc = wp_envelope_push(p->env, p->t, mw / 1000.0, count, p->step);
-    p->t += (int64_t)count * p->step;
-}
-
-static int load_gpus(struct ctx *c, struct wp_err *err)
-{
-    const struct wp_summary *s = c->s;
-    const struct wp_sensors *tab = wp_trace_sensors(c->t);
-    c->series = calloc(s->ngpus ? s->ngpus : 1, sizeof(*c->series));
-    struct wp_series_ref *refs = calloc(s->ngpus ? s->ngpus : 1, sizeof(*refs));
-    int rc = 0;
-    if (!c->series || !refs) {
-        free(refs);
-        return wp_errf(err, -ENOMEM, "out of memory drawing the report; free memory");
-    }
-    size_t k = 0;
-    int64_t step = 0;
-    for (size_t i = 0; i < s->ngpus; i++) {
-        const struct wp_gpu_summary *g = &s->gpus[i];
-        const struct wp_sensor *row = g->power_sensor[0] ? find_gpu_sensor(tab, g) : NULL;
-        if (!row)
-            continue;
-        struct wp_series *ser = &c->series[c->nseries];
-        if ((rc = wp_trace_series(c->t, row->id, ser, err)) < 0 ||
-            (rc = wp_series_to_canonical(ser, row, err)) < 0)
-            goto out;
-        c->nseries++;
-        struct plot *p;
-        if ((rc = add_plot(c, &p, err)) < 0)
-            goto out;
+        snprintf(p->title, sizeof(p->title), "all %zu GPUs, summed on a %.0f ms grid", k,
+                 (double)tl->sum_step_us / 1000.0);
+        p->cls = "sum";
+        p->line_w = lim;
+        p->line_label = "sum of the power limits";
+    } else if (v->kind == WP_TIMELINE_GPU) {
+        const struct wp_gpu_summary *g = &s->gpus[v->gpu];
         snprintf(p->title, sizeof(p->title), "GPU %d%s%s (%s)", g->index, g->name[0] ? ": " : "",
                  g->name, g->power_sensor);
-        snprintf(p->cls, sizeof(p->cls), "gpu");
+        p->cls = "gpu";
         p->index = g->index;
         p->line_w = g->limit_w;
         p->line_label = "power limit";
-        for (size_t j = 0; j < ser->n; j++)
-            if (wp_envelope_push(&p->env, ser->t_us[j], (double)ser->value[j] / 1000.0, 1, 0) < 0)
-                goto nomem;
-        wp_envelope_finish(&p->env);
-        char label[32];
-        snprintf(label, sizeof(label), "GPU %d", g->index);
-        if (keep_zoom(c, label, ser->t_us, ser->value, ser->n, 1e-3) < 0)
-            goto nomem;
-        int64_t cad = row->cadence_us > 0 ? row->cadence_us : 20000;
-        refs[k++] = (struct wp_series_ref){ser->t_us, ser->value, ser->n, cad};
-        if (step == 0 || cad < step)
-            step = cad;
-    }
-    /* The sum on the summary's grid, so its highest point is the summary's total peak. */
-    if (k > 1 && k == s->ngpus) {
-        struct plot *p;
-        if ((rc = add_plot(c, &p, err)) < 0)
-            goto out;
-        snprintf(p->title, sizeof(p->title), "all %zu GPUs, summed on a %.0f ms grid", k,
-                 (double)step / 1000.0);
-        snprintf(p->cls, sizeof(p->cls), "sum");
-        double lim = 0;
-        for (size_t i = 0; i < s->ngpus; i++)
-            lim += s->gpus[i].limit_w;
-        p->line_w = lim;
-        p->line_label = "sum of the power limits";
-        struct sum_push sp = {&p->env, s->start_us, step, 0};
-        rc = wp_sum_grid_runs(refs, k, s->start_us, s->end_us, step, sum_cb, &sp);
-        if (rc == 0 && sp.rc < 0)
-            rc = sp.rc;
-        if (rc < 0) {
-            rc = wp_errf(err, rc, "cannot sum the GPUs' power for the report (%s)",
-                         rc == -ENOMEM ? "out of memory" : "samples out of order");
-            goto out;
-        }
-        wp_envelope_finish(&p->env);
-        /* the sum first: it is the headline */
-        struct plot tmp = c->plots[c->nplots - 1];
-        memmove(&c->plots[1], &c->plots[0], (c->nplots - 1) * sizeof(c->plots[0]));
-        c->plots[0] = tmp;
-    }
-    goto out;
-nomem:
-    rc = wp_errf(err, -ENOMEM, "out of memory drawing the report; free memory");
-out:
-    free(refs);
-    return rc;
-}
-
-/* node meters: node input, PDU inlets and outlets, each its own timeline */
-static int load_node(struct ctx *c, struct wp_err *err)
-{
-    const struct wp_sensors *tab = wp_trace_sensors(c->t);
-    for (size_t i = 0; i < tab->n; i++) {
-        const struct wp_sensor *row = &tab->v[i];
-        if (row->quantity != WP_Q_POWER || row->kind != WP_GAUGE ||
-            (row->scope != WP_SCOPE_NODE_INPUT && row->scope != WP_SCOPE_PDU_INLET &&
-             row->scope != WP_SCOPE_PDU_OUTLET))
-            continue;
-        struct wp_series ser = {0};
-        int rc;
-        if ((rc = wp_trace_series(c->t, row->id, &ser, err)) < 0 ||
-            (rc = wp_series_to_canonical(&ser, row, err)) < 0) {
-            wp_series_free(&ser);
-            return rc;
-        }
-        struct plot *p;
-        if ((rc = add_plot(c, &p, err)) < 0) {
-            wp_series_free(&ser);
-            return rc;
-        }
+    } else {
+        const struct wp_sensor *row = v->row;
         snprintf(p->title, sizeof(p->title), "node: %s/%s (%s)", row->source, row->name,
                  wp_scope_name(row->scope));
-        snprintf(p->cls, sizeof(p->cls), "node");
+        p->cls = "node";
         if (row->scope == WP_SCOPE_NODE_INPUT) {
-            p->line_w = c->s->node.rated_w;
+            p->line_w = s->node.rated_w;
             p->line_label = "rated node power";
         }
-        for (size_t j = 0; j < ser.n && rc == 0; j++)
-            rc = wp_envelope_push(&p->env, ser.t_us[j], (double)ser.value[j] / 1000.0, 1, 0);
-        wp_envelope_finish(&p->env);
-        char label[32];
-        snprintf(label, sizeof(label), "node %.24s", row->name);
-        if (rc == 0)
-            rc = keep_zoom(c, label, ser.t_us, ser.value, ser.n, 1e-3);
-        wp_series_free(&ser);
-        if (rc < 0)
-            return wp_errf(err, -ENOMEM, "out of memory drawing the report; free memory");
     }
-    return 0;
+}
+
+static void zoom_label(const struct wp_summary *s, const struct wp_zoom_series *z, char *buf,
+                       size_t cap)
+{
+    if (z->of->kind == WP_TIMELINE_GPU)
+        snprintf(buf, cap, "GPU %d", s->gpus[z->of->gpu].index);
+    else
+        snprintf(buf, cap, "node %.24s", z->of->row->name);
 }
 
 /* ---- drawing ---- */
@@ -410,7 +237,7 @@ static double layer_max(const struct wp_env_layer *y)
 static void timeline(FILE *f, const struct wp_summary *s, const struct plot *p)
 {
     double span_s = s->duration_s > 0 ? s->duration_s : 1e-6;
-    double top = layer_max(&p->env.layer[0]);
+    double top = layer_max(&p->env->layer[0]);
     double ymax = isfinite(top) ? top : 1;
     if (isfinite(p->line_w) && p->line_w > ymax)
         ymax = p->line_w;
@@ -424,9 +251,9 @@ static void timeline(FILE *f, const struct wp_summary *s, const struct plot *p)
             MARGIN_L + PLOT_W + 10, MARGIN_T + PLOT_H + MARGIN_B);
     phases(f, s, span_s);
     axes(f, span_s, ymax);
-    band(f, &p->env.layer[0], ymax, "env20");
-    band(f, &p->env.layer[1], ymax, "env1s");
-    band(f, &p->env.layer[2], ymax, "env1m");
+    band(f, &p->env->layer[0], ymax, "env20");
+    band(f, &p->env->layer[1], ymax, "env1s");
+    band(f, &p->env->layer[2], ymax, "env1m");
     if (isfinite(p->line_w)) {
         double py = MARGIN_T + PLOT_H - p->line_w / ymax * PLOT_H;
         fprintf(f,
@@ -440,7 +267,7 @@ static void timeline(FILE *f, const struct wp_summary *s, const struct plot *p)
 
 static void distribution(FILE *f, const struct plot *p)
 {
-    const struct wp_envelope *e = &p->env;
+    const struct wp_envelope *e = p->env;
     if (e->samples == 0)
         return;
     double lo = wp_envelope_percentile(e, 0), hi = e->max_w;
@@ -639,11 +466,10 @@ static void swings_section(FILE *f, const struct wp_summary *s)
 
 /* the zoom window: drawn in SVG (readable without JavaScript), its samples in JSON for the
  * script that zooms into it */
-static void zoom_section(FILE *f, const struct ctx *c)
+static void zoom_section(FILE *f, const struct wp_summary *s, const struct wp_timelines *c)
 {
     if (c->nzoom == 0)
         return;
-    const struct wp_summary *s = c->s;
     double from_s = (double)(c->zoom_from_us - s->start_us) / 1e6;
     double to_s = (double)(c->zoom_to_us - s->start_us) / 1e6;
     fprintf(f,
@@ -667,7 +493,7 @@ static void zoom_section(FILE *f, const struct ctx *c)
     axes(f, span, ymax);
     fputs("<g id=zoomlines>", f);
     for (size_t i = 0; i < c->nzoom; i++) {
-        const struct zoom_series *z = &c->zoom[i];
+        const struct wp_zoom_series *z = &c->zoom[i];
         fprintf(f, "<polyline class=\"z%zu\" points=\"", i % 8);
         for (size_t j = 0; j < z->n; j++) {
             double x = (double)(z->t_us[j] - c->zoom_from_us) / 1e6 / span * PLOT_W;
@@ -679,7 +505,9 @@ static void zoom_section(FILE *f, const struct ctx *c)
     fputs("</g></svg><p class=legend>", f);
     for (size_t i = 0; i < c->nzoom; i++) {
         fprintf(f, "<span class=\"z%zu\">&#9632; ", i % 8);
-        esc(f, c->zoom[i].label);
+        char label[40];
+        zoom_label(s, &c->zoom[i], label, sizeof(label));
+        esc(f, label);
         fputs("</span> ", f);
     }
     fputs("</p>\n<script type=\"application/json\" id=zoomdata>", f);
@@ -692,9 +520,11 @@ static void zoom_section(FILE *f, const struct ctx *c)
     wp_json_key(&j, "series");
     wp_json_arr_begin(&j);
     for (size_t i = 0; i < c->nzoom; i++) {
-        const struct zoom_series *z = &c->zoom[i];
+        const struct wp_zoom_series *z = &c->zoom[i];
         wp_json_obj_begin(&j);
-        wp_json_kstr(&j, "label", z->label);
+        char label[40];
+        zoom_label(s, z, label, sizeof(label));
+        wp_json_kstr(&j, "label", label);
         wp_json_key(&j, "t_ms");
         wp_json_arr_begin(&j);
         for (size_t k = 0; k < z->n; k++)
@@ -756,68 +586,14 @@ static const char script[] =
     "svg.querySelectorAll('.xtick').forEach(function(x){x.style.display='none';});}"
     "f.oninput=draw;w.oninput=draw;})();";
 
-static void free_ctx(struct ctx *c)
-{
-    for (size_t i = 0; i < c->nplots; i++)
-        wp_envelope_free(&c->plots[i].env);
-    for (size_t i = 0; i < c->nzoom; i++) {
-        free(c->zoom[i].t_us);
-        free(c->zoom[i].w);
-    }
-    for (size_t i = 0; i < c->nseries; i++)
-        wp_series_free(&c->series[i]);
-    free(c->series);
-}
-
 int wp_html_trace(FILE *f, const struct wp_trace *t, const struct wp_summary *s,
-                  const struct wp_html_opts *o, struct wp_err *err)
+                  const struct wp_timelines *tl, struct wp_err *err)
 {
-    struct ctx *c = calloc(1, sizeof(*c));
-    if (!c)
+    struct plot *plots = calloc(tl->n ? tl->n : 1, sizeof(*plots));
+    if (!plots)
         return wp_errf(err, -ENOMEM, "out of memory drawing the report; free memory");
-    c->f = f;
-    c->t = t;
-    c->s = s;
-    /* the zoom window: as asked, else ten seconds around the summed peak (found below) */
-    bool asked = o && isfinite(o->zoom_from_s) && isfinite(o->zoom_to_s);
-    c->zoom_from_us = s->start_us;
-    c->zoom_to_us = s->start_us;
-    if (asked) {
-        c->zoom_from_us = s->start_us + (int64_t)llround(o->zoom_from_s * 1e6);
-        c->zoom_to_us = s->start_us + (int64_t)llround(o->zoom_to_s * 1e6);
-    }
-    /* the peak is known only after a pass; a first pass over envelopes finds it, so the zoom
-     * is filled on the same read when it was asked for, else the GPUs are read again */
-    int rc = load_gpus(c, err);
-    if (rc == 0)
-        rc = load_node(c, err);
-    if (rc == 0 && !asked && c->nplots > 0) {
-        const struct wp_envelope *e = &c->plots[0].env;
-        int64_t mid = isnan(e->max_w) ? s->start_us : e->max_t_us;
-        c->zoom_from_us = mid - (int64_t)(ZOOM_DEFAULT_S / 2 * 1e6);
-        c->zoom_to_us = mid + (int64_t)(ZOOM_DEFAULT_S / 2 * 1e6);
-        if (c->zoom_from_us < s->start_us)
-            c->zoom_from_us = s->start_us;
-        if (c->zoom_to_us > s->end_us)
-            c->zoom_to_us = s->end_us;
-        for (size_t i = 0; i < c->nzoom; i++) {
-            free(c->zoom[i].t_us);
-            free(c->zoom[i].w);
-        }
-        c->nzoom = 0;
-        for (size_t i = 0; i < c->nseries && rc == 0; i++) {
-            char label[32];
-            snprintf(label, sizeof(label), "GPU %d", s->gpus[i].index);
-            if (keep_zoom(c, label, c->series[i].t_us, c->series[i].value, c->series[i].n, 1e-3) <
-                0)
-                rc = wp_errf(err, -ENOMEM, "out of memory drawing the report; free memory");
-        }
-    }
-    if (rc < 0) {
-        free_ctx(c);
-        free(c);
-        return rc;
-    }
+    for (size_t i = 0; i < tl->n; i++)
+        plot_of(s, tl, &tl->v[i], &plots[i]);
     fputs("<!DOCTYPE html>\n<html lang=en><head><meta charset=utf-8><title>wattprof: ", f);
     esc(f, s->command[0] ? s->command : s->host);
     fprintf(f, "</title><style>%s</style></head><body>\n<h1>wattprof report</h1>\n<p>", css);
@@ -849,14 +625,14 @@ int wp_html_trace(FILE *f, const struct wp_trace *t, const struct wp_summary *s,
           "each pixel column (no peak is lost at any width); dark band: 1 s means; line: 1 min "
           "means; dashed: the limit or rating; shaded: the job's phases.</p>\n",
           f);
-    for (size_t i = 0; i < c->nplots; i++)
-        timeline(f, s, &c->plots[i]);
-    zoom_section(f, c);
+    for (size_t i = 0; i < tl->n; i++)
+        timeline(f, s, &plots[i]);
+    zoom_section(f, s, tl);
     fputs("<h2>Distribution of power</h2><p class=key>Histogram of the samples; percentiles "
           "to 1 W.</p>\n",
           f);
-    for (size_t i = 0; i < c->nplots; i++)
-        distribution(f, &c->plots[i]);
+    for (size_t i = 0; i < tl->n; i++)
+        distribution(f, &plots[i]);
     swings_section(f, s);
     meta_table(f, t);
     const struct wp_event *ev;
@@ -872,9 +648,8 @@ int wp_html_trace(FILE *f, const struct wp_trace *t, const struct wp_summary *s,
         fputs("</ul>\n", f);
     }
     fprintf(f, "<p class=key>wattprof %s</p>\n<script>%s</script>\n</body></html>\n", WP_VERSION,
-            c->nzoom ? script : "");
-    free_ctx(c);
-    free(c);
+            tl->nzoom ? script : "");
+    free(plots);
     if (fflush(f) != 0 || ferror(f))
         return wp_errf(err, -EIO, "writing the HTML report failed (disk full?)");
     return 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 
 #include "analysis/summary.h"
+#include "analysis/timelines.h"
 #include "core/err.h"
 #include "store/trace.h"
 
@@ -16,11 +17,11 @@ struct wp_html_opts {
     double zoom_from_s, zoom_to_s;
 };
 
-/* Writes the report of t (whose summary is s) to f. Reads each power series once; memory
- * holds the GPUs' series (as the summary does) and a fixed number of columns per plot.
- * Returns 0, -EIO when writing failed, or another negative code with err filled. */
+/* Writes the report of t (whose summary is s, computed with tl hooked into its options:
+ * analysis/timelines.h) to f. Returns 0, -EIO when writing failed, or another negative code
+ * with err filled. */
 int wp_html_trace(FILE *f, const struct wp_trace *t, const struct wp_summary *s,
-                  const struct wp_html_opts *o, struct wp_err *err);
+                  const struct wp_timelines *tl, struct wp_err *err);
 
 /* One run of a comparison (a sweep's value, or a trace). NAN: not known. */
 struct wp_html_run {

@@ -174,6 +174,43 @@ sys_exit = "; ".join(bad)
 assert not bad, sys_exit
 PY
 
+# The zoom holds every sample of its window, each GPU's, as the export has them: the default
+# window (ten seconds around the summed peak) and one asked for. They are read after the pass
+# from the chunks that hold the window only, so a wrong chunk choice drops samples here.
+expect_status 0 "$WATTPROF" report llama.wptrace --html z.html --zoom 3:4.5
+expect_status 0 "$WATTPROF" export llama.wptrace --csv -s power -o power.csv
+python3 - <<'PY' || fail "the zoom does not hold its window's samples"
+import csv, json, math, re
+j = json.load(open("llama.json"))
+rows = list(csv.DictReader(open("power.csv")))
+
+
+def c_round(x):  # C's round(): halves away from zero (Python's round() goes to even)
+    f = math.floor(abs(x))
+    return math.copysign(f + (abs(x) - f >= 0.5), x)
+
+
+for page, want in (("llama.html", None), ("z.html", (3.0, 4.5))):
+    z = json.loads(re.search(r'<script type="application/json" id=zoomdata>(.*?)</script>',
+                             open(page).read(), re.S).group(1))
+    if want:
+        assert (z["from_s"], z["to_s"]) == want, (z["from_s"], z["to_s"])
+    else:
+        assert 9.99 < z["to_s"] - z["from_s"] <= 10.0 + 1e-9, z
+    lo = j["start_us"] + round(z["from_s"] * 1e6)
+    hi = j["start_us"] + round(z["to_s"] * 1e6)
+    assert len(z["series"]) == len(j["gpus"]), len(z["series"])
+    for g, ser in zip(j["gpus"], z["series"]):
+        assert ser["label"] == f"GPU {g['index']}", ser["label"]
+        mine = [(int(r["t_us"]), int(r["value"])) for r in rows
+                if int(r["device"]) == g["index"] and r["unit"] == "mW"]
+        mine = [(t, v) for t, v in sorted(mine) if lo <= t <= hi]
+        assert len(mine) > 50, (page, len(mine))
+        assert ser["t_ms"] == [(t - lo) // 1000 for t, _ in mine], page
+        assert ser["w"] == [c_round(v / 1000 * 10) / 10 for _, v in mine], page
+    print(page, "zoom", z["from_s"], z["to_s"], [len(s["t_ms"]) for s in z["series"]], "samples")
+PY
+
 # The comparison page: a sweep's JSON (the H200 ResNet batch sweep), and two traces.
 expect_status 0 "$WATTPROF" report --html sweep.html "$RES/resnet-sweep.json"
 chrome sweep.dom sweep.html
