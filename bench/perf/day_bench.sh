@@ -4,6 +4,8 @@
 # own trace writer (bench/perf/day_gen.c: wattprof's NVML source polling the fake NVML on a
 # virtual clock), then for each trace and version:
 #   report   `wattprof report TRACE --json FILE` (text and JSON): wall, user+sys CPU, peak RSS
+#   html     `wattprof report TRACE --html FILE` (text and the HTML page; this tree only, the
+#            before-version had no --html): wall, user+sys CPU, peak RSS, the page's size
 #   export   `wattprof export TRACE --csv -o FILE`: wall, rows per second of wall time
 #   bytes    file bytes per 20 ms power sample
 #   writer   CPU of generating it per recorded second (the source and writer's own cost:
@@ -51,8 +53,9 @@ measure() {
     awk '{ printf "%.2f %.2f %d", $1, $2 + $3, $4 }' "$o"
 }
 
-printf '%-5s %-5s %9s %9s %8s %9s %8s %11s %8s %8s %10s %s\n' hours ver report_s cpu_s rss_MB \
-    export_s rows_M rows_M/s B/power writer_us/s file_MB same
+printf '%-5s %-5s %9s %9s %8s %9s %8s %11s %8s %8s %10s %4s %7s %7s %7s %7s\n' hours ver report_s \
+    cpu_s rss_MB export_s rows_M rows_M/s B/power writer_us/s file_MB same html_s html_cpu \
+    html_MB page_kB
 for h in $hours; do
     for v in base new; do
         tr="$out/day-${h}h-$v.wptrace"
@@ -73,7 +76,10 @@ for h in $hours; do
         bytes=$(stat -c %s "$tr")
         gen_cpu=$(awk '{ print $2 }' "$tr.gen")
         same=-
+        html="- - - -"
         if [ "$v" = new ]; then
+            html=$(measure "$out/html.time" "$bin" report "$tr" --html "$out/rep-new.html" --force)
+            html="$html $(($(stat -c %s "$out/rep-new.html") / 1024))"
             same=no
             # every member the base writes has the same value, and every line of its text is
             # there in order (later versions add members and blocks, e.g. swings)
@@ -99,13 +105,16 @@ new = iter(open(f"{d}/rep-new.txt").read().splitlines())
 sys.exit(0 if all(any(l == m for m in new) for l in open(f"{d}/rep-base.txt").read().splitlines()) else 1)
 PY
         fi
+        set -- $html
+        hs=$1 hc=$2 hm=$3 hk=$4
+        [ "$hm" = - ] || hm=$((hm / 1024))
         set -- $rep
         rs=$1 rc=$2 rm=$3
         set -- $exp
-        printf '%-5s %-5s %9s %9s %8d %9s %8.2f %11.2f %8.2f %10d %8.1f %s\n' "$h" "$v" "$rs" "$rc" \
-            $((rm / 1024)) "$1" "$(echo "$rows / 1000000" | bc -l)" \
+        printf '%-5s %-5s %9s %9s %8d %9s %8.2f %11.2f %8.2f %10d %8.1f %4s %7s %7s %7s %7s\n' \
+            "$h" "$v" "$rs" "$rc" $((rm / 1024)) "$1" "$(echo "$rows / 1000000" | bc -l)" \
             "$(echo "$rows / 1000000 / ($1 + 0.001)" | bc -l)" "$(echo "$bytes / $power" | bc -l)" \
             "$(echo "$gen_cpu * 1000000 / ($h * 3600)" | bc -l | cut -d. -f1)" \
-            "$(echo "$bytes / 1048576" | bc -l)" "$same"
+            "$(echo "$bytes / 1048576" | bc -l)" "$same" "$hs" "$hc" "$hm" "$hk"
     done
 done
