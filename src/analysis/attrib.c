@@ -58,9 +58,13 @@ static int cmp_energy(const void *a, const void *b)
     return (x->energy_j < y->energy_j) - (x->energy_j > y->energy_j);
 }
 
-/* The length of one round: the median spacing of the rounds, else the sensor's cadence. */
+/* The length of one round: the recorder's period for the sensor (nvml's procs_period), else
+ * the median spacing of the rounds. The period first: a short run has too few rounds for a
+ * median, and its last round, read at the end, is closer than a period to the one before. */
 static int64_t round_len(const struct wp_series *ps, int64_t cadence)
 {
+    if (cadence > 0)
+        return cadence;
     int64_t *t = malloc((ps->n ? ps->n : 1) * sizeof(*t));
     size_t m = 0;
     if (!t)
@@ -88,7 +92,15 @@ static int split_gpu(struct wp_gpu_attrib *g, const struct wp_series *pw, int64_
         int64_t tk = ps->t_us[i], busy = 0;
         while (j < ps->n && ps->t_us[j] == tk)
             busy += wp_proc_util_pct(ps->value[j++]);
-        int64_t a = prev == INT64_MIN ? tk - len : prev, b = tk;
+        /* A round covers the time since the one before, at most one round's length (with
+         * room for a late read): a longer gap is time when no process was seen or the
+         * recorder did not ask because the GPU was idle, so idle. */
+        int64_t a = prev, b = tk;
+        if (prev == INT64_MIN || tk - prev > len + len / 2) {
+            a = tk - len;
+            if (prev != INT64_MIN)
+                g->idle_j += energy_j(pw, hold, prev < from ? from : prev, a > to ? to : a);
+        }
         a = a < from ? from : a;
         b = b > to ? to : b;
         double e = energy_j(pw, hold, a, b);

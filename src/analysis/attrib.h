@@ -2,11 +2,15 @@
  * rounds of per-process samples (nvmlDeviceGetProcessUtilization: each sample is a process's
  * SM utilisation over the driver's last sampling period, stamped at its end) is split between
  * the processes in proportion to their SM utilisation in that round; a round where no process
- * used the SMs is "idle"; time before the first round (beyond one round's length) and after
- * the last is "unattributed". Energy comes from the GPU's finest power series, as in the
- * summary. So a process's energy is its share of the whole GPU's power, its idle and static
- * part included: power is metered per physical GPU, and under MIG too the driver gives one
- * power for the GPU, so instances are split by the SM shares of the processes in them. */
+ * used the SMs is "idle", and so is a gap between rounds longer than one and a half rounds
+ * beyond the round's own length (no process seen, or an idle GPU the recorder did not ask
+ * about); time before the first round (beyond one round's length) and after the last is
+ * "unattributed". A round's length is the recorder's period for the sensor (nvml's
+ * procs_period, 1 s in traces before it), else the median spacing of the rounds. Energy comes from
+ * the GPU's finest power series, as in the summary. So a process's energy is its share of the whole
+ * GPU's power, its idle and static part included: power is metered per physical GPU, and under MIG
+ * too the driver gives one power for the GPU, so instances are split by the SM shares of the
+ * processes in them. */
 #ifndef WP_ATTRIB_H
 #define WP_ATTRIB_H
 
@@ -29,7 +33,7 @@ struct wp_gpu_attrib {
     int index;
     char uuid[96];
     double energy_j;       /* the GPU's energy over the window */
-    double idle_j;         /* in rounds with no process busy */
+    double idle_j;         /* in rounds with no process busy, and in gaps between rounds */
     double unattributed_j; /* not covered by any round */
     size_t nprocs;
     struct wp_proc_energy *procs; /* by energy, highest first */

@@ -28,8 +28,8 @@ void wp_attrib_print_text(FILE *f, const struct wp_attrib *a)
         fprintf(f, "%4d %14s %10.1f %8.1f\n", g->index, "unattributed", g->unattributed_j,
                 share(g, g->unattributed_j));
     }
-    fputs("idle: no process used the SMs; unattributed: before the first or after the last "
-          "per-process sample.\n",
+    fputs("idle: no process used the SMs, or none was seen between two reads; unattributed: "
+          "before the first or after the last per-process sample.\n",
           f);
     if (a->nphases == 0)
         return;

@@ -10,9 +10,15 @@
  * - the hardware energy counter: ~4 ms per call in VMs, so it is read at start, at the end,
  *   at marks (at most once a second) and every 10 s, never in a fast loop;
  * - utilisation, SM clock, temperature: once a second;
- * - each process's SM utilisation (nvmlDeviceGetProcessUtilization, with lastSeen): once a
- *   second, into one "proc_util" sensor per GPU (pid and % packed, see WP_Q_PROC_UTIL), for
- *   splitting the GPU's energy between the processes that share it (src/analysis/attrib.c).
+ * - each process's SM utilisation (nvmlDeviceGetProcessUtilization, with lastSeen): every
+ *   procs_period (5 s), and not while the GPU is idle, into one "proc_util" sensor per GPU
+ *   (pid and % packed, see WP_Q_PROC_UTIL), for splitting the GPU's energy between the
+ *   processes that share it (src/analysis/attrib.c). Why not every second: the call costs
+ *   2.3-2.6 ms of CPU on H200 (driver 580), more than all other reads together, and the
+ *   driver answers each read with one sample per process, its utilisation since lastSeen
+ *   (NVML's reference for the call; nvtop and nvitop read it so), so reading less often loses
+ *   resolution, not processes. All samples of one read are stamped with its newest timestamp,
+ *   so they form one round: the driver stamps each process at its own last sample.
  *   Power is per physical GPU: under MIG the driver reports it for the whole GPU, and the
  *   split is by the processes' SM shares whatever instance they run in.
  * A reading found unsupported at discovery is noted once and never polled. */
@@ -43,8 +49,16 @@
 #define SLOW_PERIOD_US        1000000
 #define COUNTER_PERIOD_US     10000000
 #define SAMPLE_CAP            512
-/* Per-process samples read at once: a few per process and second on real drivers. */
+/* Per-process samples read at once: one per process on real drivers, a few per process and
+ * period on older ones. */
 #define PROC_CAP 256
+/* The per-process read: its default period and bounds (procs_period=), and the longest it is
+ * put off while the GPU is idle, so a process too short for the 1 s utilisation reads to see
+ * is still found if the driver keeps its samples that long. */
+#define PROCS_PERIOD_US     5000000
+#define PROCS_PERIOD_MIN_US 1000000
+#define PROCS_PERIOD_MAX_US 60000000
+#define PROCS_IDLE_MAX_US   60000000
 /* Power beyond this many times the enforced limit cannot be real (H200 20 ms samples reached
  * 974 W, 1.39x the 700 W limit: docs/validation/h200-2026-11-28-run3); such samples are a driver
  * fault and are dropped. */
@@ -85,6 +99,9 @@ struct gpu {
     /* sensor ids, -1 when the reading is not supported */
     int s_power, s_field[F_COUNT], s_energy, s_util, s_clock, s_temp, s_proc;
     unsigned long long proc_last_seen_us;
+    int64_t next_procs_us, last_procs_us; /* wall clock */
+    bool procs_seen;                      /* the last per-process read found a process */
+    bool busy_since;      /* utilisation above 0 (or unknown) since the last per-process read */
     bool energy_by_field; /* field 83 carries a timestamp; the plain call does not */
     unsigned long long last_seen_us;
     long long field_ts[F_COUNT];
@@ -103,6 +120,7 @@ struct nvml {
     int64_t fields_period_us;
     bool announced; /* the GPUs lost before the start have been reported as events */
     bool procs_off; /* procs=0: no per-process utilisation asked for */
+    int64_t procs_period_us;
 };
 
 static const unsigned field_ids[F_COUNT] = {NVML_FI_DEV_POWER_INSTANT, NVML_FI_DEV_POWER_AVERAGE,
@@ -189,10 +207,13 @@ static int nvml_open(void **state, const struct wp_source_cfg *cfg, struct wp_er
             goto fail;
         }
     }
-    /* Per-process utilisation costs a driver call per GPU and second; a node whose GPUs are
+    /* Per-process utilisation costs the dearest driver call we make; a node whose GPUs are
      * never shared can turn it off. */
     bool procs = true;
-    if (cfg && wp_source_cfg_bool(cfg, "procs", true, &procs, err) < 0)
+    n->procs_period_us = PROCS_PERIOD_US;
+    if (cfg && (wp_source_cfg_bool(cfg, "procs", true, &procs, err) < 0 ||
+                wp_source_cfg_duration_us(cfg, "procs_period", PROCS_PERIOD_US, PROCS_PERIOD_MIN_US,
+                                          PROCS_PERIOD_MAX_US, &n->procs_period_us, err) < 0))
         goto fail;
     if (!procs) {
         n->f.proc_util = NULL;
@@ -373,7 +394,7 @@ static void discover_gpu(struct nvml *n, struct gpu *g, struct wp_sensors *tab,
     unsigned pc = 0;
     r = n->f.proc_util ? n->f.proc_util(g->dev, NULL, &pc, 0) : NVML_ERROR_NOT_SUPPORTED;
     if (r == NVML_SUCCESS || r == NVML_ERROR_NOT_FOUND || r == NVML_ERROR_INSUFFICIENT_SIZE)
-        g->s_proc = add_sensor(tab, g, "proc_util", WP_Q_PROC_UTIL, WP_GAUGE, SLOW_PERIOD_US,
+        g->s_proc = add_sensor(tab, g, "proc_util", WP_Q_PROC_UTIL, WP_GAUGE, n->procs_period_us,
                                "each process's SM utilisation, pid*1000+% (for energy per "
                                "process)");
     else if (!n->procs_off)
@@ -627,49 +648,86 @@ fail:
         gpu_lost(n, g, sink, r, "the energy counter");
 }
 
-/* New per-process samples since the last read. A process the driver has stopped sampling
- * simply has no more samples. */
+/* New per-process samples since the last read, all stamped with the read's newest sample:
+ * each is that process's utilisation since lastSeen, so together they are one round. A
+ * process the driver has stopped sampling simply has no more samples. */
 static void poll_procs(struct nvml *n, struct gpu *g, struct wp_sink *sink)
 {
     nvmlProcessUtilizationSample_t buf[PROC_CAP];
     unsigned count = PROC_CAP;
     nvmlReturn_t r = n->f.proc_util(g->dev, buf, &count, g->proc_last_seen_us);
     if (r == NVML_ERROR_INSUFFICIENT_SIZE) {
-        /* More processes than PROC_CAP in one second: keep the newest samples only. */
+        /* More samples than PROC_CAP since the last read: keep the newest only. */
         count = PROC_CAP;
         r = n->f.proc_util(g->dev, buf, &count, g->proc_last_seen_us);
     }
+    g->procs_seen = false;
     if (r != NVML_SUCCESS) {
         if (fatal_for_gpu(r))
             gpu_lost(n, g, sink, r, "process utilisation");
         return;
     }
+    unsigned long long newest = g->proc_last_seen_us;
+    for (unsigned i = 0; i < count && i < PROC_CAP; i++)
+        if (buf[i].timeStamp > newest && buf[i].timeStamp <= INT64_MAX)
+            newest = buf[i].timeStamp;
+    /* A driver that answers with several samples per process (the fake, some older ones)
+     * gets each process's mean, so a round holds each process once. */
     for (unsigned i = 0; i < count && i < PROC_CAP; i++) {
         const nvmlProcessUtilizationSample_t *p = &buf[i];
-        if (p->timeStamp <= g->proc_last_seen_us)
-            continue; /* already stored (a driver that ignores lastSeen) */
-        if (p->smUtil <= 100 && p->pid > 0 && p->timeStamp > 0 && p->timeStamp <= INT64_MAX)
-            wp_sink_push(sink, g->s_proc, (int64_t)p->timeStamp,
-                         wp_proc_util_pack(p->pid, p->smUtil));
+        if (p->timeStamp <= g->proc_last_seen_us || p->timeStamp > INT64_MAX || p->smUtil > 100 ||
+            p->pid == 0)
+            continue; /* already stored (a driver that ignores lastSeen), or nonsense */
+        bool first = true;
+        unsigned long sum = 0, nsum = 0;
+        for (unsigned k = 0; k < count && k < PROC_CAP && first; k++) {
+            const nvmlProcessUtilizationSample_t *q = &buf[k];
+            if (q->pid != p->pid || q->timeStamp <= g->proc_last_seen_us ||
+                q->timeStamp > INT64_MAX || q->smUtil > 100)
+                continue;
+            if (k < i)
+                first = false; /* stored with the earlier one */
+            sum += q->smUtil;
+            nsum++;
+        }
+        if (!first)
+            continue;
+        wp_sink_push(sink, g->s_proc, (int64_t)newest,
+                     wp_proc_util_pack(p->pid, (int64_t)((sum + nsum / 2) / nsum)));
+        g->procs_seen = true;
     }
-    for (unsigned i = 0; i < count && i < PROC_CAP; i++)
-        if (buf[i].timeStamp > g->proc_last_seen_us)
-            g->proc_last_seen_us = buf[i].timeStamp;
+    g->proc_last_seen_us = newest;
 }
 
-static void poll_slow(struct nvml *n, struct gpu *g, struct wp_sink *sink)
+/* Whether the per-process read is due: on its period while anything ran since the last one,
+ * else at most every PROCS_IDLE_MAX_US; always in the first and last rounds. */
+static bool procs_due(const struct nvml *n, const struct gpu *g, int64_t now, bool all)
+{
+    if (all || g->last_procs_us == 0)
+        return true;
+    if (now < g->next_procs_us)
+        return false;
+    (void)n;
+    return g->busy_since || g->procs_seen || now - g->last_procs_us >= PROCS_IDLE_MAX_US;
+}
+
+static void poll_slow(struct nvml *n, struct gpu *g, struct wp_sink *sink, bool all)
 {
     int64_t now = wp_wall_us();
     nvmlReturn_t r;
     unsigned v;
+    bool busy = true; /* unknown counts as busy: only a reading of 0 puts the read off */
     if (g->s_util >= 0) {
         nvmlUtilization_t u;
         r = n->f.util(g->dev, &u);
-        if (r == NVML_SUCCESS && u.gpu <= 100)
+        if (r == NVML_SUCCESS && u.gpu <= 100) {
             wp_sink_push(sink, g->s_util, now, u.gpu);
-        else if (fatal_for_gpu(r))
+            busy = u.gpu > 0;
+        } else if (fatal_for_gpu(r)) {
             return gpu_lost(n, g, sink, r, "utilisation");
+        }
     }
+    g->busy_since = g->busy_since || busy;
     if (g->s_clock >= 0) {
         r = n->f.clock(g->dev, NVML_CLOCK_SM, &v);
         if (r == NVML_SUCCESS)
@@ -677,8 +735,15 @@ static void poll_slow(struct nvml *n, struct gpu *g, struct wp_sink *sink)
         else if (fatal_for_gpu(r))
             return gpu_lost(n, g, sink, r, "the SM clock");
     }
-    if (g->s_proc >= 0)
+    if (g->s_proc >= 0 && procs_due(n, g, now, all)) {
         poll_procs(n, g, sink);
+        g->busy_since = false;
+        g->last_procs_us = now;
+        /* On its own grid, so a late round does not drift it; after a stall, from now. */
+        g->next_procs_us += n->procs_period_us;
+        if (g->next_procs_us <= now)
+            g->next_procs_us = now + n->procs_period_us;
+    }
     if (g->lost)
         return;
     if (g->s_temp >= 0) {
@@ -726,7 +791,7 @@ static int nvml_poll(void *state, int64_t now, unsigned flags, struct wp_sink *s
         if (fields && !g->lost)
             poll_fields(n, g, sink);
         if (slow && !g->lost)
-            poll_slow(n, g, sink);
+            poll_slow(n, g, sink, all);
         alive += !g->lost;
     }
     /* Keep each schedule on its own grid so a late round does not drift the cadence. */
@@ -778,8 +843,14 @@ static void nvml_close(void *state)
 static const struct wp_source_key nvml_keys[] = {
     {"lib", "PATH  the NVML library to load (default libnvidia-ml.so.1, or $WATTPROF_NVML_LIB)", 0},
     {"procs",
-     "0|1  read each process's SM utilisation once a second, for energy per process "
-     "(default 1; 0 saves a driver call per GPU and second where GPUs are not shared)",
+     "0|1  read each process's SM utilisation, for energy per process (default 1; 0 saves "
+     "the dearest driver call, 2-3 ms of CPU per GPU and read, where GPUs are not shared)",
+     0},
+    {"procs_period",
+     "DURATION  how often to read each process's SM utilisation while the GPU is busy "
+     "(default 5s, 1s..60s; idle GPUs are read at most once a minute). Each read gives every "
+     "process's mean since the last, so a longer period costs resolution, not processes; "
+     "e.g. nvml:procs_period=1s for second-by-second shares",
      0},
     {NULL, NULL, 0},
 };
