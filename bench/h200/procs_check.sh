@@ -9,13 +9,14 @@
 # (b) two PyTorch bf16 matmul loops share GPU 0 (8192 for 40 s; 2048 from 10 s to 30 s) and a
 #     third, "blip", runs 2 s alone with the big one from 33 s, short enough to fall between two
 #     5 s reads; TWO recorders record the same 44 s at once: one with procs_period=1s, one
-#     with the default. Compares the number of proc_util samples (rounds), their time coverage
+#     with PERIOD_B (5s; files named "default": 5 s was the default when this ran on
+#     2026-12-03, see docs/validation.md). Compares the number of proc_util samples (rounds), their time coverage
 #     and each process's energy share (procs_compare.md, procs_*.json; traces and proc_util
 #     CSVs in procs_traces.tgz).
 #     Then a probe asks NVML directly, 8 s and 20 s after the loads ended, for the
 #     per-process samples since before they started (lastSeen), to see how far back the driver
 #     keeps them (procs_probe.txt).
-# Knobs: WATTPROF, BASE, PROCS_BUDGET_S, AB_SHORT_S (10), AB_LONG_S (40), SKIP_AB=1.
+# Knobs: WATTPROF, BASE, PROCS_BUDGET_S, AB_SHORT_S (10), AB_LONG_S (40), SKIP_AB=1, PERIOD_B.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 OUT=${OUT:-/tmp/h200-out}
@@ -87,13 +88,13 @@ if ! python3 -c 'import torch; assert torch.cuda.is_available()' 2>/dev/null; th
     say "no PyTorch with CUDA here; part (b) skipped"
     exit 1
 fi
-say "two recorders (procs_period=1s and default) over 44 s of shared load"
+say "two recorders (procs_period=1s and ${PERIOD_B:-5s}) over 44 s of shared load"
 t0=$(python3 -c 'import time; print(int(time.time() * 1e6))')
 timeout 70 "$W" record -q -o "$D/p1.wptrace" -d 44 --json "$OUT/procs_1s.json" \
     --source nvml:procs_period=1s 2>"$D/p1.err" &
 r1=$!
 timeout 70 "$W" record -q -o "$D/pd.wptrace" -d 44 --json "$OUT/procs_default.json" \
-    2>"$D/pd.err" &
+    --source "nvml:procs_period=${PERIOD_B:-5s}" 2>"$D/pd.err" &
 r2=$!
 sleep 1
 python3 "$D/mm.py" big 8192 0 40 &
@@ -121,52 +122,7 @@ for v in 1s default; do
     [ $v = default ] && f=pd
     "$W" export "$D/$f.wptrace" --csv -s proc_util -o "$D/procs_$v.csv" --force
 done
-python3 - "$OUT" "$D" "$t0" >"$OUT/procs_compare.md" <<'PY'
-import csv, json, os, sys
-out, d, t0 = sys.argv[1], sys.argv[2], int(sys.argv[3])
-names = {}
-for n in ("big", "small", "blip"):
-    try:
-        names[int(open(os.path.join(d, n + ".pid")).read())] = n
-    except (OSError, ValueError):
-        pass
-res = {}
-for v in ("1s", "default"):
-    j = json.load(open(os.path.join(out, f"procs_{v}.json")))
-    rows = list(csv.DictReader(open(os.path.join(d, f"procs_{v}.csv"))))
-    ts = sorted({int(r["t_us"]) for r in rows})
-    g = j["processes"]["gpus"][0] if "processes" in j else None
-    res[v] = (j, rows, ts, g)
-print("# Per-process reads every second against the default (procs_period 5 s), same 44 s\n")
-print(f"our pids: {names}\n")
-print("| recorder | proc_util samples | rounds | first round s | last round s | GPU J | idle J | unattributed J |")
-print("|---|---|---|---|---|---|---|---|")
-for v, (j, rows, ts, g) in res.items():
-    if not g:
-        print(f"| {v} | {len(rows)} | {len(ts)} | | | | | |")
-        continue
-    print(f"| {v} | {len(rows)} | {len(ts)} | {(ts[0] - t0) / 1e6:.1f} | {(ts[-1] - t0) / 1e6:.1f} | "
-          f"{g['energy_j']:.1f} | {g['idle_j']:.1f} | {g['unattributed_j']:.1f} |")
-print("\n| load | pid | share % (1s) | share % (default) | difference, points | energy J (1s) | energy J (default) | mean SM % (1s) | mean SM % (default) | rounds (1s) | rounds (default) |")
-print("|---|---|---|---|---|---|---|---|---|---|---|")
-procs = {}
-for v, (j, rows, ts, g) in res.items():
-    for p in (g or {}).get("processes", []):
-        procs.setdefault(p["pid"], {})[v] = p
-worst = 0.0
-for pid, pv in sorted(procs.items(), key=lambda x: -max(p["energy_j"] for p in x[1].values())):
-    a, b = pv.get("1s"), pv.get("default")
-    f = lambda p, k, fmt: format(p[k], fmt) if p else "-"
-    diff = (b["share_pct"] - a["share_pct"]) if a and b else float("nan")
-    if a and b:
-        worst = max(worst, abs(diff))
-    print(f"| {names.get(pid, 'other')} | {pid} | {f(a, 'share_pct', '.1f')} | {f(b, 'share_pct', '.1f')} | "
-          f"{diff:+.1f} | {f(a, 'energy_j', '.1f')} | {f(b, 'energy_j', '.1f')} | "
-          f"{f(a, 'mean_sm_pct', '.1f')} | {f(b, 'mean_sm_pct', '.1f')} | {f(a, 'rounds', 'd')} | {f(b, 'rounds', 'd')} |")
-seen = {v: {names.get(int(r["value"]) // 1000) for r in rows} for v, (j, rows, ts, g) in res.items()}
-print(f"\nlargest share difference: {worst:.1f} points; loads seen: "
-      + "; ".join(f"{v}: {sorted(x for x in s if x)}" for v, s in seen.items()))
-PY
+python3 bench/h200/procs_compare.py "$OUT" "$D" "$t0" >"$OUT/procs_compare.md"
 cat "$OUT/procs_compare.md"
 tar czf "$OUT/procs_traces.tgz" -C "$D" p1.wptrace pd.wptrace p1.err pd.err procs_1s.csv \
     procs_default.csv 2>/dev/null

@@ -92,11 +92,13 @@ static int split_gpu(struct wp_gpu_attrib *g, const struct wp_series *pw, int64_
         int64_t tk = ps->t_us[i], busy = 0;
         while (j < ps->n && ps->t_us[j] == tk)
             busy += wp_proc_util_pct(ps->value[j++]);
-        /* A round covers the time since the one before, at most one round's length (with
-         * room for a late read): a longer gap is time when no process was seen or the
-         * recorder did not ask because the GPU was idle, so idle. */
+        /* A round covers the time since the one before. A gap of more than two rounds and a
+         * second is time when no process was seen or the recorder did not ask because the
+         * GPU was idle, so idle, and the round then covers one round's length. Shorter
+         * gaps are the driver's: on H200 a busy process had no new sample in one read of
+         * five or so, at 1 s (docs/validation/h200-2026-12-03d). */
         int64_t a = prev, b = tk;
-        if (prev == INT64_MIN || tk - prev > len + len / 2) {
+        if (prev == INT64_MIN || tk - prev > 2 * len + 1000000) {
             a = tk - len;
             if (prev != INT64_MIN)
                 g->idle_j += energy_j(pw, hold, prev < from ? from : prev, a > to ? to : a);

@@ -2,7 +2,7 @@
  * rounds of per-process samples (nvmlDeviceGetProcessUtilization: each sample is a process's
  * SM utilisation over the driver's last sampling period, stamped at its end) is split between
  * the processes in proportion to their SM utilisation in that round; a round where no process
- * used the SMs is "idle", and so is a gap between rounds longer than one and a half rounds
+ * used the SMs is "idle", and so is so is a gap between rounds longer than two rounds and a second,
  * beyond the round's own length (no process seen, or an idle GPU the recorder did not ask
  * about); time before the first round (beyond one round's length) and after the last is
  * "unattributed". A round's length is the recorder's period for the sensor (nvml's

@@ -11,14 +11,17 @@
  *   at marks (at most once a second) and every 10 s, never in a fast loop;
  * - utilisation, SM clock, temperature: once a second;
  * - each process's SM utilisation (nvmlDeviceGetProcessUtilization, with lastSeen): every
- *   procs_period (5 s), and not while the GPU is idle, into one "proc_util" sensor per GPU
- *   (pid and % packed, see WP_Q_PROC_UTIL), for splitting the GPU's energy between the
- *   processes that share it (src/analysis/attrib.c). Why not every second: the call costs
- *   2.3-2.6 ms of CPU on H200 (driver 580), more than all other reads together, and the
- *   driver answers each read with one sample per process, its utilisation since lastSeen
- *   (NVML's reference for the call; nvtop and nvitop read it so), so reading less often loses
- *   resolution, not processes. All samples of one read are stamped with its newest timestamp,
- *   so they form one round: the driver stamps each process at its own last sample.
+ *   procs_period (1 s) while the GPU is busy, into one "proc_util" sensor per GPU (pid and %
+ *   packed, see WP_Q_PROC_UTIL), for splitting the GPU's energy between the processes that
+ *   share it (src/analysis/attrib.c). The call costs 2.3-2.6 ms of CPU on H200 (driver 580),
+ *   more than all other reads together, so it is not made while the GPU is idle (utilisation
+ *   0 and no process in the last read; once a minute regardless). Why not less often while
+ *   busy: the driver answers with one sample per process, its utilisation since lastSeen, but
+ *   forgets a process as soon as it exits and keeps nothing once the GPU is idle (H200,
+ *   docs/validation/h200-2026-12-03d), so a read every 5 s lost the last seconds of each
+ *   process that ended between reads (a 20 s job's energy share fell from 7.8 to 5.1 %).
+ *   All samples of one read are stamped with its newest timestamp, so they form one round:
+ *   the driver stamps each process at its own last sample.
  *   Power is per physical GPU: under MIG the driver reports it for the whole GPU, and the
  *   split is by the processes' SM shares whatever instance they run in.
  * A reading found unsupported at discovery is noted once and never polled. */
@@ -848,9 +851,9 @@ static const struct wp_source_key nvml_keys[] = {
      0},
     {"procs_period",
      "DURATION  how often to read each process's SM utilisation while the GPU is busy "
-     "(default 5s, 1s..60s; idle GPUs are read at most once a minute). Each read gives every "
-     "process's mean since the last, so a longer period costs resolution, not processes; "
-     "e.g. nvml:procs_period=1s for second-by-second shares",
+     "(default 1s, 1s..60s; an idle GPU is not read). Longer is cheaper but the driver "
+     "forgets a process when it exits, so each process loses up to one period at its end and "
+     "one shorter than the period can be missed; e.g. nvml:procs_period=5s where jobs are long",
      0},
     {NULL, NULL, 0},
 };

@@ -90,3 +90,17 @@ assert abs(p["energy_j"] / p["gpus_energy_j"] - 0.75) < 1e-9, p
 s = [x for x in j["phases"] if x["name"] == "train"][0]
 assert s["energy_j"] > p["gpus_energy_j"] > p["energy_j"] > 0, (s, p)
 PY
+
+# procs_period: a longer period gives the same split where shares do not change; a period
+# under a second is refused with the range, before anything is recorded.
+expect_status 0 env FAKE_NVML_PROCS=0:4242:60,0:4343:20 "$WATTPROF" run --json p2.json \
+    --source nvml:procs_period=2s -- sleep 3
+python3 - p2.json <<'PY' || fail "procs_period=2s changed the split"
+import json, sys
+g = json.load(open(sys.argv[1]))["processes"]["gpus"][0]
+p = {x["pid"]: x["energy_j"] for x in g["processes"]}
+assert abs(p[4242] / p[4343] - 3.0) < 1e-9 and g["idle_j"] == 0, g
+PY
+expect_status 64 "$WATTPROF" record -o bad.wpt -d 1 --source nvml:procs_period=0.5s
+expect_in err.txt "procs_period"
+[ ! -e bad.wpt ] || fail "a refused procs_period still wrote a trace"

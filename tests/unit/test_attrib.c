@@ -1,7 +1,7 @@
 /* Energy per process (src/analysis/attrib.c) on synthetic traces: the split must not depend
- * on how often the recorder read the per-process utilisation (nvml's procs_period), a gap
- * between reads (an idle GPU the recorder did not ask about) is idle energy, not the next
- * round's, and the rounds' own spacing sets their length. Power is piecewise constant with
+ * on how often the recorder read the per-process utilisation (nvml's procs_period), a long
+ * gap between reads (an idle GPU the recorder did not ask about) is idle energy, not the next
+ * round's, and a read the driver skipped is not. Power is piecewise constant with
  * 20 ms samples, so each expected energy is worked out by hand. */
 #include <math.h>
 #include <setjmp.h>
@@ -176,8 +176,8 @@ static void test_split_same_for_any_period(void **state)
         if (i == 0)
             a1 = energy_of(&r, PID_A);
         else if (fabs(energy_of(&r, PID_A) - a1) > 1e-6 * a1)
-            fail_msg("A's energy %.6f J at %d s, %.6f J at 1 s", energy_of(&r, PID_A),
-                     periods[i], a1);
+            fail_msg("A's energy %.6f J at %d s, %.6f J at 1 s", energy_of(&r, PID_A), periods[i],
+                     a1);
         wp_attrib_free(&r);
     }
 }
@@ -215,27 +215,44 @@ static void test_gap_between_reads_is_idle(void **state)
     wp_attrib_free(&r);
 }
 
-/* One read missed (none at 30 s) among reads 5 s apart: a 10 s gap is more than one and a
- * half rounds, so the round at 35 s covers 30-35 s only and 25-30 s is idle. */
-static bool one_missed(int t)
+/* Two reads missed (none at 30 and 35 s) among reads 5 s apart: a 15 s gap is more than two
+ * rounds and a second, so the round at 40 s covers 35-40 s only and 25-35 s is idle. */
+static bool two_missed(int t)
 {
-    return t != 30;
+    return t != 30 && t != 35;
 }
 
-static void b_at_35(int t, int64_t *a, int64_t *b)
+static void b_at_40(int t, int64_t *a, int64_t *b)
 {
     *a = 80;
-    *b = t == 35 ? 20 : 0;
+    *b = t == 40 ? 20 : 0;
 }
 
-static void test_missed_read_is_a_gap(void **state)
+static void test_long_gap_is_idle(void **state)
 {
     (void)state;
-    struct wp_attrib r = split("missed", flat_power, b_at_35, 5, one_missed);
-    near_j(r.gpus[0].idle_j, 500);
-    near_j(energy_of(&r, PID_B), 100);  /* 20 % of 30-35 s at 100 W */
-    near_j(energy_of(&r, PID_A), 5400); /* the other 55 s, less B's part */
+    struct wp_attrib r = split("missed", flat_power, b_at_40, 5, two_missed);
+    near_j(r.gpus[0].idle_j, 1000);
+    near_j(energy_of(&r, PID_B), 100);  /* 20 % of 35-40 s at 100 W */
+    near_j(energy_of(&r, PID_A), 4900); /* the other 50 s, less B's part */
     near_j(r.gpus[0].unattributed_j, 0);
+    parts_add_up(&r);
+    wp_attrib_free(&r);
+}
+
+/* At 1 s the H200's driver had no new sample for a busy process in about one read of five:
+ * such a 2 s gap belongs to the next round's processes, not to idle. */
+static bool every_fifth_missed(int t)
+{
+    return t % 5 != 3;
+}
+
+static void test_driver_skipped_read_is_not_idle(void **state)
+{
+    (void)state;
+    struct wp_attrib r = split("skipped", flat_power, a_only, 1, every_fifth_missed);
+    near_j(r.gpus[0].idle_j, 0);
+    near_j(energy_of(&r, PID_A), 6000);
     parts_add_up(&r);
     wp_attrib_free(&r);
 }
@@ -245,7 +262,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_split_same_for_any_period),
         cmocka_unit_test(test_gap_between_reads_is_idle),
-        cmocka_unit_test(test_missed_read_is_a_gap),
+        cmocka_unit_test(test_long_gap_is_idle),
+        cmocka_unit_test(test_driver_skipped_read_is_not_idle),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
