@@ -95,8 +95,8 @@ static int split_gpu(struct wp_gpu_attrib *g, const struct wp_series *pw, int64_
         /* A round covers the time since the one before. A gap of more than two rounds and a
          * second is time when no process was seen or the recorder did not ask because the
          * GPU was idle, so idle, and the round then covers one round's length. Shorter
-         * gaps are the driver's: on H200 a busy process had no new sample in one read of
-         * five or so, at 1 s (docs/validation/h200-2026-12-03d). */
+         * gaps are a read that came back late or empty while processes ran (on H200 at
+         * 1 s, rounds 2 s apart now and then: docs/validation/h200-2026-12-03d). */
         int64_t a = prev, b = tk;
         if (prev == INT64_MIN || tk - prev > 2 * len + 1000000) {
             a = tk - len;

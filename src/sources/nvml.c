@@ -56,9 +56,8 @@
  * period on older ones. */
 #define PROC_CAP 256
 /* The per-process read: its default period and bounds (procs_period=), and the longest it is
- * put off while the GPU is idle, so a process too short for the 1 s utilisation reads to see
- * is still found if the driver keeps its samples that long. */
-#define PROCS_PERIOD_US     5000000
+ * put off while the GPU is idle (a safety net for a GPU whose utilisation reads 0 wrongly). */
+#define PROCS_PERIOD_US     1000000
 #define PROCS_PERIOD_MIN_US 1000000
 #define PROCS_PERIOD_MAX_US 60000000
 #define PROCS_IDLE_MAX_US   60000000
@@ -708,7 +707,9 @@ static bool procs_due(const struct nvml *n, const struct gpu *g, int64_t now, bo
 {
     if (all || g->last_procs_us == 0)
         return true;
-    if (now < g->next_procs_us)
+    /* Half a slow round early still counts: the slow rounds keep to their grid, the read's
+     * own time does not, and a round a few microseconds early must not skip a period. */
+    if (now + SLOW_PERIOD_US / 2 < g->next_procs_us)
         return false;
     (void)n;
     return g->busy_since || g->procs_seen || now - g->last_procs_us >= PROCS_IDLE_MAX_US;
@@ -742,10 +743,7 @@ static void poll_slow(struct nvml *n, struct gpu *g, struct wp_sink *sink, bool 
         poll_procs(n, g, sink);
         g->busy_since = false;
         g->last_procs_us = now;
-        /* On its own grid, so a late round does not drift it; after a stall, from now. */
-        g->next_procs_us += n->procs_period_us;
-        if (g->next_procs_us <= now)
-            g->next_procs_us = now + n->procs_period_us;
+        g->next_procs_us = now + n->procs_period_us;
     }
     if (g->lost)
         return;

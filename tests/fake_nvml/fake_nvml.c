@@ -135,10 +135,12 @@ struct nvmlDevice_st {
     int index;
 };
 
-/* A process FAKE_NVML_PROCS puts on a device, busy a fixed share of the time. */
+/* A process FAKE_NVML_PROCS puts on a device, busy a fixed share of the time, alive from
+ * from_us to to_us of replay time. */
 #define FK_MAX_PROCS 8
 struct fk_proc {
     unsigned pid, sm_pct;
+    int64_t from_us, to_us;
 };
 
 struct fk_dev {
@@ -356,23 +358,38 @@ static nvmlReturn_t lie_item(const char *var, int idx, const char *value)
                         var, value);
 }
 
-/* PID:SM for FAKE_NVML_PROCS (the IDX: part is parsed by parse_device_list). */
+/* PID:SM[:FROM-TO] for FAKE_NVML_PROCS (the IDX: part is parsed by parse_device_list). */
 static nvmlReturn_t proc_item(const char *var, int idx, const char *value)
 {
     long pid, pct;
     char buf[64];
     snprintf(buf, sizeof(buf), "%s", value);
     char *colon = strchr(buf, ':');
+    char *life = colon ? strchr(colon + 1, ':') : NULL;
     if (colon)
         *colon = '\0';
-    if (!colon || !parse_long(buf, 1, 4194304, &pid) || !parse_long(colon + 1, 0, 100, &pct))
-        return config_error("%s: \"%s\" is not PID:SM_PERCENT (pid 1..4194304, 0..100 %%)", var,
-                            value);
+    if (life)
+        *life++ = '\0';
+    double from_s = 0, to_s = 1e9;
+    int used = 0;
+    if (!colon || !parse_long(buf, 1, 4194304, &pid) || !parse_long(colon + 1, 0, 100, &pct) ||
+        (life && (sscanf(life, "%lf-%lf%n", &from_s, &to_s, &used) != 2 || life[used] != '\0' ||
+                  !(from_s >= 0) || !(to_s > from_s) || to_s > 1e9)))
+        return config_error("%s: \"%s\" is not PID:SM_PERCENT[:FROM-TO] (pid 1..4194304, "
+                            "0..100 %%, seconds after nvmlInit, FROM < TO)",
+                            var, value);
     struct fk_dev *d = &g.dev[idx];
     if (d->nprocs == FK_MAX_PROCS)
         return config_error("%s: at most %d processes per GPU", var, FK_MAX_PROCS);
-    d->procs[d->nprocs++] = (struct fk_proc){(unsigned)pid, (unsigned)pct};
+    d->procs[d->nprocs++] = (struct fk_proc){
+        (unsigned)pid, (unsigned)pct, (int64_t)llround(from_s * 1e6), (int64_t)llround(to_s * 1e6)};
     return NVML_SUCCESS;
+}
+
+/* Alive at replay time r: started, not yet exited. */
+FK_MAYBE_UNUSED static bool proc_alive(const struct fk_proc *p, int64_t r)
+{
+    return r >= p->from_us && r < p->to_us;
 }
 
 static nvmlReturn_t parse_not_supported(const char *text)
@@ -414,9 +431,12 @@ static const char *env(const char *name)
  *   FAKE_NVML_STATS        at the last nvmlShutdown write "function calls" lines here, then
  *                          "field:ID reads" lines counting FieldValues entries by field
  *   FAKE_NVML_RECORDED_ON  where the trace was recorded, for fakeNvmlReplayDescription()
- *   FAKE_NVML_PROCS        IDX:PID:SM[,...] processes running on GPU IDX, each busy SM % of
- *                          every 100 ms period (nvmlDeviceGetProcessUtilization and
- *                          nvmlDeviceGetComputeRunningProcesses_v3; without it both report none)
+ *   FAKE_NVML_PROCS        IDX:PID:SM[:FROM-TO][,...] processes running on GPU IDX, each busy
+ *                          SM % of every 100 ms period, from FROM to TO seconds after nvmlInit
+ *                          (default: always) (nvmlDeviceGetProcessUtilization and
+ *                          nvmlDeviceGetComputeRunningProcesses_v3; without it both report
+ *                          none). A GPU with processes reports their summed SM % as its
+ *                          utilisation (with FAKE_NVML_EXTRAS), so it is 0 while none runs.
  * Anything malformed fails nvmlInit with NVML_ERROR_UNKNOWN, says why on stderr and in
  * nvmlErrorString(NVML_ERROR_UNKNOWN): a typo in a test must not silently test nothing. */
 static nvmlReturn_t configure(void)
@@ -889,7 +909,10 @@ nvmlReturn_t nvmlDeviceGetUtilizationRates(nvmlDevice_t device, nvmlUtilization_
     if (rc == NVML_SUCCESS && (!g.extras || (g.unsupported & NS_UTIL)))
         rc = NVML_ERROR_NOT_SUPPORTED;
     if (rc == NVML_SUCCESS) {
-        utilization->gpu = synth_util_pct(d, r);
+        unsigned busy = 0;
+        for (int p = 0; p < d->nprocs; p++)
+            busy += proc_alive(&d->procs[p], r) ? d->procs[p].sm_pct : 0;
+        utilization->gpu = d->nprocs > 0 ? (busy > 100 ? 100 : busy) : synth_util_pct(d, r);
         utilization->memory = utilization->gpu / 2;
     }
     pthread_mutex_unlock(&fk_mu);
@@ -965,14 +988,14 @@ nvmlReturn_t nvmlDeviceGetPowerManagementDefaultLimit(nvmlDevice_t device, unsig
 FK_CHECK_ABI(nvmlDeviceGetPowerManagementDefaultLimit);
 #endif
 
-/* The driver keeps per-process samples for a while; the fake keeps the last second's. */
-#define FK_PROC_PERIODS 10
-
 #ifndef FAKE_OMIT_nvmlDeviceGetProcessUtilization
-/* One sample per process per 100 ms period that ended after lastSeen (oldest first), stamped
- * at the period's end like the power fields. With utilization NULL, *count says how many;
- * too small a *count is NVML_ERROR_INSUFFICIENT_SIZE with *count set, as in nvml.h; nothing
- * newer than lastSeen is NVML_ERROR_NOT_FOUND. */
+/* As the driver answers (NVML's reference for the call; H200, docs/validation.md 2026-12-03
+ * late): one sample per living process with a 100 ms period ended after lastSeen, its SM %
+ * over them, stamped at its own last period's end (less a millisecond per place in the list,
+ * as the driver's stamps differ between processes); a process that has exited is forgotten.
+ * With utilization NULL, *count says how many; too small a *count is
+ * NVML_ERROR_INSUFFICIENT_SIZE with *count set, as in nvml.h; nothing newer than lastSeen is
+ * NVML_ERROR_NOT_FOUND. */
 nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
                                              nvmlProcessUtilizationSample_t *utilization,
                                              unsigned int *count, unsigned long long lastSeen)
@@ -986,12 +1009,21 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
     }
     int64_t b = boundary_us(r);
     unsigned n = 0;
-    int64_t first = b - (FK_PROC_PERIODS - 1) * FK_UPDATE_US;
-    if (first < FK_UPDATE_US)
-        first = FK_UPDATE_US; /* no period has ended before the first one */
-    for (int64_t t = first; t <= b; t += FK_UPDATE_US)
-        if ((unsigned long long)(g.start_us + t) > lastSeen)
-            n += (unsigned)d->nprocs;
+    nvmlProcessUtilizationSample_t found[FK_MAX_PROCS];
+    for (int p = 0; p < d->nprocs; p++) {
+        const struct fk_proc *pr = &d->procs[p];
+        /* its last period: the newest that ended after it started */
+        if (!proc_alive(pr, r) || b < FK_UPDATE_US || b <= pr->from_us)
+            continue;
+        unsigned long long ts = (unsigned long long)(g.start_us + b) - 1000ull * (unsigned)p;
+        if (ts > lastSeen)
+            found[n++] = (nvmlProcessUtilizationSample_t){
+                .pid = pr->pid,
+                .timeStamp = ts,
+                .smUtil = pr->sm_pct,
+                .memUtil = pr->sm_pct / 2,
+            };
+    }
     if (n == 0) {
         *count = 0;
         rc = NVML_ERROR_NOT_FOUND;
@@ -1001,19 +1033,8 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
         *count = n;
         rc = NVML_ERROR_INSUFFICIENT_SIZE;
     } else {
-        unsigned k = 0;
-        for (int64_t t = first; t <= b; t += FK_UPDATE_US) {
-            if ((unsigned long long)(g.start_us + t) <= lastSeen)
-                continue;
-            for (int p = 0; p < d->nprocs; p++, k++)
-                utilization[k] = (nvmlProcessUtilizationSample_t){
-                    .pid = d->procs[p].pid,
-                    .timeStamp = (unsigned long long)(g.start_us + t),
-                    .smUtil = d->procs[p].sm_pct,
-                    .memUtil = d->procs[p].sm_pct / 2,
-                };
-        }
-        *count = k;
+        memcpy(utilization, found, n * sizeof(*found));
+        *count = n;
     }
     pthread_mutex_unlock(&fk_mu);
     return rc;
@@ -1030,11 +1051,15 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsign
     nvmlReturn_t rc =
         begin_dev(FN_nvmlDeviceGetComputeRunningProcesses_v3, device, count != NULL, &d, &r);
     if (rc == NVML_SUCCESS) {
-        unsigned n = (unsigned)d->nprocs;
+        unsigned n = 0;
+        for (int k = 0; k < d->nprocs; k++)
+            n += proc_alive(&d->procs[k], r);
         if (infos && *count >= n) {
-            for (unsigned k = 0; k < n; k++)
-                infos[k] =
-                    (nvmlProcessInfo_t){d->procs[k].pid, 1ull << 30, 0xFFFFFFFFu, 0xFFFFFFFFu};
+            unsigned i = 0;
+            for (int k = 0; k < d->nprocs; k++)
+                if (proc_alive(&d->procs[k], r))
+                    infos[i++] =
+                        (nvmlProcessInfo_t){d->procs[k].pid, 1ull << 30, 0xFFFFFFFFu, 0xFFFFFFFFu};
         } else if (n > 0) {
             rc = NVML_ERROR_INSUFFICIENT_SIZE;
         }

@@ -104,3 +104,34 @@ PY
 expect_status 64 "$WATTPROF" record -o bad.wpt -d 1 --source nvml:procs_period=0.5s
 expect_in err.txt "procs_period"
 [ ! -e bad.wpt ] || fail "a refused procs_period still wrote a trace"
+
+# The driver forgets a process when it exits (H200, docs/validation.md 2026-12-03 late): one
+# that runs 1.3 s between two reads is found by the default read every second, and missed by
+# reads 5 s apart (the documented price of procs_period).
+expect_status 0 env FAKE_NVML_PROCS=0:4242:60,0:5555:40:1.3-2.6 "$WATTPROF" record -q \
+    -o short.wpt -d 4 --json short.json
+check '5555 in [p["pid"] for p in j["processes"]["gpus"][0]["processes"]]' short.json
+check '[p["energy_j"] > 0 for p in j["processes"]["gpus"][0]["processes"] if p["pid"] == 5555] == [True]' short.json
+expect_status 0 env FAKE_NVML_PROCS=0:4242:60,0:5555:40:1.3-2.6 "$WATTPROF" record -q \
+    -o short5.wpt -d 4 --json short5.json --source nvml:procs_period=5s
+check '5555 not in [p["pid"] for p in j["processes"]["gpus"][0]["processes"]]' short5.json
+
+# An idle GPU is not asked for its processes (the call costs 2-3 ms of CPU on H200): with
+# utilisation known (FAKE_NVML_EXTRAS) and no process running, the per-process call is made
+# at the start and end only, and when the process runs (3-5 s) it is still found. Without
+# utilisation (the fake's default) every second is read, as the recorder cannot tell idle.
+procs_calls() {
+    sed -n 's/^nvmlDeviceGetProcessUtilization \([0-9]*\)$/\1/p' "$1"
+}
+for extras in 1 0; do
+    expect_status 0 env FAKE_NVML_EXTRAS=$extras FAKE_NVML_STATS="$PWD/stats$extras.txt" \
+        FAKE_NVML_PROCS=0:4242:60:3-5,1:9999:10:900-901 "$WATTPROF" record -q \
+        -o idle$extras.wpt -d 9 --json idle$extras.json
+    check '[p["pid"] for p in j["processes"]["gpus"][0]["processes"]] == [4242]' idle$extras.json
+done
+calls1=$(procs_calls stats1.txt)
+calls0=$(procs_calls stats0.txt)
+[ -n "$calls1" ] && [ "$calls1" -le 14 ] ||
+    fail "idle GPUs were asked for their processes: $calls1 calls in 9 s of 2 GPUs"
+[ -n "$calls0" ] && [ "$calls0" -ge 18 ] ||
+    fail "without utilisation the GPUs were not read every second: $calls0 calls"

@@ -240,8 +240,8 @@ static void test_long_gap_is_idle(void **state)
     wp_attrib_free(&r);
 }
 
-/* At 1 s the H200's driver had no new sample for a busy process in about one read of five:
- * such a 2 s gap belongs to the next round's processes, not to idle. */
+/* At 1 s the H200 recording had rounds 2 s apart now and then while a process ran all along:
+ * such a gap belongs to the next round's processes, not to idle. */
 static bool every_fifth_missed(int t)
 {
     return t % 5 != 3;

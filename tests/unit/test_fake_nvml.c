@@ -1115,38 +1115,46 @@ static void test_threads(void **state)
     }
 }
 
-/* FAKE_NVML_PROCS: each process's share every 100 ms period, filtered by lastSeen like the
- * power buffer; the size protocol of nvml.h; the running-process list without MIG ids. */
+/* FAKE_NVML_PROCS: one sample per living process since lastSeen, stamped at its last 100 ms
+ * period (a millisecond apart per process, as the driver's differ), an exited process
+ * forgotten; the size protocol of nvml.h; the running-process list without MIG ids. */
 static void test_processes(void **state)
 {
     (void)state;
-    setenv("FAKE_NVML_PROCS", "0:4242:60,0:4343:20", 1);
+    setenv("FAKE_NVML_PROCS", "0:4242:60,0:4343:20,0:5555:30:0.5-2", 1);
     init_ok();
-    at(SEC + 50000); /* 1.05 s: the periods that ended at 0.1 .. 1.0 s, the newest ten */
+    at(SEC + 50000); /* 1.05 s: the last period ended at 1.0 s */
     nvmlProcessUtilizationSample_t u[32];
     unsigned n = 0;
     assert_int_equal(A.proc_util(dev(0), NULL, &n, 0), NVML_SUCCESS);
-    assert_int_equal(n, 20);
-    n = 5;
+    assert_int_equal(n, 3);
+    n = 2;
     assert_int_equal(A.proc_util(dev(0), u, &n, 0), NVML_ERROR_INSUFFICIENT_SIZE);
-    assert_int_equal(n, 20);
+    assert_int_equal(n, 3);
     n = 32;
     assert_int_equal(A.proc_util(dev(0), u, &n, 0), NVML_SUCCESS);
-    assert_int_equal(n, 20);
+    assert_int_equal(n, 3);
     assert_int_equal(u[0].pid, 4242);
     assert_int_equal(u[0].smUtil, 60);
     assert_int_equal(u[1].pid, 4343);
     assert_int_equal(u[1].smUtil, 20);
-    assert_true(u[0].timeStamp == (unsigned long long)(T0_US + 100000));
-    assert_true(u[19].timeStamp == (unsigned long long)(T0_US + SEC));
+    assert_int_equal(u[2].pid, 5555);
+    assert_true(u[0].timeStamp == (unsigned long long)(T0_US + SEC));
+    assert_true(u[1].timeStamp == (unsigned long long)(T0_US + SEC - 1000));
     n = 32;
-    assert_int_equal(A.proc_util(dev(0), u, &n, u[19].timeStamp), NVML_ERROR_NOT_FOUND);
+    assert_int_equal(A.proc_util(dev(0), u, &n, T0_US + SEC), NVML_ERROR_NOT_FOUND);
     assert_int_equal(n, 0);
     at(SEC + 150000);
     n = 32;
     assert_int_equal(A.proc_util(dev(0), u, &n, T0_US + SEC), NVML_SUCCESS);
-    assert_int_equal(n, 2);
+    assert_int_equal(n, 3);
     assert_true(u[0].timeStamp == (unsigned long long)(T0_US + SEC + 100000));
+    /* 5555 exited at 2 s: gone from every answer, even one since the start */
+    at(2 * SEC + 50000);
+    n = 32;
+    assert_int_equal(A.proc_util(dev(0), u, &n, 0), NVML_SUCCESS);
+    assert_int_equal(n, 2);
+    assert_int_equal(u[1].pid, 4343);
     /* GPU 1 runs nothing */
     n = 32;
     assert_int_equal(A.proc_util(dev(1), u, &n, 0), NVML_ERROR_NOT_FOUND);
@@ -1166,6 +1174,10 @@ static void test_processes(void **state)
     setenv("FAKE_NVML_PROCS", "0:4242", 1);
     assert_int_equal(A.init(), NVML_ERROR_UNKNOWN);
     setenv("FAKE_NVML_PROCS", "0:4242:101", 1);
+    assert_int_equal(A.init(), NVML_ERROR_UNKNOWN);
+    setenv("FAKE_NVML_PROCS", "0:4242:50:3-1", 1); /* ends before it starts */
+    assert_int_equal(A.init(), NVML_ERROR_UNKNOWN);
+    setenv("FAKE_NVML_PROCS", "0:4242:50:1-2x", 1);
     assert_int_equal(A.init(), NVML_ERROR_UNKNOWN);
 }
 
