@@ -19,7 +19,7 @@
  *   busy: the driver answers with one sample per process, its utilisation since lastSeen, but
  *   forgets a process as soon as it exits and keeps nothing once the GPU is idle (H200,
  *   docs/validation/h200-2026-12-03d), so a read every 5 s lost the last seconds of each
- *   process that ended between reads (a 20 s job's energy share fell from 7.8 to 5.1 %).
+ *   process that ended between reads (a 20 s job's energy share fell from 7.1 to 5.1 %).
  *   All samples of one read are stamped with its newest timestamp, so they form one round:
  *   the driver stamps each process at its own last sample.
  *   Power is per physical GPU: under MIG the driver reports it for the whole GPU, and the
@@ -673,7 +673,7 @@ static void poll_procs(struct nvml *n, struct gpu *g, struct wp_sink *sink)
     for (unsigned i = 0; i < count && i < PROC_CAP; i++)
         if (buf[i].timeStamp > newest && buf[i].timeStamp <= INT64_MAX)
             newest = buf[i].timeStamp;
-    /* A driver that answers with several samples per process (the fake, some older ones)
+    /* A driver that answers with several samples per process (one per sampling period)
      * gets each process's mean, so a round holds each process once. */
     for (unsigned i = 0; i < count && i < PROC_CAP; i++) {
         const nvmlProcessUtilizationSample_t *p = &buf[i];
