@@ -20,11 +20,12 @@ SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 || echo -lsqlite3)
 # net-snmp (libsnmp-dev) for the SNMP PDU source; its .pc file is "netsnmp".
 SNMP_CFLAGS := $(shell $(PKG_CONFIG) --cflags netsnmp 2>/dev/null)
 SNMP_LIBS := $(shell $(PKG_CONFIG) --libs netsnmp 2>/dev/null || echo -lnetsnmp)
-# libfreeipmi (the ipmi source) is optional: without it the source says how to get it.
-FREEIPMI_LIBS := $(shell $(PKG_CONFIG) --libs libfreeipmi 2>/dev/null)
-ifneq ($(FREEIPMI_LIBS),)
+# libfreeipmi (the ipmi source) is optional: without its header the source says how to get
+# it. Only the header at build time: src/sources/ipmi.c loads the library with dlopen.
+ifneq ($(shell $(PKG_CONFIG) --exists libfreeipmi && echo yes),)
   FREEIPMI_CFLAGS := $(shell $(PKG_CONFIG) --cflags libfreeipmi) -DWP_HAVE_FREEIPMI
 endif
+FREEIPMI_LIBS :=
 # KISS FFT (the swing spectrum, src/analysis/swings.c): BSD-licensed and small; Debian builds
 # it in float, which the spectrum's mean-removed segments need no more than.
 FFT_CFLAGS := $(shell $(PKG_CONFIG) --cflags kissfft-float)
@@ -35,9 +36,10 @@ MHD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
 MHD_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd || echo -lmicrohttpd) -lcrypt
 CURSES_CFLAGS := $(shell $(PKG_CONFIG) --cflags ncursesw)
 CURSES_LIBS := $(shell $(PKG_CONFIG) --libs ncursesw || echo -lncursesw)
-# Redfish: libcurl for HTTPS (its JSON is parsed with jansson, below).
+# Redfish: libcurl for HTTPS (its JSON is parsed with jansson, below). Only its header at
+# build time: src/sources/redfish.c loads it with dlopen when a redfish source opens.
 NET_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl)
-NET_LIBS := $(shell $(PKG_CONFIG) --libs libcurl || echo -lcurl)
+NET_LIBS :=
 JANSSON_CFLAGS := $(shell $(PKG_CONFIG) --cflags jansson)
 JANSSON_LIBS := $(shell $(PKG_CONFIG) --libs jansson || echo -ljansson)
 ALL_CFLAGS := -std=c17 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(SANFLAGS) -Isrc -Iinclude \

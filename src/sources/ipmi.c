@@ -89,7 +89,79 @@ static void ipmi_close(void *state)
 
 #else
 
+#include <dlfcn.h>
 #include <freeipmi/freeipmi.h>
+#include <pthread.h>
+
+/* libfreeipmi is loaded with dlopen when the first ipmi source opens, as NVML is: linked, its
+ * 2 MB were mapped into every recorder (bench/perf/rss_split.sh) whether or not a BMC was
+ * asked. Only its header is needed at build time. */
+#define FREEIPMI_LIB "libfreeipmi.so.17"
+static struct {
+    ipmi_ctx_t (*ctx_create)(void);
+    void (*ctx_close)(ipmi_ctx_t c);
+    void (*ctx_destroy)(ipmi_ctx_t c);
+    int (*ctx_errnum)(ipmi_ctx_t c);
+    char *(*ctx_errormsg)(ipmi_ctx_t c);
+    int (*ctx_open_inband)(ipmi_ctx_t c, ipmi_driver_type_t driver, int disable_auto_probe,
+                           uint16_t driver_address, uint8_t register_spacing,
+                           const char *driver_device, unsigned int workaround_flags,
+                           unsigned int flags);
+    int (*ctx_open_outofband_2_0)(ipmi_ctx_t c, const char *hostname, const char *username,
+                                  const char *password, const unsigned char *k_g,
+                                  unsigned int k_g_len, uint8_t privilege_level,
+                                  uint8_t cipher_suite_id, unsigned int session_timeout,
+                                  unsigned int retransmission_timeout,
+                                  unsigned int workaround_flags, unsigned int flags);
+    int (*cmd_dcmi_get_power_limit)(ipmi_ctx_t c, fiid_obj_t obj_cmd_rs);
+    int (*cmd_dcmi_get_power_reading)(ipmi_ctx_t c, uint8_t mode, uint16_t mode_attributes,
+                                      fiid_obj_t obj_cmd_rs);
+    fiid_obj_t (*obj_create)(fiid_template_t tmpl);
+    void (*obj_destroy)(fiid_obj_t obj);
+    int (*obj_clear)(fiid_obj_t obj);
+    int (*obj_get)(fiid_obj_t obj, const char *field, uint64_t *val);
+    fiid_field_t *tmpl_power_limit_rs, *tmpl_power_reading_rs;
+} FI;
+static pthread_once_t fi_once = PTHREAD_ONCE_INIT;
+static bool fi_ok;
+static char fi_load_err[256];
+
+static void fi_load(void)
+{
+    void *lib = dlopen(FREEIPMI_LIB, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(fi_load_err, sizeof(fi_load_err), "%s", dlerror());
+        return;
+    }
+    struct {
+        void **slot;
+        const char *name;
+    } syms[] = {
+        {(void **)&FI.ctx_create, "ipmi_ctx_create"},
+        {(void **)&FI.ctx_close, "ipmi_ctx_close"},
+        {(void **)&FI.ctx_destroy, "ipmi_ctx_destroy"},
+        {(void **)&FI.ctx_errnum, "ipmi_ctx_errnum"},
+        {(void **)&FI.ctx_errormsg, "ipmi_ctx_errormsg"},
+        {(void **)&FI.ctx_open_inband, "ipmi_ctx_open_inband"},
+        {(void **)&FI.ctx_open_outofband_2_0, "ipmi_ctx_open_outofband_2_0"},
+        {(void **)&FI.cmd_dcmi_get_power_limit, "ipmi_cmd_dcmi_get_power_limit"},
+        {(void **)&FI.cmd_dcmi_get_power_reading, "ipmi_cmd_dcmi_get_power_reading"},
+        {(void **)&FI.obj_create, "fiid_obj_create"},
+        {(void **)&FI.obj_destroy, "fiid_obj_destroy"},
+        {(void **)&FI.obj_clear, "fiid_obj_clear"},
+        {(void **)&FI.obj_get, "fiid_obj_get"},
+        {(void **)&FI.tmpl_power_limit_rs, "tmpl_cmd_dcmi_get_power_limit_rs"},
+        {(void **)&FI.tmpl_power_reading_rs, "tmpl_cmd_dcmi_get_power_reading_rs"},
+    };
+    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+        if (!(*syms[i].slot = dlsym(lib, syms[i].name))) {
+            snprintf(fi_load_err, sizeof(fi_load_err), "%s has no %s", FREEIPMI_LIB, syms[i].name);
+            dlclose(lib);
+            return;
+        }
+    }
+    fi_ok = true;
+}
 
 /* The sensors, in the order discover adds them. */
 enum { S_POWER, S_MIN, S_MAX, S_AVG, NSENS };
@@ -157,8 +229,8 @@ static void disconnect(struct ipmi *p)
 {
     if (p->ctx) {
         if (p->connected)
-            ipmi_ctx_close(p->ctx);
-        ipmi_ctx_destroy(p->ctx);
+            FI.ctx_close(p->ctx);
+        FI.ctx_destroy(p->ctx);
         p->ctx = NULL;
     }
     p->connected = false;
@@ -170,7 +242,7 @@ static void ipmi_free(struct ipmi *p)
         return;
     disconnect(p);
     if (p->rs)
-        fiid_obj_destroy(p->rs);
+        FI.obj_destroy(p->rs);
     explicit_bzero(p->password, sizeof(p->password));
     free(p);
 }
@@ -226,18 +298,18 @@ static int open_error(struct ipmi *p, int errnum, struct wp_err *err)
             return wp_errf(err, -EPROTO,
                            "%s refused a session with cipher suite %u (%s): the BMC does not "
                            "enable that suite; try cipher_suite=3",
-                           p->where, p->cipher, ipmi_ctx_errormsg(p->ctx));
+                           p->where, p->cipher, FI.ctx_errormsg(p->ctx));
         /* fall through */
     default:
         return wp_errf(err, -EIO, "%s: cannot open a session: %s", p->where,
-                       ipmi_ctx_errormsg(p->ctx));
+                       FI.ctx_errormsg(p->ctx));
     }
 }
 
 static int connect_bmc(struct ipmi *p, struct wp_err *err)
 {
     disconnect(p);
-    if (!(p->ctx = ipmi_ctx_create()))
+    if (!(p->ctx = FI.ctx_create()))
         return wp_errf(err, -ENOMEM, "out of memory");
     if (p->inband) {
         /* Open the device ourselves first: FreeIPMI's own messages for a missing or locked
@@ -262,19 +334,19 @@ static int connect_bmc(struct ipmi *p, struct wp_err *err)
                            strerror(e));
         }
         close(fd);
-        if (ipmi_ctx_open_inband(p->ctx, IPMI_DEVICE_OPENIPMI, 0, 0, 0, p->device, 0,
-                                 IPMI_FLAGS_DEFAULT) < 0) {
+        if (FI.ctx_open_inband(p->ctx, IPMI_DEVICE_OPENIPMI, 0, 0, 0, p->device, 0,
+                               IPMI_FLAGS_DEFAULT) < 0) {
             int rc = wp_errf(err, -ENODEV,
                              "source %s: %s opened but the OpenIPMI driver did not answer: %s",
-                             p->inst, p->device, ipmi_ctx_errormsg(p->ctx));
+                             p->inst, p->device, FI.ctx_errormsg(p->ctx));
             disconnect(p);
             return rc;
         }
-    } else if (ipmi_ctx_open_outofband_2_0(
-                   p->ctx, p->host, p->have_user ? p->user : NULL,
-                   p->password[0] ? p->password : NULL, NULL, 0, p->privilege, p->cipher,
-                   p->timeout_ms, p->timeout_ms / 4, p->workarounds, IPMI_FLAGS_DEFAULT) < 0) {
-        int rc = open_error(p, ipmi_ctx_errnum(p->ctx), err);
+    } else if (FI.ctx_open_outofband_2_0(p->ctx, p->host, p->have_user ? p->user : NULL,
+                                         p->password[0] ? p->password : NULL, NULL, 0, p->privilege,
+                                         p->cipher, p->timeout_ms, p->timeout_ms / 4,
+                                         p->workarounds, IPMI_FLAGS_DEFAULT) < 0) {
+        int rc = open_error(p, FI.ctx_errnum(p->ctx), err);
         disconnect(p);
         return rc;
     }
@@ -285,7 +357,7 @@ static int connect_bmc(struct ipmi *p, struct wp_err *err)
 /* One sentence for a failed DCMI request; *lost says whether the session is gone. */
 static int request_error(struct ipmi *p, const char *what, bool *lost, struct wp_err *err)
 {
-    int errnum = ipmi_ctx_errnum(p->ctx);
+    int errnum = FI.ctx_errnum(p->ctx);
     *lost = false;
     switch (errnum) {
     case IPMI_ERR_PRIVILEGE_LEVEL_INSUFFICIENT:
@@ -301,7 +373,7 @@ static int request_error(struct ipmi *p, const char *what, bool *lost, struct wp
     case IPMI_ERR_BAD_COMPLETION_CODE:
     case IPMI_ERR_BMC_BUSY:
         return wp_errf(err, -EIO, "%s answered DCMI %s with an error: %s", p->where, what,
-                       ipmi_ctx_errormsg(p->ctx));
+                       FI.ctx_errormsg(p->ctx));
     default:
         /* Anything else is the session or the link: a BMC that restarted forgets our
          * session and stays silent, so start a new one on the next poll. */
@@ -312,7 +384,7 @@ static int request_error(struct ipmi *p, const char *what, bool *lost, struct wp
                            "%s stopped answering (no reply to DCMI %s within %u ms)", p->where,
                            what, p->timeout_ms);
         return wp_errf(err, -EIO, "%s: DCMI %s failed: %s", p->where, what,
-                       ipmi_ctx_errormsg(p->ctx));
+                       FI.ctx_errormsg(p->ctx));
     }
 }
 
@@ -321,14 +393,14 @@ static int request_error(struct ipmi *p, const char *what, bool *lost, struct wp
 static void read_limit(struct ipmi *p)
 {
     p->limit_w = -1;
-    fiid_obj_t rs = fiid_obj_create(tmpl_cmd_dcmi_get_power_limit_rs);
+    fiid_obj_t rs = FI.obj_create(FI.tmpl_power_limit_rs);
     if (!rs)
         return;
     uint64_t v;
-    if (ipmi_cmd_dcmi_get_power_limit(p->ctx, rs) == 0 &&
-        fiid_obj_get(rs, "power_limit_requested", &v) > 0 && v > 0)
+    if (FI.cmd_dcmi_get_power_limit(p->ctx, rs) == 0 &&
+        FI.obj_get(rs, "power_limit_requested", &v) > 0 && v > 0)
         p->limit_w = (long)v;
-    fiid_obj_destroy(rs);
+    FI.obj_destroy(rs);
 }
 
 static int parse_options(struct ipmi *p, const struct wp_source_cfg *cfg, struct wp_err *err)
@@ -454,6 +526,14 @@ static int ipmi_open(void **state, const struct wp_source_cfg *cfg, struct wp_er
     if (!p)
         return wp_errf(err, -ENOMEM, "out of memory");
     snprintf(p->inst, sizeof(p->inst), "%s", cfg->name);
+    pthread_once(&fi_once, fi_load);
+    if (!fi_ok) {
+        free(p);
+        return wp_errf(err, -ENOSYS,
+                       "source %s: libfreeipmi could not be loaded (%s); install it "
+                       "(Debian/Ubuntu: libfreeipmi17)",
+                       cfg->name, fi_load_err);
+    }
     p->limit_w = -1;
     p->active = -1;
     for (int i = 0; i < NSENS; i++)
@@ -463,7 +543,7 @@ static int ipmi_open(void **state, const struct wp_source_cfg *cfg, struct wp_er
     int rc = parse_options(p, cfg, err);
     if (rc < 0)
         goto fail;
-    if (!(p->rs = fiid_obj_create(tmpl_cmd_dcmi_get_power_reading_rs))) {
+    if (!(p->rs = FI.obj_create(FI.tmpl_power_reading_rs))) {
         rc = wp_errf(err, -ENOMEM, "out of memory");
         goto fail;
     }
@@ -496,10 +576,10 @@ static int ipmi_discover(void *state, struct wp_sensors *tab, struct wp_meta *me
     char key[96];
     /* The statistics period is a property of the BMC: read it once for the help line. */
     if (p->connected &&
-        ipmi_cmd_dcmi_get_power_reading(
-            p->ctx, IPMI_DCMI_POWER_READING_MODE_SYSTEM_POWER_STATISTICS, 0, p->rs) == 0) {
+        FI.cmd_dcmi_get_power_reading(p->ctx, IPMI_DCMI_POWER_READING_MODE_SYSTEM_POWER_STATISTICS,
+                                      0, p->rs) == 0) {
         uint64_t v;
-        if (fiid_obj_get(p->rs, "statistics_reporting_time_period", &v) > 0)
+        if (FI.obj_get(p->rs, "statistics_reporting_time_period", &v) > 0)
             p->period_ms = (long)v;
     }
     if (p->connect_error[0]) {
@@ -555,9 +635,9 @@ static int ipmi_discover(void *state, struct wp_sensors *tab, struct wp_meta *me
 /* One Get Power Reading into sink. */
 static int read_power(struct ipmi *p, struct wp_sink *sink, struct wp_err *err)
 {
-    if (fiid_obj_clear(p->rs) < 0)
+    if (FI.obj_clear(p->rs) < 0)
         return wp_errf(err, -ENOMEM, "out of memory");
-    int rc = ipmi_cmd_dcmi_get_power_reading(
+    int rc = FI.cmd_dcmi_get_power_reading(
         p->ctx, IPMI_DCMI_POWER_READING_MODE_SYSTEM_POWER_STATISTICS, 0, p->rs);
     int64_t polled_us = wp_wall_us();
     if (rc < 0) {
@@ -568,13 +648,13 @@ static int read_power(struct ipmi *p, struct wp_sink *sink, struct wp_err *err)
         return rc;
     }
     uint64_t active = 0, stamp_s = 0, period_ms = 0, w[NSENS];
-    if (fiid_obj_get(p->rs, "power_reading_state.power_measurement", &active) <= 0 ||
-        fiid_obj_get(p->rs, "time_stamp", &stamp_s) <= 0)
+    if (FI.obj_get(p->rs, "power_reading_state.power_measurement", &active) <= 0 ||
+        FI.obj_get(p->rs, "time_stamp", &stamp_s) <= 0)
         return wp_errf(err, -EIO, "%s sent a short DCMI power reading; retrying", p->where);
     for (int i = 0; i < NSENS; i++)
-        if (fiid_obj_get(p->rs, reading_fields[i], &w[i]) <= 0)
+        if (FI.obj_get(p->rs, reading_fields[i], &w[i]) <= 0)
             return wp_errf(err, -EIO, "%s sent a short DCMI power reading; retrying", p->where);
-    if (fiid_obj_get(p->rs, "statistics_reporting_time_period", &period_ms) > 0 && period_ms > 0 &&
+    if (FI.obj_get(p->rs, "statistics_reporting_time_period", &period_ms) > 0 && period_ms > 0 &&
         (long)period_ms != p->period_ms) {
         if (p->period_ms > 0)
             wp_sink_event(sink, polled_us, -1, p->inst, 0,
