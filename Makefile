@@ -33,7 +33,8 @@ FFT_LIBS := $(shell $(PKG_CONFIG) --libs kissfft-float || echo -lkissfft-float)
 # src/net: the metrics server (libmicrohttpd) and basic auth hashes (libcrypt); `top` draws
 # with ncursesw.
 MHD_CFLAGS := $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
-MHD_LIBS := $(shell $(PKG_CONFIG) --libs libmicrohttpd || echo -lmicrohttpd) -lcrypt
+# Only libmicrohttpd's header at build time: src/net/http.c loads it with dlopen.
+MHD_LIBS := -lcrypt
 CURSES_CFLAGS := $(shell $(PKG_CONFIG) --cflags ncursesw)
 CURSES_LIBS := $(shell $(PKG_CONFIG) --libs ncursesw || echo -lncursesw)
 # Redfish: libcurl for HTTPS (its JSON is parsed with jansson, below). Only its header at

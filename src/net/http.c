@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <crypt.h>
 #include <ctype.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -129,14 +130,83 @@ int wp_web_config_load(struct wp_web_config *c, const char *path, struct wp_err 
     return rc;
 }
 
+/* libmicrohttpd, and the GnuTLS under it, are loaded with dlopen when `serve` starts, as NVML
+ * is: linked, they were mapped into every recorder (bench/perf/rss_split.sh). Only the header
+ * is needed at build time. */
+#define MHD_LIB "libmicrohttpd.so.12"
+static struct {
+    enum MHD_Result (*is_feature_supported)(enum MHD_FEATURE feature);
+    const char *(*get_version)(void);
+    struct MHD_Response *(*create_response_from_buffer)(size_t size, void *buffer,
+                                                        enum MHD_ResponseMemoryMode mode);
+    enum MHD_Result (*add_response_header)(struct MHD_Response *r, const char *header,
+                                           const char *content);
+    enum MHD_Result (*queue_response)(struct MHD_Connection *c, unsigned int status_code,
+                                      struct MHD_Response *r);
+    void (*destroy_response)(struct MHD_Response *r);
+    const char *(*lookup_connection_value)(struct MHD_Connection *c, enum MHD_ValueKind kind,
+                                           const char *key);
+    char *(*basic_auth_get_username_password)(struct MHD_Connection *c, char **password);
+    void (*free)(void *ptr);
+    enum MHD_Result (*queue_basic_auth_fail_response)(struct MHD_Connection *c, const char *realm,
+                                                      struct MHD_Response *r);
+    struct MHD_Daemon *(*start_daemon)(unsigned int flags, uint16_t port,
+                                       MHD_AcceptPolicyCallback apc, void *apc_cls,
+                                       MHD_AccessHandlerCallback dh, void *dh_cls, ...);
+    void (*stop_daemon)(struct MHD_Daemon *d);
+} M;
+static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
+static bool mhd_ok;
+static char mhd_load_err[256];
+
+static void mhd_load(void)
+{
+    void *lib = dlopen(MHD_LIB, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(mhd_load_err, sizeof(mhd_load_err), "%s", dlerror());
+        return;
+    }
+    struct {
+        void **slot;
+        const char *name;
+    } syms[] = {
+        {(void **)&M.is_feature_supported, "MHD_is_feature_supported"},
+        {(void **)&M.get_version, "MHD_get_version"},
+        {(void **)&M.create_response_from_buffer, "MHD_create_response_from_buffer"},
+        {(void **)&M.add_response_header, "MHD_add_response_header"},
+        {(void **)&M.queue_response, "MHD_queue_response"},
+        {(void **)&M.destroy_response, "MHD_destroy_response"},
+        {(void **)&M.lookup_connection_value, "MHD_lookup_connection_value"},
+        {(void **)&M.basic_auth_get_username_password, "MHD_basic_auth_get_username_password"},
+        {(void **)&M.free, "MHD_free"},
+        {(void **)&M.queue_basic_auth_fail_response, "MHD_queue_basic_auth_fail_response"},
+        {(void **)&M.start_daemon, "MHD_start_daemon"},
+        {(void **)&M.stop_daemon, "MHD_stop_daemon"},
+    };
+    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+        if (!(*syms[i].slot = dlsym(lib, syms[i].name))) {
+            snprintf(mhd_load_err, sizeof(mhd_load_err), "%s has no %s", MHD_LIB, syms[i].name);
+            dlclose(lib);
+            return;
+        }
+    }
+    mhd_ok = true;
+}
+
+static bool mhd_loaded(void)
+{
+    pthread_once(&mhd_once, mhd_load);
+    return mhd_ok;
+}
+
 bool wp_http_tls_supported(void)
 {
-    return MHD_is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
+    return mhd_loaded() && M.is_feature_supported(MHD_FEATURE_TLS) == MHD_YES;
 }
 
 const char *wp_http_library_version(void)
 {
-    return MHD_get_version();
+    return mhd_loaded() ? M.get_version() : "(not loadable)";
 }
 
 /* ---- requests ---- */
@@ -154,12 +224,12 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
                              const char *body, size_t len)
 {
     struct MHD_Response *r =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+        M.create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!r)
         return MHD_NO;
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-    enum MHD_Result ok = MHD_queue_response(conn, status, r);
-    MHD_destroy_response(r);
+    M.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ok = M.queue_response(conn, status, r);
+    M.destroy_response(r);
     return ok;
 }
 
@@ -212,7 +282,7 @@ static bool check_auth(struct wp_http *h, const char *user, const char *pass)
 
 static enum MHD_Result serve_metrics(struct wp_http *h, struct MHD_Connection *conn)
 {
-    const char *accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
+    const char *accept = M.lookup_connection_value(conn, MHD_HEADER_KIND, "Accept");
     bool om = wp_metrics_wants_openmetrics(accept);
     struct page *p = &h->page[om];
     uint64_t gen = wp_live_generation(h->live);
@@ -261,20 +331,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return reply_text(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
     if (h->auth) {
         char *pass = NULL;
-        char *user = MHD_basic_auth_get_username_password(conn, &pass);
+        char *user = M.basic_auth_get_username_password(conn, &pass);
         bool ok = user && pass && check_auth(h, user, pass);
         if (user)
-            MHD_free(user);
+            M.free(user);
         if (pass)
-            MHD_free(pass);
+            M.free(pass);
         if (!ok) {
             static const char msg[] = "wattprof: authentication required\n";
-            struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg,
-                                                                     MHD_RESPMEM_PERSISTENT);
+            struct MHD_Response *r =
+                M.create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
             if (!r)
                 return MHD_NO;
-            enum MHD_Result rc = MHD_queue_basic_auth_fail_response(conn, "wattprof", r);
-            MHD_destroy_response(r);
+            enum MHD_Result rc = M.queue_basic_auth_fail_response(conn, "wattprof", r);
+            M.destroy_response(r);
             return rc;
         }
     }
@@ -390,6 +460,13 @@ int wp_http_start(struct wp_http **out, const char *listen_addr, const struct wp
     h->auth = h->web.nusers > 0;
     h->tls = h->web.tls_cert_file[0] != '\0';
     int rc;
+    if (!mhd_loaded()) {
+        rc = wp_errf(err, -ENOSYS,
+                     "libmicrohttpd could not be loaded (%s); install it (Debian/Ubuntu: "
+                     "libmicrohttpd12 or libmicrohttpd12t64)",
+                     mhd_load_err);
+        goto fail;
+    }
     if (h->tls && !wp_http_tls_supported()) {
         rc = wp_errf(err, -ENOTSUP,
                      "this libmicrohttpd was built without TLS; serve plain HTTP "
@@ -409,10 +486,10 @@ int wp_http_start(struct wp_http **out, const char *listen_addr, const struct wp
         {MHD_OPTION_HTTPS_MEM_KEY, 0, h->key},
         {MHD_OPTION_END, 0, NULL},
     };
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
-                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
-                            MHD_OPTION_ARRAY, h->tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
+    h->d = M.start_daemon(flags, 0, NULL, NULL, on_request, h, MHD_OPTION_LISTEN_SOCKET, h->fd,
+                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)MAX_CONNECTIONS,
+                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT_S,
+                          MHD_OPTION_ARRAY, h->tls ? tls_opts : tls_opts + 2, MHD_OPTION_END);
     if (!h->d) {
         rc = wp_errf(err, -EIO, "cannot start the HTTP server on %s%s", h->address,
                      h->tls ? " (is the key the certificate's, both PEM?)" : "");
@@ -441,7 +518,7 @@ void wp_http_stop(struct wp_http *h)
     if (!h)
         return;
     if (h->d)
-        MHD_stop_daemon(h->d);
+        M.stop_daemon(h->d);
     if (h->fd >= 0)
         close(h->fd);
     for (int i = 0; i < 2; i++)
