@@ -19,7 +19,8 @@ SQLITE_CFLAGS := $(shell $(PKG_CONFIG) --cflags sqlite3)
 SQLITE_LIBS := $(shell $(PKG_CONFIG) --libs sqlite3 || echo -lsqlite3)
 # net-snmp (libsnmp-dev) for the SNMP PDU source; its .pc file is "netsnmp".
 SNMP_CFLAGS := $(shell $(PKG_CONFIG) --cflags netsnmp 2>/dev/null)
-SNMP_LIBS := $(shell $(PKG_CONFIG) --libs netsnmp 2>/dev/null || echo -lnetsnmp)
+# Only its headers at build time: src/sources/snmp.c loads the library with dlopen.
+SNMP_LIBS :=
 # libfreeipmi (the ipmi source) is optional: without its header the source says how to get
 # it. Only the header at build time: src/sources/ipmi.c loads the library with dlopen.
 ifneq ($(shell $(PKG_CONFIG) --exists libfreeipmi && echo yes),)

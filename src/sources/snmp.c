@@ -22,6 +22,7 @@
 #include <net-snmp/net-snmp-includes.h>
 #include <net-snmp/library/large_fd_set.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -121,6 +122,128 @@ struct snmp_src {
     int64_t next_us;
 };
 
+/* net-snmp (and the libcrypto under it) is loaded with dlopen when the first snmp source opens,
+ * as NVML is: linked, it was mapped into every recorder (bench/perf/rss_split.sh). Only its
+ * headers are needed at build time; the calls below go through this table, under the
+ * library's own names. */
+#define NETSNMP_LIB "libnetsnmp.so.40"
+static struct {
+    __typeof__(&generate_Ku) generate_Ku;
+    __typeof__(&init_snmp) init_snmp;
+    __typeof__(&netsnmp_ds_set_boolean) netsnmp_ds_set_boolean;
+    __typeof__(&netsnmp_large_fd_set_cleanup) netsnmp_large_fd_set_cleanup;
+    __typeof__(&netsnmp_large_fd_set_init) netsnmp_large_fd_set_init;
+    __typeof__(&netsnmp_large_fd_set_select) netsnmp_large_fd_set_select;
+    __typeof__(&netsnmp_register_loghandler) netsnmp_register_loghandler;
+    __typeof__(&snmp_add_null_var) snmp_add_null_var;
+    __typeof__(&snmp_api_errstring) snmp_api_errstring;
+    __typeof__(&snmp_clone_pdu) snmp_clone_pdu;
+    __typeof__(&snmp_error) snmp_error;
+    __typeof__(&snmp_errstring) snmp_errstring;
+    __typeof__(&snmp_free_pdu) snmp_free_pdu;
+    __typeof__(&snmp_oid_compare) snmp_oid_compare;
+    __typeof__(&snmp_pdu_create) snmp_pdu_create;
+    __typeof__(&snmp_sess_async_send) snmp_sess_async_send;
+    __typeof__(&snmp_sess_close) snmp_sess_close;
+    __typeof__(&snmp_sess_init) snmp_sess_init;
+    __typeof__(&snmp_sess_open) snmp_sess_open;
+    __typeof__(&snmp_sess_read2) snmp_sess_read2;
+    __typeof__(&snmp_sess_select_info2) snmp_sess_select_info2;
+    __typeof__(&snmp_sess_timeout) snmp_sess_timeout;
+    __typeof__(&snmpv3_get_report_type) snmpv3_get_report_type;
+    oid *usmHMACMD5AuthProtocol;
+    oid *usmHMACSHA1AuthProtocol;
+    oid *usmHMAC128SHA224AuthProtocol;
+    oid *usmHMAC192SHA256AuthProtocol;
+    oid *usmHMAC256SHA384AuthProtocol;
+    oid *usmHMAC384SHA512AuthProtocol;
+    oid *usmDESPrivProtocol;
+    oid *usmAESPrivProtocol;
+    oid *usmAES192PrivProtocol;
+    oid *usmAES256PrivProtocol;
+} NS;
+static bool ns_ok;
+static char ns_load_err[256];
+
+static bool ns_load(void)
+{
+    void *lib = dlopen(NETSNMP_LIB, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(ns_load_err, sizeof(ns_load_err), "%s", dlerror());
+        return false;
+    }
+    struct {
+        void **slot;
+        const char *name;
+    } syms[] = {
+        {(void **)&NS.generate_Ku, "generate_Ku"},
+        {(void **)&NS.init_snmp, "init_snmp"},
+        {(void **)&NS.netsnmp_ds_set_boolean, "netsnmp_ds_set_boolean"},
+        {(void **)&NS.netsnmp_large_fd_set_cleanup, "netsnmp_large_fd_set_cleanup"},
+        {(void **)&NS.netsnmp_large_fd_set_init, "netsnmp_large_fd_set_init"},
+        {(void **)&NS.netsnmp_large_fd_set_select, "netsnmp_large_fd_set_select"},
+        {(void **)&NS.netsnmp_register_loghandler, "netsnmp_register_loghandler"},
+        {(void **)&NS.snmp_add_null_var, "snmp_add_null_var"},
+        {(void **)&NS.snmp_api_errstring, "snmp_api_errstring"},
+        {(void **)&NS.snmp_clone_pdu, "snmp_clone_pdu"},
+        {(void **)&NS.snmp_error, "snmp_error"},
+        {(void **)&NS.snmp_errstring, "snmp_errstring"},
+        {(void **)&NS.snmp_free_pdu, "snmp_free_pdu"},
+        {(void **)&NS.snmp_oid_compare, "snmp_oid_compare"},
+        {(void **)&NS.snmp_pdu_create, "snmp_pdu_create"},
+        {(void **)&NS.snmp_sess_async_send, "snmp_sess_async_send"},
+        {(void **)&NS.snmp_sess_close, "snmp_sess_close"},
+        {(void **)&NS.snmp_sess_init, "snmp_sess_init"},
+        {(void **)&NS.snmp_sess_open, "snmp_sess_open"},
+        {(void **)&NS.snmp_sess_read2, "snmp_sess_read2"},
+        {(void **)&NS.snmp_sess_select_info2, "snmp_sess_select_info2"},
+        {(void **)&NS.snmp_sess_timeout, "snmp_sess_timeout"},
+        {(void **)&NS.snmpv3_get_report_type, "snmpv3_get_report_type"},
+        {(void **)&NS.usmHMACMD5AuthProtocol, "usmHMACMD5AuthProtocol"},
+        {(void **)&NS.usmHMACSHA1AuthProtocol, "usmHMACSHA1AuthProtocol"},
+        {(void **)&NS.usmHMAC128SHA224AuthProtocol, "usmHMAC128SHA224AuthProtocol"},
+        {(void **)&NS.usmHMAC192SHA256AuthProtocol, "usmHMAC192SHA256AuthProtocol"},
+        {(void **)&NS.usmHMAC256SHA384AuthProtocol, "usmHMAC256SHA384AuthProtocol"},
+        {(void **)&NS.usmHMAC384SHA512AuthProtocol, "usmHMAC384SHA512AuthProtocol"},
+        {(void **)&NS.usmDESPrivProtocol, "usmDESPrivProtocol"},
+        {(void **)&NS.usmAESPrivProtocol, "usmAESPrivProtocol"},
+        {(void **)&NS.usmAES192PrivProtocol, "usmAES192PrivProtocol"},
+        {(void **)&NS.usmAES256PrivProtocol, "usmAES256PrivProtocol"},
+    };
+    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
+        if (!(*syms[i].slot = dlsym(lib, syms[i].name))) {
+            snprintf(ns_load_err, sizeof(ns_load_err), "%s has no %s", NETSNMP_LIB, syms[i].name);
+            dlclose(lib);
+            return false;
+        }
+    }
+    return true;
+}
+
+#define generate_Ku                  (NS.generate_Ku)
+#define init_snmp                    (NS.init_snmp)
+#define netsnmp_ds_set_boolean       (NS.netsnmp_ds_set_boolean)
+#define netsnmp_large_fd_set_cleanup (NS.netsnmp_large_fd_set_cleanup)
+#define netsnmp_large_fd_set_init    (NS.netsnmp_large_fd_set_init)
+#define netsnmp_large_fd_set_select  (NS.netsnmp_large_fd_set_select)
+#define netsnmp_register_loghandler  (NS.netsnmp_register_loghandler)
+#define snmp_add_null_var            (NS.snmp_add_null_var)
+#define snmp_api_errstring           (NS.snmp_api_errstring)
+#define snmp_clone_pdu               (NS.snmp_clone_pdu)
+#define snmp_error                   (NS.snmp_error)
+#define snmp_errstring               (NS.snmp_errstring)
+#define snmp_free_pdu                (NS.snmp_free_pdu)
+#define snmp_oid_compare             (NS.snmp_oid_compare)
+#define snmp_pdu_create              (NS.snmp_pdu_create)
+#define snmp_sess_async_send         (NS.snmp_sess_async_send)
+#define snmp_sess_close              (NS.snmp_sess_close)
+#define snmp_sess_init               (NS.snmp_sess_init)
+#define snmp_sess_open               (NS.snmp_sess_open)
+#define snmp_sess_read2              (NS.snmp_sess_read2)
+#define snmp_sess_select_info2       (NS.snmp_sess_select_info2)
+#define snmp_sess_timeout            (NS.snmp_sess_timeout)
+#define snmpv3_get_report_type       (NS.snmpv3_get_report_type)
+
 static pthread_mutex_t lib_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
 
@@ -129,6 +252,8 @@ static void lib_init(void)
     /* Numeric OIDs only: no MIB files are read, and no user's or system's snmp.conf can change
      * what we send (a defVersion or defSecurityName there would silently apply). Nothing is
      * persisted to /var/lib/snmp either: an unprivileged recording must not fail for it. */
+    if (!(ns_ok = ns_load()))
+        return;
     setenv("MIBS", "", 1);
     netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DONT_READ_CONFIGS, 1);
     netsnmp_ds_set_boolean(NETSNMP_DS_LIBRARY_ID, NETSNMP_DS_LIB_DISABLE_PERSISTENT_LOAD, 1);
@@ -874,19 +999,19 @@ static int set_v3(struct snmp_src *s, const struct wp_source_cfg *cfg, netsnmp_s
                        "passwords (auth_password_file=, priv_password_file=)",
                        s->inst);
     snprintf(user, userlen, "%s", u);
-    static const struct proto auths[] = {
-        {"MD5", usmHMACMD5AuthProtocol, OID_LENGTH(usmHMACMD5AuthProtocol)},
-        {"SHA", usmHMACSHA1AuthProtocol, OID_LENGTH(usmHMACSHA1AuthProtocol)},
-        {"SHA224", usmHMAC128SHA224AuthProtocol, OID_LENGTH(usmHMAC128SHA224AuthProtocol)},
-        {"SHA256", usmHMAC192SHA256AuthProtocol, OID_LENGTH(usmHMAC192SHA256AuthProtocol)},
-        {"SHA384", usmHMAC256SHA384AuthProtocol, OID_LENGTH(usmHMAC256SHA384AuthProtocol)},
-        {"SHA512", usmHMAC384SHA512AuthProtocol, OID_LENGTH(usmHMAC384SHA512AuthProtocol)},
+    const struct proto auths[] = {
+        {"MD5", NS.usmHMACMD5AuthProtocol, OID_LENGTH(usmHMACMD5AuthProtocol)},
+        {"SHA", NS.usmHMACSHA1AuthProtocol, OID_LENGTH(usmHMACSHA1AuthProtocol)},
+        {"SHA224", NS.usmHMAC128SHA224AuthProtocol, OID_LENGTH(usmHMAC128SHA224AuthProtocol)},
+        {"SHA256", NS.usmHMAC192SHA256AuthProtocol, OID_LENGTH(usmHMAC192SHA256AuthProtocol)},
+        {"SHA384", NS.usmHMAC256SHA384AuthProtocol, OID_LENGTH(usmHMAC256SHA384AuthProtocol)},
+        {"SHA512", NS.usmHMAC384SHA512AuthProtocol, OID_LENGTH(usmHMAC384SHA512AuthProtocol)},
     };
-    static const struct proto privs[] = {
-        {"DES", usmDESPrivProtocol, OID_LENGTH(usmDESPrivProtocol)},
-        {"AES", usmAESPrivProtocol, OID_LENGTH(usmAESPrivProtocol)},
-        {"AES192", usmAES192PrivProtocol, OID_LENGTH(usmAES192PrivProtocol)},
-        {"AES256", usmAES256PrivProtocol, OID_LENGTH(usmAES256PrivProtocol)},
+    const struct proto privs[] = {
+        {"DES", NS.usmDESPrivProtocol, OID_LENGTH(usmDESPrivProtocol)},
+        {"AES", NS.usmAESPrivProtocol, OID_LENGTH(usmAESPrivProtocol)},
+        {"AES192", NS.usmAES192PrivProtocol, OID_LENGTH(usmAES192PrivProtocol)},
+        {"AES256", NS.usmAES256PrivProtocol, OID_LENGTH(usmAES256PrivProtocol)},
     };
     const char *an = wp_source_cfg_get(cfg, "auth"), *pn = wp_source_cfg_get(cfg, "priv");
     const struct proto *a = NULL, *p = NULL;
@@ -986,6 +1111,11 @@ static int parse_generic(struct snmp_src *s, const struct wp_source_cfg *cfg, st
 static int pdu_open(void **state, const struct wp_source_cfg *cfg, struct wp_err *err)
 {
     pthread_once(&lib_once, lib_init);
+    if (!ns_ok)
+        return wp_errf(err, -ENOSYS,
+                       "source %s: net-snmp could not be loaded (%s); install it "
+                       "(Debian/Ubuntu: libsnmp40 or libsnmp40t64)",
+                       cfg->name, ns_load_err);
     struct snmp_src *s = calloc(1, sizeof(*s));
     if (!s)
         return wp_errf(err, -ENOMEM, "out of memory");
