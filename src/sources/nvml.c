@@ -703,7 +703,7 @@ static void poll_procs(struct nvml *n, struct gpu *g, struct wp_sink *sink)
 
 /* Whether the per-process read is due: on its period while anything ran since the last one,
  * else at most every PROCS_IDLE_MAX_US; always in the first and last rounds. */
-static bool procs_due(const struct nvml *n, const struct gpu *g, int64_t now, bool all)
+static bool procs_due(const struct gpu *g, int64_t now, bool all)
 {
     if (all || g->last_procs_us == 0)
         return true;
@@ -711,7 +711,6 @@ static bool procs_due(const struct nvml *n, const struct gpu *g, int64_t now, bo
      * own time does not, and a round a few microseconds early must not skip a period. */
     if (now + SLOW_PERIOD_US / 2 < g->next_procs_us)
         return false;
-    (void)n;
     return g->busy_since || g->procs_seen || now - g->last_procs_us >= PROCS_IDLE_MAX_US;
 }
 
@@ -739,7 +738,7 @@ static void poll_slow(struct nvml *n, struct gpu *g, struct wp_sink *sink, bool 
         else if (fatal_for_gpu(r))
             return gpu_lost(n, g, sink, r, "the SM clock");
     }
-    if (g->s_proc >= 0 && procs_due(n, g, now, all)) {
+    if (g->s_proc >= 0 && procs_due(g, now, all)) {
         poll_procs(n, g, sink);
         g->busy_since = false;
         g->last_procs_us = now;
