@@ -1,6 +1,6 @@
 /* The trace file: SQLite in WAL mode, one file per recording. Samples are stored as
- * per-sensor chunks (about a second each) of delta/zigzag/varint-encoded (t_us, value)
- * pairs, so 8 GPUs at 50 Hz stay small; `wattprof export` gives rows back.
+ * per-sensor chunks (up to 512 samples or a minute) of delta-coded (t_us, value) pairs
+ * (chunk.c), so 8 GPUs at 50 Hz stay small; `wattprof export` gives rows back.
  *
  * Crash safety: the writer commits once per wp_trace_commit (the recorder calls it every
  * second); a process killed with SIGKILL leaves a file that opens and holds every committed
@@ -27,8 +27,12 @@
  *    recording that was killed has samples there that a version 3 reader would miss; chunks
  *    carry vmin, vmax and vsum of their raw values (vsum NULL on overflow), for envelopes and
  *    window sums that need not decode them; 16 kB pages.
- * Versions 1 to 3 are still read; a newer one is refused by name. */
-#define WP_TRACE_VERSION 4
+ * 5: chunks are version 2 (Exp-Golomb codes, chunk.c): 3.6 bytes a 20 ms power sample where
+ *    version 1 took 4.4 (bench/perf/README.md). A version 4 reader would find every chunk
+ *    damaged, so it must refuse the trace by its number.
+ * Versions 1 to 4 are still read (their chunks are version 1; a version 2 chunk there is
+ * damaged); a newer one is refused by name. */
+#define WP_TRACE_VERSION 5
 
 /* ---- writing ---- */
 struct wp_trace_writer;
@@ -154,11 +158,20 @@ const char *wp_trace_node_host(const struct wp_trace *t, size_t i);
 int wp_trace_node(const struct wp_trace *t, size_t i, struct wp_trace **out, struct wp_err *err);
 
 /* ---- chunk codec (pure, exposed for tests and fuzzing) ---- */
-/* Encodes n (t_us, value) pairs; *out is malloc'd. Returns 0 or -ENOMEM. */
+/* Encodes n (t_us, value) pairs as a version 2 chunk (trace format 5); *out is malloc'd.
+ * Returns 0 or -ENOMEM. */
 int wp_chunk_encode(const int64_t *t_us, const int64_t *value, size_t n, uint8_t **out,
                     size_t *out_len);
+/* The same as a version 1 chunk, what trace formats 1 to 4 hold: for tests of old traces. */
+int wp_chunk_encode_v1(const int64_t *t_us, const int64_t *value, size_t n, uint8_t **out,
+                       size_t *out_len);
 /* Decodes exactly n pairs from buf; returns 0 or -EINVAL on any malformed input (never reads
  * past len). t_us and value must hold n entries; on error their contents are unspecified. */
 int wp_chunk_decode(const uint8_t *buf, size_t len, size_t n, int64_t *t_us, int64_t *value);
+/* The chunk version buf claims (1 or 2), or -EINVAL when it claims none. */
+int wp_chunk_version(const uint8_t *buf, size_t len);
+/* The most samples a chunk of len bytes can hold (0 when buf claims no version): a count above
+ * it is a lie, to refuse before allocating for it. */
+size_t wp_chunk_max_samples(const uint8_t *buf, size_t len);
 
 #endif

@@ -636,9 +636,13 @@ static int read_chunk(struct wp_trace_cursor *c, struct cur_buf *b, struct wp_er
         const uint8_t *blob = sqlite3_column_blob(st, 3);
         size_t len = (size_t)sqlite3_column_bytes(st, 3);
         const char *bad = NULL;
-        /* Each sample takes at least two bytes, so n > len is a lie: don't allocate for it. */
-        if (n < 0 || (uint64_t)n > len) {
-            bad = "has an impossible sample count";
+        /* A count the blob cannot hold is a lie: don't allocate for it. */
+        if (n < 0 || (uint64_t)n > wp_chunk_max_samples(blob, len)) {
+            bad = n > 0 && wp_chunk_version(blob, len) < 0 ? "does not decode (unknown encoding)"
+                                                           : "has an impossible sample count";
+        } else if (n > 0 && wp_chunk_version(blob, len) > 1 && c->t->version < 5) {
+            /* Formats 1 to 4 were written with version 1 chunks only. */
+            bad = "is encoded in a newer chunk version than its trace's format";
         } else if (n == 0) {
             /* An empty chunk adds nothing; decoding it would do arithmetic on a NULL series
              * (found by tests/fuzz/fuzz_trace.c). */

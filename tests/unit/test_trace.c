@@ -128,6 +128,41 @@ static int64_t sql_int(const char *path, const char *query)
     return v;
 }
 
+/* Rewrites every chunk of a closed trace as a version 1 chunk, the only kind formats 1 to 4
+ * hold: for tests that turn a trace written here into an older format. */
+static void chunks_to_v1(const char *path)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st, *up;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT rowid, n, data FROM chunks", -1, &st, NULL),
+                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "UPDATE chunks SET data = ?1 WHERE rowid = ?2", -1, &up, NULL),
+        SQLITE_OK);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_int64(st, 1);
+        int64_t *t = malloc((n + 1) * sizeof(*t)), *v = malloc((n + 1) * sizeof(*v));
+        assert_non_null(t);
+        assert_non_null(v);
+        assert_int_equal(wp_chunk_decode(sqlite3_column_blob(st, 2),
+                                         (size_t)sqlite3_column_bytes(st, 2), n, t, v),
+                         0);
+        uint8_t *blob;
+        size_t len;
+        assert_int_equal(wp_chunk_encode_v1(t, v, n, &blob, &len), 0);
+        sqlite3_bind_blob64(up, 1, blob, len, free);
+        sqlite3_bind_int64(up, 2, sqlite3_column_int64(st, 0));
+        assert_int_equal(sqlite3_step(up), SQLITE_DONE);
+        sqlite3_reset(up);
+        free(t);
+        free(v);
+    }
+    sqlite3_finalize(st);
+    sqlite3_finalize(up);
+    sqlite3_close(db);
+}
+
 static struct wp_sensor mk_sensor(const char *name, enum wp_quantity q, enum wp_kind k, int dev,
                                   int64_t limit, int64_t def)
 {
@@ -1166,6 +1201,7 @@ static void test_trace_reads_version_2_without_hosts(void **state)
                  "ALTER TABLE marks DROP COLUMN pid; ALTER TABLE events DROP COLUMN host;"
                  "INSERT INTO marks(t_us, kind, name, counts) VALUES(1, 'begin', 'x', '{}');"
                  "UPDATE meta SET value = '2' WHERE key = 'format_version'");
+    chunks_to_v1(c->path);
     struct wp_trace *t = NULL;
     struct wp_err err = {0};
     if (wp_trace_open(&t, c->path, &err) < 0)
@@ -1179,6 +1215,172 @@ static void test_trace_reads_version_2_without_hosts(void **state)
     assert_int_equal(m[0].pid, 0);
     check_series(t, 1, 10);
     wp_trace_free(t);
+}
+
+/* A format 4 trace holds version 1 chunks only: a version 2 chunk there is damage (the format
+ * 4 writer never wrote one), named as such; the same samples in version 1 read. */
+static void test_trace_refuses_a_version_2_chunk_in_a_format_4_trace(void **state)
+{
+    struct ctx *c = *state;
+    write_simple(c->path, 1, 600);
+    sql(c->path, "UPDATE meta SET value = '4' WHERE key = 'format_version'");
+    struct wp_trace *t = NULL;
+    struct wp_err err = {0};
+    assert_int_equal(wp_trace_open(&t, c->path, &err), 0);
+    struct wp_series s;
+    assert_int_equal(wp_trace_series(t, 0, &s, &err), 0);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(s.ndamaged, 2);
+    char what[320];
+    wp_trace_damage_describe(t, &s.damaged[0], what, sizeof(what));
+    if (!strstr(what, "newer chunk version"))
+        fail_msg("description: %s", what);
+    wp_series_free(&s);
+    wp_trace_free(t);
+    chunks_to_v1(c->path);
+    assert_int_equal(wp_trace_open(&t, c->path, &err), 0);
+    check_series(t, 0, 600);
+    wp_trace_free(t);
+}
+
+/* An open chunk is rewritten at every commit, in the cheap version 1; what is closed, and
+ * whatever is open at a clean close, is version 2. */
+static void test_trace_writes_version_2_chunks_and_version_1_open_ones(void **state)
+{
+    struct ctx *c = *state;
+    struct wp_sensors tab;
+    three_sensors(&tab);
+    tab.n = 1;
+    struct wp_trace_writer *w = create_ok(c->path, &tab);
+    struct wp_err err = {0};
+    for (int64_t i = 0; i < 700; i++) {
+        struct wp_sample x = {0, tim(0, i), val(0, i)};
+        assert_int_equal(wp_trace_append(w, &x, 1, &err), 0);
+        if (i == 599)
+            assert_int_equal(wp_trace_commit(w, &err), 0); /* 600 > 512: closed */
+    }
+    assert_int_equal(wp_trace_commit(w, &err), 0); /* 100 more: open */
+    assert_int_equal(sql_int(c->path, "SELECT COUNT(*) FROM chunks WHERE hex(substr(data, 1, "
+                                      "1)) = '02' AND n = 600"),
+                     1);
+    assert_int_equal(sql_int(c->path, "SELECT COUNT(*) FROM open_chunks WHERE hex(substr(data, 1, "
+                                      "1)) = '01' AND n = 100"),
+                     1);
+    assert_int_equal(wp_trace_close(w, &err), 0);
+    wp_sensors_free(&tab);
+    assert_int_equal(sql_int(c->path, "SELECT COUNT(*) FROM chunks WHERE hex(substr(data, 1, "
+                                      "1)) = '02'"),
+                     2);
+    assert_int_equal(sql_int(c->path, "SELECT COUNT(*) FROM chunks"), 2);
+    assert_int_equal(sql_int(c->path, "SELECT value FROM meta WHERE key = 'format_version'"),
+                     WP_TRACE_VERSION);
+    struct wp_trace *t = NULL;
+    assert_int_equal(wp_trace_open(&t, c->path, &err), 0);
+    check_series(t, 0, 700);
+    wp_trace_free(t);
+}
+
+/* The committed format 4 trace (bench/perf/day_gen.c of wattprof before format 5, 14 s of 2
+ * H200s from the fake NVML): each chunk decodes to samples whose count, time range, minimum,
+ * maximum and sum are what its writer stored beside it from the samples it had; the reader
+ * gives those samples; and written again by this writer they come back the same from version
+ * 2 chunks that take fewer bytes. */
+#define FORMAT4_TRACE "tests/fuzz/corpus/trace/day-gen-2gpu-v4"
+static void test_trace_reads_a_committed_format_4_trace_as_written(void **state)
+{
+    struct ctx *c = *state;
+    assert_int_equal(sql_int(FORMAT4_TRACE, "SELECT value FROM meta WHERE key = 'format_version'"),
+                     4);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2("file:" FORMAT4_TRACE "?immutable=1", &db,
+                                     SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db,
+                                        "SELECT n, data, t0_us, t1_us, vmin, vmax, vsum FROM "
+                                        "chunks UNION ALL SELECT n, data, t0_us, t1_us, vmin, "
+                                        "vmax, vsum FROM open_chunks",
+                                        -1, &st, NULL),
+                     SQLITE_OK);
+    int64_t chunks = 0, v1_bytes = 0;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_int64(st, 0);
+        const uint8_t *blob = sqlite3_column_blob(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        assert_int_equal(wp_chunk_version(blob, len), 1);
+        int64_t *t = malloc(n * sizeof(*t)), *v = malloc(n * sizeof(*v));
+        assert_non_null(t);
+        assert_non_null(v);
+        assert_int_equal(wp_chunk_decode(blob, len, n, t, v), 0);
+        int64_t lo = t[0], hi = t[0], vmin = v[0], vmax = v[0], vsum = 0;
+        for (size_t i = 0; i < n; i++) {
+            lo = t[i] < lo ? t[i] : lo;
+            hi = t[i] > hi ? t[i] : hi;
+            vmin = v[i] < vmin ? v[i] : vmin;
+            vmax = v[i] > vmax ? v[i] : vmax;
+            vsum += v[i];
+        }
+        assert_int_equal(lo, sqlite3_column_int64(st, 2));
+        assert_int_equal(hi, sqlite3_column_int64(st, 3));
+        assert_int_equal(vmin, sqlite3_column_int64(st, 4));
+        assert_int_equal(vmax, sqlite3_column_int64(st, 5));
+        assert_int_equal(vsum, sqlite3_column_int64(st, 6));
+        free(t);
+        free(v);
+        chunks++;
+        v1_bytes += (int64_t)len;
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_true(chunks >= 16);
+
+    struct wp_trace *t = NULL;
+    struct wp_err err = {0};
+    if (wp_trace_open(&t, FORMAT4_TRACE, &err) < 0)
+        fail_msg("open: %s", err.msg);
+    const struct wp_sensors *tab = wp_trace_sensors(t);
+    struct wp_series *all = calloc(tab->n, sizeof(*all));
+    assert_non_null(all);
+    struct wp_trace_writer *w = create_ok(c->path, NULL);
+    assert_int_equal(wp_trace_put_sensors(w, tab, &err), 0);
+    int64_t total = 0;
+    for (size_t i = 0; i < tab->n; i++) {
+        int id = (int)tab->v[i].id;
+        assert_int_equal(wp_trace_series(t, id, &all[i], &err), 0);
+        assert_int_equal(all[i].ndamaged, 0);
+        char q[128];
+        snprintf(q, sizeof(q), "SELECT SUM(n) FROM chunks WHERE sensor = %d", id);
+        assert_int_equal((int64_t)all[i].n, sql_int(FORMAT4_TRACE, q));
+        for (size_t k = 0; k < all[i].n; k++) {
+            struct wp_sample x = {id, all[i].t_us[k], all[i].value[k]};
+            assert_int_equal(wp_trace_append(w, &x, 1, &err), 0);
+        }
+        total += (int64_t)all[i].n;
+    }
+    assert_int_equal(total, sql_int(FORMAT4_TRACE, "SELECT SUM(n) FROM chunks"));
+    assert_int_equal(wp_trace_close(w, &err), 0);
+
+    struct wp_trace *again = NULL;
+    assert_int_equal(wp_trace_open(&again, c->path, &err), 0);
+    for (size_t i = 0; i < tab->n; i++) {
+        struct wp_series s;
+        assert_int_equal(wp_trace_series(again, (int)tab->v[i].id, &s, &err), 0);
+        assert_int_equal(s.n, all[i].n);
+        assert_memory_equal(s.t_us, all[i].t_us, s.n * sizeof(*s.t_us));
+        assert_memory_equal(s.value, all[i].value, s.n * sizeof(*s.value));
+        wp_series_free(&s);
+        wp_series_free(&all[i]);
+    }
+    free(all);
+    wp_trace_free(again);
+    wp_trace_free(t);
+    assert_int_equal(sql_int(c->path, "SELECT COUNT(*) FROM chunks WHERE hex(substr(data, 1, "
+                                      "1)) != '02'"),
+                     0);
+    int64_t v2_bytes = sql_int(c->path, "SELECT SUM(length(data)) FROM chunks");
+    print_message("format 4 chunks %lld bytes, written again %lld\n", (long long)v1_bytes,
+                  (long long)v2_bytes);
+    assert_true(v2_bytes < v1_bytes);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
@@ -1209,6 +1411,9 @@ int main(void)
         T(test_trace_keeps_every_committed_sample_when_writer_is_sigkilled),
         T(test_trace_node_views_split_a_merged_trace),
         T(test_trace_reads_version_2_without_hosts),
+        T(test_trace_refuses_a_version_2_chunk_in_a_format_4_trace),
+        T(test_trace_writes_version_2_chunks_and_version_1_open_ones),
+        T(test_trace_reads_a_committed_format_4_trace_as_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
