@@ -488,32 +488,6 @@ __attribute__((noinline)) static uint64_t get_eg(const uint8_t *s, size_t nbytes
     return pos + zeros + 1 + nbits;
 }
 
-/* The next code of order k from s (nbytes long) at *bit, as get_eg, false for a bad one.
- * Fast path: a code of up to 57 bits comes out of one 8-byte load, which holds at least 57
- * bits from *bit on. The 1 or'ed in sits past those bits, so a prefix running into it fails
- * the length test. */
-static inline bool next_eg(const uint8_t *s, size_t nbytes, uint64_t *bit, unsigned k, uint64_t *x)
-{
-    size_t at = (size_t)(*bit >> 3);
-    if (at + 8 <= nbytes) {
-        uint64_t w;
-        memcpy(&w, s + at, 8);
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-        w = __builtin_bswap64(w);
-#endif
-        w <<= *bit & 7;
-        unsigned l = 2 * (unsigned)__builtin_clzll(w | 1) + 1 + k;
-        if (l <= 57) {
-            /* the code's l bits are y, its leading zeros included */
-            *x = (w >> (64 - l)) - (UINT64_C(1) << k);
-            *bit += l;
-            return true;
-        }
-    }
-    *bit = get_eg(s, nbytes, *bit, k, x);
-    return *bit != 0;
-}
-
 static inline uint64_t be64(uint64_t w)
 {
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
@@ -521,6 +495,46 @@ static inline uint64_t be64(uint64_t w)
 #else
     return w;
 #endif
+}
+
+/* A stream of codes of order k: s, nbytes long, read up to bit. Its next bits are
+ * left-aligned in w, avail of them valid (at most 63, so that a code never shifts w by 64),
+ * reloaded from memory when fewer than 32 are left. */
+struct eg_reader {
+    const uint8_t *s;
+    size_t nbytes;
+    uint64_t bit, w;
+    unsigned avail, k;
+};
+
+/* The next code, as get_eg; false for a bad one. Codes that do not fit in w, and those in the
+ * last 8 bytes, go to get_eg. The 1 or'ed in sits past the valid bits, so a prefix running
+ * into it fails the length test. (Inlined into the decoder's loop, the reader's fields stay
+ * in registers.) */
+static inline bool eg_next(struct eg_reader *r, uint64_t *x)
+{
+    if (r->avail < 32) {
+        size_t at = (size_t)(r->bit >> 3);
+        if (at + 8 <= r->nbytes) {
+            uint64_t w;
+            memcpy(&w, r->s + at, 8);
+            r->w = be64(w) << (r->bit & 7);
+            r->avail = 63 - (unsigned)(r->bit & 7);
+        } else {
+            r->avail = 0;
+        }
+    }
+    unsigned l = 2 * (unsigned)__builtin_clzll(r->w | 1) + 1 + r->k;
+    if (l <= r->avail) {
+        *x = (r->w >> (64 - l)) - (UINT64_C(1) << r->k);
+        r->w <<= l;
+        r->avail -= l;
+        r->bit += l;
+        return true;
+    }
+    r->avail = 0;
+    r->bit = get_eg(r->s, r->nbytes, r->bit, r->k, x);
+    return r->bit != 0;
 }
 
 /* Whether the codes ended at bit in the last byte of s, the bits after them there zero. */
@@ -554,69 +568,20 @@ static int decode_v2(const uint8_t *buf, size_t len, size_t n, int64_t *t_us, in
          * decoding anything. */
         if (n - 1 > tbytes * 8 / (1 + kt) || n - 1 > (uint64_t)vbytes * 8 / (1 + kv))
             return -EINVAL;
-        /* The two streams are read side by side: each code's position depends on the one
-         * before it in its stream, so two chains of loads run at once. */
-        const uint8_t *st = buf + pos, *sv = buf + pos + tbytes;
-        uint64_t bt = 0, bv = 0;
+        /* The two streams are read side by side, so that their chains of loads overlap. */
+        struct eg_reader rt = {buf + pos, (size_t)tbytes, 0, 0, 0, kt};
+        struct eg_reader rv = {buf + pos + tbytes, vbytes, 0, 0, 0, kv};
         uint64_t step = unzigzag(zb), pt = (uint64_t)t_us[0], pv = (uint64_t)value[0];
-        /* The two streams are read side by side, so that their chains of loads overlap. Each
-         * stream's next bits are left-aligned in a register (wt, wv) with avt and avv of them
-         * valid (at most 63, so that a code never shifts a register by 64), reloaded from
-         * memory when fewer than 32 are left. A code that does not fit, and the last bytes,
-         * go to get_eg. The 1 or'ed in sits past the valid bits, so a prefix running into it
-         * fails the length test. */
-        uint64_t wt = 0, wv = 0;
-        unsigned avt = 0, avv = 0;
         for (size_t i = 1; i < n; i++) {
             uint64_t xt, xv;
-            if (avt < 32) {
-                size_t at = (size_t)(bt >> 3);
-                if (at + 8 <= tbytes) {
-                    memcpy(&wt, st + at, 8);
-                    wt = be64(wt) << (bt & 7);
-                    avt = 63 - (unsigned)(bt & 7);
-                } else {
-                    avt = 0;
-                }
-            }
-            unsigned l = 2 * (unsigned)__builtin_clzll(wt | 1) + 1 + kt;
-            if (l <= avt) {
-                xt = (wt >> (64 - l)) - (UINT64_C(1) << kt);
-                wt <<= l;
-                avt -= l;
-                bt += l;
-            } else {
-                if (!(bt = get_eg(st, (size_t)tbytes, bt, kt, &xt)))
-                    return -EINVAL;
-                avt = 0;
-            }
-            if (avv < 32) {
-                size_t at = (size_t)(bv >> 3);
-                if (at + 8 <= vbytes) {
-                    memcpy(&wv, sv + at, 8);
-                    wv = be64(wv) << (bv & 7);
-                    avv = 63 - (unsigned)(bv & 7);
-                } else {
-                    avv = 0;
-                }
-            }
-            l = 2 * (unsigned)__builtin_clzll(wv | 1) + 1 + kv;
-            if (l <= avv) {
-                xv = (wv >> (64 - l)) - (UINT64_C(1) << kv);
-                wv <<= l;
-                avv -= l;
-                bv += l;
-            } else {
-                if (!(bv = get_eg(sv, vbytes, bv, kv, &xv)))
-                    return -EINVAL;
-                avv = 0;
-            }
+            if (!eg_next(&rt, &xt) || !eg_next(&rv, &xv))
+                return -EINVAL;
             pt += step + unzigzag(xt);
             pv += unzigzag(xv);
             t_us[i] = to_i64(pt);
             value[i] = to_i64(pv);
         }
-        if (!ends_clean(st, (size_t)tbytes, bt) || !ends_clean(sv, vbytes, bv))
+        if (!ends_clean(rt.s, rt.nbytes, rt.bit) || !ends_clean(rv.s, rv.nbytes, rv.bit))
             return -EINVAL;
         pos = end;
     }
