@@ -72,6 +72,70 @@ void wp_energy_fold_add(struct wp_energy_fold *f, int64_t t_us, int64_t mw)
     }
 }
 
+/* The batch form: runs of samples whose segments lie inside every open window and open none
+ * go window by window (the same terms in the same order for each window's sum, so the same
+ * doubles); any other sample takes the one-by-one path. */
+void wp_energy_fold_add_n(struct wp_energy_fold *f, const int64_t *t_us, const int64_t *mw,
+                          size_t n)
+{
+    size_t i = 0;
+    while (i < n) {
+        if (!f->have_prev || f->nactive == 0) {
+            wp_energy_fold_add(f, t_us[i], mw[i]);
+            i++;
+            continue;
+        }
+        int64_t lo = INT64_MIN, hi = INT64_MAX;
+        for (size_t k = 0; k < f->nactive; k++) {
+            const struct wp_energy_win *w = &f->win[f->active[k]];
+            lo = w->from_us > lo ? w->from_us : lo;
+            hi = w->to_us < hi ? w->to_us : hi;
+        }
+        /* a window opens once a sample is stamped after its start */
+        if (f->next < f->nwin && f->win[f->order[f->next]].from_us < hi)
+            hi = f->win[f->order[f->next]].from_us;
+        size_t j = i;
+        int64_t a = f->prev_t;
+        while (j < n && a >= lo && t_us[j] <= hi)
+            a = t_us[j++];
+        if (j == i) {
+            wp_energy_fold_add(f, t_us[i], mw[i]);
+            i++;
+            continue;
+        }
+        /* what every window adds but the sum: the same for all of them */
+        int64_t prev = f->prev_t, covered = 0, gap_us = 0;
+        size_t gaps = 0;
+        for (size_t m = i; m < j; m++) {
+            int64_t d = t_us[m] - prev;
+            prev = t_us[m];
+            covered += d; /* d >= 0: the times ascend */
+            if (f->gap_us > 0 && d > f->gap_us) {
+                gaps++;
+                gap_us += d;
+            }
+        }
+        for (size_t k = 0; k < f->nactive; k++) {
+            struct wp_energy_win *w = &f->win[f->active[k]];
+            double sum_s = w->sum_s, sum_c = w->sum_c;
+            prev = f->prev_t;
+            for (size_t m = i; m < j; m++) {
+                int64_t d = t_us[m] - prev;
+                prev = t_us[m];
+                if (d > 0)
+                    wp_ksum_add(&sum_s, &sum_c, (double)mw[m] * (double)d);
+            }
+            w->sum_s = sum_s;
+            w->sum_c = sum_c;
+            w->e.covered_us += covered;
+            w->e.gaps += gaps;
+            w->e.gap_us += gap_us;
+        }
+        f->prev_t = t_us[j - 1];
+        i = j;
+    }
+}
+
 void wp_energy_fold_end(struct wp_energy_fold *f)
 {
     for (size_t i = 0; i < f->nwin; i++)
@@ -109,20 +173,23 @@ static int64_t rseg_start(const struct wp_rolling_fold *f, size_t i)
  * leaves its sum at each sample it reaches in ps/pc. */
 static double rcursor_hi(struct wp_rolling_fold *f, size_t n, int64_t x)
 {
-    size_t ci = f->hi_i;
+    size_t ci = f->hi_i, base = f->base;
+    const int64_t *t = f->t, *v = f->v;
+    double *ps = f->ps, *pc = f->pc;
     double cs = f->hi_s, cc = f->hi_c;
-    while (ci + 1 < n && rt(f, ci) < x) {
-        int64_t a = rseg_start(f, ci);
-        wp_ksum_add(&cs, &cc, (double)rv(f, ci) * (double)(rt(f, ci) - a));
+    int64_t a = rseg_start(f, ci);
+    while (ci + 1 < n && t[ci - base] < x) {
+        int64_t tc = t[ci - base];
+        wp_ksum_add(&cs, &cc, (double)v[ci - base] * (double)(tc - a));
+        a = tc;
         ci++;
-        f->ps[ci - f->base] = cs;
-        f->pc[ci - f->base] = cc;
+        ps[ci - base] = cs;
+        pc[ci - base] = cc;
     }
     f->hi_i = ci;
     f->hi_s = cs;
     f->hi_c = cc;
-    int64_t a = rseg_start(f, ci);
-    return cs + cc + (double)rv(f, ci) * (double)(x - a);
+    return cs + cc + (double)v[ci - base] * (double)(x - a);
 }
 
 /* The same for the lo cursor, which stops at or before where the hi cursor stands (its x is a
@@ -148,6 +215,101 @@ void wp_rolling_fold_init(struct wp_rolling_fold *f, int64_t from_us, int64_t to
     f->hold_us = hold_us;
     f->window_us = window_us;
     f->best = -INFINITY;
+    f->cold_thr = -INFINITY;
+}
+
+/* The first index from k on (k < n) whose time is after x, n when none. */
+static size_t first_after(const struct wp_rolling_fold *f, size_t k, size_t n, int64_t x)
+{
+    size_t hi = n;
+    while (k < hi) {
+        size_t mid = k + (hi - k) / 2;
+        if (rt(f, mid) > x)
+            hi = mid;
+        else
+            k = mid + 1;
+    }
+    return k;
+}
+
+/* The next candidate start after f->s, capped at s_hi (energy.c's merge of both lists). */
+static void rolling_next(struct wp_rolling_fold *f, size_t n, int64_t cov_lo, int64_t s_hi)
+{
+    int64_t W = f->window_us, next = s_hi;
+    while (f->p <= n) {
+        int64_t x = f->p == 0 ? cov_lo : rt(f, f->p - 1);
+        if (x > f->s) {
+            if (x < next)
+                next = x;
+            break;
+        }
+        f->p++;
+    }
+    while (f->q <= n) {
+        int64_t x = (f->q == 0 ? cov_lo : rt(f, f->q - 1)) - W;
+        if (x > f->s) {
+            if (x < next)
+                next = x;
+            break;
+        }
+        f->q++;
+    }
+    f->s = next;
+}
+
+/* Skips the candidates that cannot beat the best so far: a window that lies in segments whose
+ * values are all at most best / W integrates to at most best, so what the cursors compute for
+ * it, off only by their rounding, is no higher once that rounding is allowed for. In a day of
+ * training most windows hold no sample that high, and there the search costs the hi cursor's
+ * sum and one comparison per sample. True when f->s moved (or the search is over). */
+static bool rolling_prune(struct wp_rolling_fold *f, size_t n, int64_t last, int64_t cov_lo,
+                          int64_t s_hi, bool final, double margin)
+{
+    if (!(f->best > -INFINITY))
+        return false;
+    int64_t W = f->window_us;
+    /* the segment (t[j - 1], t[j]] that holds s, where the lo cursor will stop: near where it
+     * stood unless the search skipped */
+    size_t j = f->lo_i;
+    for (int k = 0; k < 8 && j + 1 < n && rt(f, j) < f->s; k++)
+        j++;
+    if (j + 1 < n && rt(f, j) < f->s)
+        j = first_after(f, j, n, f->s - 1);
+    j = j < n ? j : n - 1;
+    f->lo_i = j;
+    double thr = f->best - margin;
+    /* samples found cold stay cold while the threshold does not fall */
+    if (j < f->cold_from || j > f->scan_i || thr < f->cold_thr)
+        f->cold_from = f->scan_i = j;
+    f->cold_thr = thr;
+    while (f->scan_i < n && (double)rv(f, f->scan_i) * (double)W <= thr)
+        f->scan_i++;
+    if (f->scan_i == j)
+        return false;
+    /* Every window from s to the one ending at t[scan_i - 1] lies in the cold segments. Before
+     * the end, the skip stops short of the last sample, as a settled start does (rolling_run):
+     * the next candidates must exist. */
+    int64_t end = rt(f, f->scan_i - 1);
+    if (!final && end >= last)
+        end = last - 1;
+    int64_t bound = end - W;
+    if (bound < f->s)
+        return false;
+    if (bound >= s_hi) {
+        f->stop = true;
+        return true;
+    }
+    /* the hi cursor sums every sample in order (later sums depend on it), and the buffer can
+     * only drop what it has passed */
+    rcursor_hi(f, n, end);
+    f->s = bound;
+    /* both candidate lists move past the skipped starts in one search each */
+    if (f->p > 0 || cov_lo <= bound)
+        f->p = first_after(f, f->p > 0 ? f->p - 1 : 0, n, bound) + 1;
+    if (f->q > 0 || cov_lo - W <= bound)
+        f->q = first_after(f, f->q > 0 ? f->q - 1 : 0, n, bound + W) + 1;
+    rolling_next(f, n, cov_lo, s_hi);
+    return true;
 }
 
 /* Runs the search as far as the samples allow; final: every sample is in. */
@@ -176,11 +338,22 @@ static void rolling_run(struct wp_rolling_fold *f, bool final)
     }
     int64_t s_hi = d_hi - W;
     int64_t cov_lo = rseg_start(f, 0);
+    /* A computed window is a few roundings of sums no larger than absmax times the span summed
+     * (the compensated sum keeps its own error to about one rounding): 2^-40 of that, rounded
+     * up to a power of two so that it seldom changes, is thousands of times the error and still
+     * a small fraction of a milliwatt over a second. */
+    double mag = (double)f->absmax * ((double)last - (double)cov_lo + (double)W);
+    double margin = mag > 0 ? ldexp(1.0, ilogb(mag) - 39) : 0;
     for (;;) {
         /* Before the end, a start is settled only when a sample past s + W is in: the cursors
          * then stop where they would with every sample, and the next candidates exist. */
         if (!final && !(last > f->s + W))
             return;
+        if (rolling_prune(f, n, last, cov_lo, s_hi, final, margin)) {
+            if (f->stop)
+                return;
+            continue;
+        }
         double hi = rcursor_hi(f, n, f->s + W);
         double lo = rcursor_lo(f, n, f->s);
         if (hi - lo > f->best)
@@ -189,33 +362,15 @@ static void rolling_run(struct wp_rolling_fold *f, bool final)
             f->stop = true;
             return;
         }
-        int64_t next = s_hi;
-        while (f->p <= n) {
-            int64_t x = f->p == 0 ? cov_lo : rt(f, f->p - 1);
-            if (x > f->s) {
-                if (x < next)
-                    next = x;
-                break;
-            }
-            f->p++;
-        }
-        while (f->q <= n) {
-            int64_t x = (f->q == 0 ? cov_lo : rt(f, f->q - 1)) - W;
-            if (x > f->s) {
-                if (x < next)
-                    next = x;
-                break;
-            }
-            f->q++;
-        }
-        f->s = next;
+        rolling_next(f, n, cov_lo, s_hi);
     }
 }
 
-static int rolling_append(struct wp_rolling_fold *f, int64_t t_us, int64_t mw)
+static int rolling_append(struct wp_rolling_fold *f, const int64_t *t_us, const int64_t *mw,
+                          size_t m)
 {
     /* Drop what no cursor can reach again (seg_start looks one sample back). */
-    size_t need = f->lo_i;
+    size_t need = f->lo_i < f->hi_i ? f->lo_i : f->hi_i;
     if (f->p < need)
         need = f->p;
     if (f->q < need)
@@ -230,22 +385,28 @@ static int rolling_append(struct wp_rolling_fold *f, int64_t t_us, int64_t mw)
         f->n -= drop;
         f->base += drop;
     }
-    if (f->n + 1 > f->cap) {
+    if (f->n + m > f->cap) {
         size_t tcap = f->cap, vcap = f->cap, scap = f->cap, ccap = f->cap;
-        if (WP_GROW(&f->t, &tcap, f->n + 1) < 0 || WP_GROW(&f->v, &vcap, f->n + 1) < 0 ||
-            WP_GROW(&f->ps, &scap, f->n + 1) < 0 || WP_GROW(&f->pc, &ccap, f->n + 1) < 0)
+        if (WP_GROW(&f->t, &tcap, f->n + m) < 0 || WP_GROW(&f->v, &vcap, f->n + m) < 0 ||
+            WP_GROW(&f->ps, &scap, f->n + m) < 0 || WP_GROW(&f->pc, &ccap, f->n + m) < 0)
             return -ENOMEM;
         size_t c = tcap < vcap ? tcap : vcap;
         c = c < scap ? c : scap;
         f->cap = c < ccap ? c : ccap;
     }
-    if (f->base + f->n == 0) {
-        f->first_t = t_us;       /* the coverage start, kept when sample 0 is dropped */
+    if (f->base + f->n == 0 && m > 0) {
+        f->first_t = t_us[0];    /* the coverage start, kept when sample 0 is dropped */
         f->ps[0] = f->pc[0] = 0; /* both cursors start at sample 0 with nothing summed */
     }
-    f->t[f->n] = t_us;
-    f->v[f->n] = mw;
-    f->n++;
+    int64_t absmax = f->absmax;
+    for (size_t i = 0; i < m; i++) {
+        int64_t a = mw[i] >= 0 ? mw[i] : mw[i] == INT64_MIN ? INT64_MAX : -mw[i];
+        absmax = a > absmax ? a : absmax;
+    }
+    f->absmax = absmax;
+    memcpy(f->t + f->n, t_us, m * sizeof(*t_us));
+    memcpy(f->v + f->n, mw, m * sizeof(*mw));
+    f->n += m;
     return 0;
 }
 
@@ -253,7 +414,7 @@ int wp_rolling_fold_add(struct wp_rolling_fold *f, int64_t t_us, int64_t mw)
 {
     if (f->stop && f->started)
         return 0;
-    if (rolling_append(f, t_us, mw) < 0)
+    if (rolling_append(f, &t_us, &mw, 1) < 0)
         return -ENOMEM;
     rolling_run(f, false);
     return 0;
@@ -266,9 +427,8 @@ int wp_rolling_fold_add_n(struct wp_rolling_fold *f, const int64_t *t_us, const 
 {
     if (f->stop && f->started)
         return 0;
-    for (size_t i = 0; i < n; i++)
-        if (rolling_append(f, t_us[i], mw[i]) < 0)
-            return -ENOMEM;
+    if (rolling_append(f, t_us, mw, n) < 0)
+        return -ENOMEM;
     rolling_run(f, false);
     return 0;
 }
@@ -359,6 +519,23 @@ int wp_hist_add(struct wp_hist *h, int64_t v)
     if (hash_add(h, v, 1) < 0)
         return -ENOMEM;
     h->total++;
+    return 0;
+}
+
+/* The batch form: the table slots of the values a few places ahead are fetched while this one
+ * is counted, so the cache misses of a big table overlap instead of coming one after another. */
+int wp_hist_add_n(struct wp_hist *h, const int64_t *v, size_t n)
+{
+    enum { AHEAD = 16 };
+    for (size_t i = 0; i < n; i++) {
+        if (i + AHEAD < n && h->slot) {
+            int64_t x = v[i + AHEAD];
+            if (!(x >= 0 && x < WP_HIST_FLAT))
+                __builtin_prefetch(&h->slot[hslot(x, h->bits)], 1);
+        }
+        if (wp_hist_add(h, v[i]) < 0)
+            return -ENOMEM;
+    }
     return 0;
 }
 

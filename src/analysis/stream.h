@@ -39,6 +39,9 @@ struct wp_energy_fold {
 int wp_energy_fold_init(struct wp_energy_fold *f, struct wp_energy_win *win, size_t nwin,
                         int64_t hold_us, int64_t gap_us);
 void wp_energy_fold_add(struct wp_energy_fold *f, int64_t t_us, int64_t mw);
+/* n samples at once, in time order: the same result as adding them one by one. */
+void wp_energy_fold_add_n(struct wp_energy_fold *f, const int64_t *t_us, const int64_t *mw,
+                          size_t n);
 /* Writes each window's e. */
 void wp_energy_fold_end(struct wp_energy_fold *f);
 void wp_energy_fold_free(struct wp_energy_fold *f);
@@ -55,6 +58,11 @@ struct wp_rolling_fold {
     size_t lo_i, hi_i, p, q; /* global indexes, as in energy.c */
     double lo_s, lo_c, hi_s, hi_c;
     int64_t s, d_lo, first_t;
+    /* pruning: samples [cold_from, scan_i) are below the best mean found so far; absmax, the
+     * largest |value| appended, bounds the rounding of the cursors' sums */
+    size_t cold_from, scan_i;
+    double cold_thr; /* the highest threshold a sample in there was compared with */
+    int64_t absmax;
     double best;
     bool started, stop, failed;
 };
@@ -95,6 +103,8 @@ struct wp_hist {
 };
 
 int wp_hist_add(struct wp_hist *h, int64_t v);
+/* n values at once: the same counts as adding them one by one. */
+int wp_hist_add_n(struct wp_hist *h, const int64_t *v, size_t n);
 /* As wp_percentile_sorted(all values sorted, p); NAN when empty. -ENOMEM in *rc (else 0). */
 double wp_hist_percentile(const struct wp_hist *h, double p, int *rc);
 void wp_hist_free(struct wp_hist *h);

@@ -204,8 +204,9 @@ struct gpu_work {
 };
 
 /* ---- the per-sample statistics on a second thread ----
- * The highest 1 s mean and the value and interval counts of a GPU depend only on that GPU's
- * own samples in time order, not on the other GPUs', and are about half of the pass's work.
+ * The energy over each window, the highest 1 s mean and the value and interval counts of a GPU
+ * depend only on that GPU's own samples in time order, not on the other GPUs', and are about
+ * half of the pass's work.
  * The pass hands them each GPU's samples in batches; one worker folds the batches in the order
  * they were handed, so every GPU's folds see its samples in the same order as before and give
  * the same doubles. Without a thread (pthread_create failed) the batches are folded at once. */
@@ -232,21 +233,30 @@ struct offload {
 static int off_fold(struct offload *o, const struct off_batch *b)
 {
     struct gpu_work *w = &o->w[b->g];
+    wp_energy_fold_add_n(&w->energy, b->t, b->v, b->n);
     if (wp_rolling_fold_add_n(&w->roll, b->t, b->v, b->n) < 0)
         return -ENOMEM;
-    for (size_t i = 0; i < b->n; i++) {
-        int64_t t_us = b->t[i], mw = b->v[i];
-        /* sample statistics: the samples stamped inside the closed run window */
-        if (t_us >= o->start_us && t_us <= o->end_us) {
-            if (wp_hist_add(&w->values, mw) < 0 ||
-                (w->samples && wp_hist_add(&w->intervals, t_us - w->last_in_t) < 0))
-                return -ENOMEM;
-            if (w->samples == 0 || mw > w->max_mw)
-                w->max_mw = mw;
-            w->last_in_t = t_us;
-            w->samples++;
-        }
-    }
+    /* sample statistics: the samples stamped inside the closed run window, a stretch of the
+     * batch since its times ascend */
+    size_t i0 = 0, i1 = b->n;
+    while (i0 < i1 && b->t[i0] < o->start_us)
+        i0++;
+    while (i1 > i0 && b->t[i1 - 1] > o->end_us)
+        i1--;
+    if (i0 == i1)
+        return 0;
+    if (wp_hist_add_n(&w->values, b->v + i0, i1 - i0) < 0 ||
+        (w->samples && wp_hist_add(&w->intervals, b->t[i0] - w->last_in_t) < 0))
+        return -ENOMEM;
+    for (size_t i = i0 + 1; i < i1; i++)
+        if (wp_hist_add(&w->intervals, b->t[i] - b->t[i - 1]) < 0)
+            return -ENOMEM;
+    int64_t max_mw = w->samples ? w->max_mw : b->v[i0];
+    for (size_t i = i0; i < i1; i++)
+        max_mw = b->v[i] > max_mw ? b->v[i] : max_mw;
+    w->max_mw = max_mw;
+    w->last_in_t = b->t[i1 - 1];
+    w->samples += i1 - i0;
     return 0;
 }
 
@@ -401,6 +411,7 @@ struct pass {
     /* the swings and spectrum of the summed power on the run's grid (swings.h), fed the
      * grid points piece by piece; NULL unless every GPU is in the walk */
     struct wp_swings *swings;
+    unsigned __int128 sw_next_off; /* the run grid's next point for swings_piece (grid's) */
 };
 
 static int copy_damage(struct wp_trace_damage **dst, size_t *n, const struct wp_trace_cursor *c)
@@ -447,8 +458,6 @@ static int keep_damage(const struct wp_trace *t, struct wp_summary *s,
 /* A sample of GPU g into every fold. */
 static int gpu_feed(struct pass *ps, size_t g, int64_t t_us, int64_t mw)
 {
-    struct gpu_work *w = &ps->w[g];
-    wp_energy_fold_add(&w->energy, t_us, mw);
     if (off_add(ps->off, g, t_us, mw) < 0)
         return nomem(ps->err);
     if (ps->opts && ps->opts->fold) {
@@ -484,6 +493,9 @@ static int stream_advance(struct pass *ps, size_t g)
 struct grid {
     int64_t from_us, to_us;
     double peak_mw;
+    /* offset from from_us of the first grid point no piece has reached yet: pieces come in
+     * order, so most are settled by a comparison */
+    unsigned __int128 next_off;
 };
 
 static int cmp_grid_from(const void *a, const void *b)
@@ -508,12 +520,16 @@ static void grid_piece(struct grid *g, int64_t step, int64_t lo, int64_t hi, dou
     if (lo > hi)
         return;
     /* the first grid point at or after lo, compared without overflow */
-    uint64_t off = (uint64_t)lo - (uint64_t)g->from_us, us = (uint64_t)step;
-    unsigned __int128 first = (unsigned __int128)(off / us + (off % us != 0)) * us;
-    if (first > (uint64_t)hi - (uint64_t)g->from_us)
+    uint64_t off = (uint64_t)lo - (uint64_t)g->from_us, us = (uint64_t)step,
+             end = (uint64_t)hi - (uint64_t)g->from_us;
+    if (g->next_off < off) /* an uncovered stretch went by */
+        g->next_off = (unsigned __int128)(off / us + (off % us != 0)) * us;
+    if (g->next_off > end)
         return;
     if (isnan(g->peak_mw) || sum > g->peak_mw)
         g->peak_mw = sum;
+    g->next_off =
+        end - g->next_off < us ? g->next_off + us : (unsigned __int128)(end / us + 1) * us;
 }
 
 /* The run grid's points in [lo, hi] (start_us, start_us + step, ... <= end_us) go to the
@@ -529,10 +545,20 @@ static void swings_piece(struct pass *ps, int64_t lo, int64_t hi, double mw)
         return;
     uint64_t us = (uint64_t)ps->step_us, a = (uint64_t)lo - (uint64_t)from,
              b = (uint64_t)hi - (uint64_t)from;
-    uint64_t first = a / us + (a % us != 0), last = b / us;
-    if (last >= first)
-        wp_swings_push_run(ps->swings, mw, (size_t)(last - first + 1));
+    /* as grid_piece: the next point is kept, so a piece without one costs a comparison */
+    if (ps->sw_next_off < a)
+        ps->sw_next_off = (unsigned __int128)(a / us + (a % us != 0)) * us;
+    if (ps->sw_next_off > b)
+        return;
+    uint64_t count =
+        b - (uint64_t)ps->sw_next_off < us ? 1 : (b - (uint64_t)ps->sw_next_off) / us + 1;
+    wp_swings_push_run(ps->swings, mw, (size_t)count);
+    ps->sw_next_off += (unsigned __int128)count * us;
 }
+
+/* The integer sum of up to 2^8 values of at most 2^44 in magnitude stays below 2^53. */
+#define FAST_MW         ((int64_t)1 << 44)
+#define FAST_MAX_SERIES 256
 
 /* Walks the summed series of the in-grid GPUs (ids[0..k)) over the grids, feeding every sample
  * it passes to its GPU's folds. */
@@ -547,49 +573,93 @@ static int grid_pass(struct pass *ps, const size_t *ids, size_t k, struct grid *
         if (grids[i]->to_us > x_end)
             x_end = grids[i]->to_us;
     struct grid **active = malloc(ngrids * sizeof(*active));
-    if (!active)
+    /* the steady state, every series inside its data: each one's current time and value, and
+     * their sum as an integer (exact, hence the very double the loop below adds up, while every
+     * partial sum stays below 2^53) */
+    int64_t *ct = malloc(k * sizeof(*ct)), *cv = malloc(k * sizeof(*cv)), isum = 0;
+    bool fast = false;
+    if (!active || !ct || !cv) {
+        free(active);
+        free(ct);
+        free(cv);
         return nomem(ps->err);
+    }
     size_t nactive = 0, next = 0;
     int rc = 0;
     for (;;) {
         double sum = 0;
         bool covered = true;
-        for (size_t j = 0; j < k; j++) {
-            struct gpu_work *w = &ps->w[ids[j]];
-            struct wp_stream *st = &w->st;
-            while (!st->end && st->t[st->i] < x)
+        int64_t until = INT64_MAX;
+        /* the series that moved on at the last piece's end take their next samples */
+        for (size_t j = 0; j < k && fast; j++) {
+            struct wp_stream *st = &ps->w[ids[j]].st;
+            while (ct[j] < x) {
                 if ((rc = stream_advance(ps, ids[j])) < 0)
                     goto out;
-            if (st->end) {
-                covered = false;
-                continue;
+                if (st->end || st->v[st->i] > FAST_MW || st->v[st->i] < -FAST_MW) {
+                    fast = false; /* the loop below takes it from here */
+                    break;
+                }
+                isum += st->v[st->i] - cv[j];
+                cv[j] = st->v[st->i];
+                ct[j] = st->t[st->i];
             }
-            if (st->pos == 0) {
-                int64_t hold = w->cadence_us > 0 ? w->cadence_us : 0;
-                if (!(x == st->t0 || x > cover_start(st->t0, hold))) {
+        }
+        if (fast) {
+            for (size_t j = 0; j < k; j++)
+                until = ct[j] < until ? ct[j] : until;
+            sum = (double)isum;
+        } else {
+            for (size_t j = 0; j < k; j++) {
+                struct gpu_work *w = &ps->w[ids[j]];
+                struct wp_stream *st = &w->st;
+                while (!st->end && st->t[st->i] < x)
+                    if ((rc = stream_advance(ps, ids[j])) < 0)
+                        goto out;
+                if (st->end) {
                     covered = false;
                     continue;
                 }
+                if (st->pos == 0) {
+                    int64_t hold = w->cadence_us > 0 ? w->cadence_us : 0;
+                    if (!(x == st->t0 || x > cover_start(st->t0, hold))) {
+                        covered = false;
+                        continue;
+                    }
+                }
+                sum += (double)st->v[st->i];
             }
-            sum += (double)st->v[st->i];
-        }
-        /* the last time the sum stays as it is at x (energy.c, grid_same_until) */
-        int64_t until = INT64_MAX;
-        for (size_t j = 0; j < k; j++) {
-            struct gpu_work *w = &ps->w[ids[j]];
-            struct wp_stream *st = &w->st;
-            if (st->end) {
-                until = INT64_MAX; /* past this series' end: nothing later is covered */
-                break;
+            /* the last time the sum stays as it is at x (energy.c, grid_same_until) */
+            bool steady = covered && k <= FAST_MAX_SERIES;
+            for (size_t j = 0; j < k; j++) {
+                struct gpu_work *w = &ps->w[ids[j]];
+                struct wp_stream *st = &w->st;
+                if (st->end) {
+                    until = INT64_MAX; /* past this series' end: nothing later is covered */
+                    break;
+                }
+                int64_t t = st->t[st->i];
+                if (st->pos == 0) {
+                    steady = false;
+                    int64_t hold = w->cadence_us > 0 ? w->cadence_us : 0;
+                    if (!(x == t || x > cover_start(t, hold)))
+                        t = hold > 0 ? cover_start(t, hold) : t - 1;
+                }
+                if (t < until)
+                    until = t;
+                if (st->v[st->i] > FAST_MW || st->v[st->i] < -FAST_MW)
+                    steady = false;
             }
-            int64_t t = st->t[st->i];
-            if (st->pos == 0) {
-                int64_t hold = w->cadence_us > 0 ? w->cadence_us : 0;
-                if (!(x == t || x > cover_start(t, hold)))
-                    t = hold > 0 ? cover_start(t, hold) : t - 1;
+            if (steady) {
+                isum = 0;
+                for (size_t j = 0; j < k; j++) {
+                    const struct wp_stream *st = &ps->w[ids[j]].st;
+                    ct[j] = st->t[st->i];
+                    cv[j] = st->v[st->i];
+                    isum += cv[j];
+                }
+                fast = true;
             }
-            if (t < until)
-                until = t;
         }
         if (ps->swings)
             swings_piece(ps, x, until, covered ? sum : NAN);
@@ -615,6 +685,8 @@ static int grid_pass(struct pass *ps, const size_t *ids, size_t k, struct grid *
     }
 out:
     free(active);
+    free(ct);
+    free(cv);
     return rc;
 }
 
@@ -1023,7 +1095,7 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
         goto fail;
     }
     /* grids: the run's (only when every GPU is summed), then the phases' */
-    struct grid run = {out->start_us, out->end_us, NAN};
+    struct grid run = {out->start_us, out->end_us, NAN, 0};
     pgrid = calloc(out->nphases + 1, sizeof(*pgrid));
     grids = calloc(out->nphases + 1, sizeof(*grids));
     if (!pgrid || !grids) {
@@ -1034,7 +1106,7 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
     if (k > 0 && k == ngpus)
         grids[ngrids++] = &run;
     for (size_t p = 0; p < out->nphases; p++) {
-        pgrid[p] = (struct grid){out->phases[p].t0_us, out->phases[p].t1_us, NAN};
+        pgrid[p] = (struct grid){out->phases[p].t0_us, out->phases[p].t1_us, NAN, 0};
         if (out->phases[p].t1_us > out->phases[p].t0_us)
             grids[ngrids++] = &pgrid[p];
     }

@@ -80,6 +80,19 @@ static void test_folds_match_arrays(void **state)
             win[k] = (struct wp_energy_win){.from_us = from[k], .to_us = to[k]};
         struct wp_energy_fold ef;
         assert_int_equal(wp_energy_fold_init(&ef, win, 6, hold, 2 * hold), 0);
+        /* the same windows fed in batches of random sizes */
+        struct wp_energy_win winb[6];
+        memcpy(winb, win, sizeof(win));
+        struct wp_energy_fold efb;
+        assert_int_equal(wp_energy_fold_init(&efb, winb, 6, hold, 2 * hold), 0);
+        for (size_t i = 0; i < n;) {
+            size_t m = 1 + next_rand() % 700;
+            m = m < n - i ? m : n - i;
+            wp_energy_fold_add_n(&efb, t + i, v + i, m);
+            i += m;
+        }
+        wp_energy_fold_end(&efb);
+        wp_energy_fold_free(&efb);
         struct wp_rolling_fold rf[3];
         int64_t rw[3] = {S, 60 * S, 37 * MS};
         for (int k = 0; k < 3; k++)
@@ -116,6 +129,10 @@ static void test_folds_match_arrays(void **state)
             if (to[k] < from[k])
                 continue;
             assert_same(win[k].e.energy_mj, e.energy_mj);
+            assert_same(winb[k].e.energy_mj, e.energy_mj);
+            assert_int_equal(winb[k].e.covered_us, e.covered_us);
+            assert_int_equal(winb[k].e.gaps, e.gaps);
+            assert_int_equal(winb[k].e.gap_us, e.gap_us);
             assert_int_equal(win[k].e.covered_us, e.covered_us);
             assert_int_equal(win[k].e.gaps, e.gaps);
             assert_int_equal(win[k].e.gap_us, e.gap_us);
