@@ -338,25 +338,36 @@ static int off_submit(struct offload *o, size_t g)
     return rc;
 }
 
-static int off_add(struct offload *o, size_t g, int64_t t_us, int64_t mw)
+/* n samples of GPU g, in time order, into its batches. */
+static int off_add_n(struct offload *o, size_t g, const int64_t *t_us, const int64_t *mw, size_t n)
 {
-    struct off_batch *b = o->cur[g];
-    if (!b) {
-        if (o->threaded) {
-            pthread_mutex_lock(&o->mu);
-            while (o->nfree == 0)
-                pthread_cond_wait(&o->freed, &o->mu);
+    while (n > 0) {
+        struct off_batch *b = o->cur[g];
+        if (!b) {
+            if (o->threaded) {
+                pthread_mutex_lock(&o->mu);
+                while (o->nfree == 0)
+                    pthread_cond_wait(&o->freed, &o->mu);
+            }
+            b = o->cur[g] = o->free[--o->nfree];
+            if (o->threaded)
+                pthread_mutex_unlock(&o->mu);
+            b->g = g;
+            b->n = 0;
         }
-        b = o->cur[g] = o->free[--o->nfree];
-        if (o->threaded)
-            pthread_mutex_unlock(&o->mu);
-        b->g = g;
-        b->n = 0;
+        size_t take = OFF_BATCH - b->n < n ? OFF_BATCH - b->n : n;
+        memcpy(b->t + b->n, t_us, take * sizeof(*t_us));
+        memcpy(b->v + b->n, mw, take * sizeof(*mw));
+        b->n += take;
+        t_us += take;
+        mw += take;
+        n -= take;
+        if (b->n == OFF_BATCH) {
+            int rc = off_submit(o, g);
+            if (rc < 0)
+                return rc;
+        }
     }
-    b->t[b->n] = t_us;
-    b->v[b->n] = mw;
-    if (++b->n == OFF_BATCH)
-        return off_submit(o, g);
     return 0;
 }
 
@@ -455,32 +466,43 @@ static int keep_damage(const struct wp_trace *t, struct wp_summary *s,
     return 0;
 }
 
-/* A sample of GPU g into every fold. */
-static int gpu_feed(struct pass *ps, size_t g, int64_t t_us, int64_t mw)
+/* GPU g's current block of samples, all of it, into every fold. The folds see each GPU's
+ * samples in time order, which is all they need; the grid walk then only steps through them. */
+static int feed_block(struct pass *ps, size_t g)
 {
-    if (off_add(ps->off, g, t_us, mw) < 0)
+    const struct wp_stream *st = &ps->w[g].st;
+    if (off_add_n(ps->off, g, st->t, st->v, st->n) < 0)
         return nomem(ps->err);
-    if (ps->opts && ps->opts->fold) {
-        int rc = ps->opts->fold(ps->opts->fold_ctx, g, t_us, mw, ps->err);
-        if (rc < 0)
-            return rc;
-    }
-    if ((++ps->fed & ((1u << 20) - 1)) == 0 && ps->opts && ps->opts->progress &&
+    if (ps->opts && ps->opts->fold)
+        for (size_t i = 0; i < st->n; i++) {
+            int rc = ps->opts->fold(ps->opts->fold_ctx, g, st->t[i], st->v[i], ps->err);
+            if (rc < 0)
+                return rc;
+        }
+    uint64_t before = ps->fed;
+    ps->fed += st->n;
+    if ((before >> 20) != (ps->fed >> 20) && ps->opts && ps->opts->progress &&
         ps->s->end_us > ps->s->start_us) {
-        double done = (double)(t_us - ps->s->start_us) / (double)(ps->s->end_us - ps->s->start_us);
+        double done = (double)(st->t[st->n - 1] - ps->s->start_us) /
+                      (double)(ps->s->end_us - ps->s->start_us);
         ps->opts->progress(ps->opts->progress_ctx, done < 0 ? 0 : done > 1 ? 1 : done);
     }
     return 0;
 }
 
-/* Hands the current sample of GPU g to its folds and moves on. */
+/* Moves GPU g's stream to its next sample (its folds have it: feed_block). */
 static int stream_advance(struct pass *ps, size_t g)
 {
     struct wp_stream *st = &ps->w[g].st;
-    int rc = gpu_feed(ps, g, st->t[st->i], st->v[st->i]);
-    if (rc < 0)
-        return rc;
-    return wp_stream_step(st, ps->err);
+    if (st->i + 1 < st->n) { /* wp_stream_step within the block */
+        st->i++;
+        st->pos++;
+        return 0;
+    }
+    int rc = wp_stream_step(st, ps->err);
+    if (rc == 0 && !st->end)
+        rc = feed_block(ps, g);
+    return rc;
 }
 
 /* ---- the GPUs summed on a common grid ----
@@ -1123,6 +1145,10 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
                       .all_gpus = k > 0 && k == ngpus,
                       .step_us = step,
                       .walked_to = INT64_MAX};
+    /* the blocks the streams opened with */
+    for (size_t i = 0; i < ngpus; i++)
+        if (w[i].power && !w[i].st.end && (rc = feed_block(&ps, i)) < 0)
+            goto fail;
     if (ps.all_gpus && (rc = wp_swings_new(&ps.swings, step,
                                            wp_grid_len(out->start_us, out->end_us, step), err)) < 0)
         goto fail;
@@ -1141,9 +1167,13 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
         goto fail;
     /* what the grid walk did not need: the rest of every series */
     for (size_t i = 0; i < ngpus; i++)
-        while (w[i].power && !w[i].st.end)
+        while (w[i].power && !w[i].st.end) {
+            /* a block at a time: its samples are folded already */
+            w[i].st.pos += w[i].st.n - 1 - w[i].st.i;
+            w[i].st.i = w[i].st.n - 1;
             if ((rc = stream_advance(&ps, i)) < 0)
                 goto fail;
+        }
     if ((rc = off_finish(&off, true)) < 0) {
         rc = nomem(err);
         goto fail;
