@@ -118,13 +118,16 @@ static void push_valid(struct wp_swings *s, double w)
 {
     s->cum += w;
     s->valid++;
-    s->ring[s->valid % s->ring_len] = s->cum;
+    /* one division a point: the ring is longer than twice any window (ring_len), so the
+     * entries k and 2k back are pos - k and pos - 2k, wrapped once at most */
+    size_t pos = s->valid % s->ring_len, len = s->ring_len;
+    s->ring[pos] = s->cum;
     for (int i = 0; i < WP_SWING_WINDOWS; i++) {
         size_t k = s->wpts[i];
         if (k == 0 || s->valid < 2 * k)
             continue;
-        double c0 = s->ring[(s->valid - 2 * k) % s->ring_len];
-        double c1 = s->ring[(s->valid - k) % s->ring_len];
+        double c0 = s->ring[pos >= 2 * k ? pos - 2 * k : pos + len - 2 * k];
+        double c1 = s->ring[pos >= k ? pos - k : pos + len - k];
         double d = (s->cum - 2 * c1 + c0) / (double)k;
         s->seen[i] = true;
         if (d > s->rise[i])
