@@ -117,6 +117,33 @@ void wp_energy_fold_add_n(struct wp_energy_fold *f, const int64_t *t_us, const i
         }
         for (size_t k = 0; k < f->nactive; k++) {
             struct wp_energy_win *w = &f->win[f->active[k]];
+            w->e.covered_us += covered;
+            w->e.gaps += gaps;
+            w->e.gap_us += gap_us;
+        }
+        /* two windows at a time (the run's and the counter's, most of the time): their sums
+         * are independent, so the two chains of additions overlap */
+        size_t k = 0;
+        for (; k + 1 < f->nactive; k += 2) {
+            struct wp_energy_win *w0 = &f->win[f->active[k]], *w1 = &f->win[f->active[k + 1]];
+            double s0 = w0->sum_s, c0 = w0->sum_c, s1 = w1->sum_s, c1 = w1->sum_c;
+            prev = f->prev_t;
+            for (size_t m = i; m < j; m++) {
+                int64_t d = t_us[m] - prev;
+                prev = t_us[m];
+                if (d > 0) {
+                    double x = (double)mw[m] * (double)d;
+                    wp_ksum_add(&s0, &c0, x);
+                    wp_ksum_add(&s1, &c1, x);
+                }
+            }
+            w0->sum_s = s0;
+            w0->sum_c = c0;
+            w1->sum_s = s1;
+            w1->sum_c = c1;
+        }
+        for (; k < f->nactive; k++) {
+            struct wp_energy_win *w = &f->win[f->active[k]];
             double sum_s = w->sum_s, sum_c = w->sum_c;
             prev = f->prev_t;
             for (size_t m = i; m < j; m++) {
@@ -127,9 +154,6 @@ void wp_energy_fold_add_n(struct wp_energy_fold *f, const int64_t *t_us, const i
             }
             w->sum_s = sum_s;
             w->sum_c = sum_c;
-            w->e.covered_us += covered;
-            w->e.gaps += gaps;
-            w->e.gap_us += gap_us;
         }
         f->prev_t = t_us[j - 1];
         i = j;
@@ -257,6 +281,28 @@ static void rolling_next(struct wp_rolling_fold *f, size_t n, int64_t cov_lo, in
     f->s = next;
 }
 
+/* Moves the search past every candidate start up to bound (bound >= f->s): none of them can
+ * beat the best so far. */
+static void rolling_skip_to(struct wp_rolling_fold *f, size_t n, int64_t cov_lo, int64_t s_hi,
+                            int64_t bound)
+{
+    int64_t W = f->window_us;
+    if (bound >= s_hi) {
+        f->stop = true;
+        return;
+    }
+    /* the hi cursor sums every sample in order (later sums depend on it), and the buffer can
+     * only drop what it has passed */
+    rcursor_hi(f, n, bound + W);
+    f->s = bound;
+    /* both candidate lists move past the skipped starts in one search each */
+    if (f->p > 0 || cov_lo <= bound)
+        f->p = first_after(f, f->p > 0 ? f->p - 1 : 0, n, bound) + 1;
+    if (f->q > 0 || cov_lo - W <= bound)
+        f->q = first_after(f, f->q > 0 ? f->q - 1 : 0, n, bound + W) + 1;
+    rolling_next(f, n, cov_lo, s_hi);
+}
+
 /* Skips the candidates that cannot beat the best so far: a window that lies in segments whose
  * values are all at most best / W integrates to at most best, so what the cursors compute for
  * it, off only by their rounding, is no higher once that rounding is allowed for. In a day of
@@ -295,21 +341,54 @@ static bool rolling_prune(struct wp_rolling_fold *f, size_t n, int64_t last, int
     int64_t bound = end - W;
     if (bound < f->s)
         return false;
-    if (bound >= s_hi) {
-        f->stop = true;
-        return true;
-    }
-    /* the hi cursor sums every sample in order (later sums depend on it), and the buffer can
-     * only drop what it has passed */
-    rcursor_hi(f, n, end);
-    f->s = bound;
-    /* both candidate lists move past the skipped starts in one search each */
-    if (f->p > 0 || cov_lo <= bound)
-        f->p = first_after(f, f->p > 0 ? f->p - 1 : 0, n, bound) + 1;
-    if (f->q > 0 || cov_lo - W <= bound)
-        f->q = first_after(f, f->q > 0 ? f->q - 1 : 0, n, bound + W) + 1;
-    rolling_next(f, n, cov_lo, s_hi);
+    rolling_skip_to(f, n, cov_lo, s_hi, bound);
     return true;
+}
+
+/* After a window below the best: the next windows can gain on it only as fast as the samples
+ * entering at their end outweigh those leaving at their start, (s' - s) x (the highest entering
+ * value - the lowest leaving one), so the starts before that gain could close the distance
+ * (less the same margin) are skipped too. fs: the window just computed at f->s. */
+static void rolling_slack(struct wp_rolling_fold *f, size_t n, int64_t last, int64_t cov_lo,
+                          int64_t s_hi, bool final, double margin, double fs)
+{
+    double slack = f->best - margin - fs;
+    if (!(slack > 0))
+        return;
+    int64_t W = f->window_us, s = f->s;
+    /* the segments holding s + W and s, where the cursors stopped */
+    size_t e = f->hi_i, l = f->lo_i;
+    int64_t emax = rv(f, e), lmin = rv(f, l), J = 0;
+    /* before the end, as in rolling_prune: the next candidates must exist */
+    int64_t cap = (final ? last : last - 1) - (s + W);
+    cap = s_hi - s < cap ? s_hi - s : cap;
+    while (J < cap) {
+        /* up to the next segment boundary at either end the rate stays d */
+        int64_t je = rt(f, e) - (s + W), jl = rt(f, l) - s, jn = je < jl ? je : jl;
+        jn = jn < cap ? jn : cap;
+        double d = (double)emax - (double)lmin;
+        if (d > 0 && (double)jn * d > slack) {
+            int64_t jd = (int64_t)(slack / d) - 1;
+            J = jd > J ? jd : J;
+            break;
+        }
+        J = jn > J ? jn : J;
+        if (je == jn) {
+            if (e + 1 >= n)
+                break;
+            e++;
+            emax = rv(f, e) > emax ? rv(f, e) : emax;
+        }
+        if (jl == jn) {
+            if (l + 1 >= n)
+                break;
+            l++;
+            lmin = rv(f, l) < lmin ? rv(f, l) : lmin;
+        }
+    }
+    if (J <= 0)
+        return;
+    rolling_skip_to(f, n, cov_lo, s_hi, s + J);
 }
 
 /* Runs the search as far as the samples allow; final: every sample is in. */
@@ -362,7 +441,12 @@ static void rolling_run(struct wp_rolling_fold *f, bool final)
             f->stop = true;
             return;
         }
-        rolling_next(f, n, cov_lo, s_hi);
+        int64_t was = f->s;
+        rolling_slack(f, n, last, cov_lo, s_hi, final, margin, hi - lo);
+        if (f->stop)
+            return;
+        if (f->s == was)
+            rolling_next(f, n, cov_lo, s_hi);
     }
 }
 
@@ -533,8 +617,13 @@ int wp_hist_add_n(struct wp_hist *h, const int64_t *v, size_t n)
             if (!(x >= 0 && x < WP_HIST_FLAT))
                 __builtin_prefetch(&h->slot[hslot(x, h->bits)], 1);
         }
-        if (wp_hist_add(h, v[i]) < 0)
+        int64_t x = v[i];
+        if (x >= 0 && x < WP_HIST_FLAT && h->flat && h->flat[x] != UINT32_MAX) {
+            h->nflat += h->flat[x]++ == 0; /* wp_hist_add's common case, without the call */
+            h->total++;
+        } else if (wp_hist_add(h, x) < 0) {
             return -ENOMEM;
+        }
     }
     return 0;
 }

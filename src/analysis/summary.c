@@ -227,7 +227,8 @@ struct offload {
     pthread_cond_t work, freed;
     pthread_t th;
     bool threaded, done, inited;
-    int rc; /* the worker's first error (-ENOMEM) */
+    int rc;                /* the worker's first error (-ENOMEM) */
+    int64_t dt[OFF_BATCH]; /* the worker's: a batch's intervals */
 };
 
 static int off_fold(struct offload *o, const struct off_batch *b)
@@ -245,12 +246,17 @@ static int off_fold(struct offload *o, const struct off_batch *b)
         i1--;
     if (i0 == i1)
         return 0;
-    if (wp_hist_add_n(&w->values, b->v + i0, i1 - i0) < 0 ||
-        (w->samples && wp_hist_add(&w->intervals, b->t[i0] - w->last_in_t) < 0))
+    if (wp_hist_add_n(&w->values, b->v + i0, i1 - i0) < 0)
         return -ENOMEM;
+    /* the intervals between them, and from the last one before the batch */
+    int64_t *dt = o->dt;
+    size_t m = 0;
+    if (w->samples)
+        dt[m++] = b->t[i0] - w->last_in_t;
     for (size_t i = i0 + 1; i < i1; i++)
-        if (wp_hist_add(&w->intervals, b->t[i] - b->t[i - 1]) < 0)
-            return -ENOMEM;
+        dt[m++] = b->t[i] - b->t[i - 1];
+    if (wp_hist_add_n(&w->intervals, dt, m) < 0)
+        return -ENOMEM;
     int64_t max_mw = w->samples ? w->max_mw : b->v[i0];
     for (size_t i = i0; i < i1; i++)
         max_mw = b->v[i] > max_mw ? b->v[i] : max_mw;
