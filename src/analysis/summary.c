@@ -584,6 +584,25 @@ static void swings_piece(struct pass *ps, int64_t lo, int64_t hi, double mw)
     ps->sw_next_off += (unsigned __int128)count * us;
 }
 
+/* The first point at or after the pieces walked so far of the run grid (for the swings) and of
+ * the grids open or next to open, capped at x_end. */
+static int64_t next_point(const struct pass *ps, struct grid *const *active, size_t nactive,
+                          const struct grid *pending, int64_t x_end)
+{
+    __int128 g = x_end;
+    if (ps->swings) {
+        __int128 p = (__int128)ps->s->start_us + (__int128)ps->sw_next_off;
+        g = p < g ? p : g;
+    }
+    for (size_t i = 0; i < nactive; i++) {
+        __int128 p = (__int128)active[i]->from_us + (__int128)active[i]->next_off;
+        g = p < g ? p : g;
+    }
+    if (pending && pending->from_us < g)
+        g = pending->from_us;
+    return (int64_t)g;
+}
+
 /* The integer sum of up to 2^8 values of at most 2^44 in magnitude stays below 2^53. */
 #define FAST_MW         ((int64_t)1 << 44)
 #define FAST_MAX_SERIES 256
@@ -618,6 +637,12 @@ static int grid_pass(struct pass *ps, const size_t *ids, size_t k, struct grid *
         double sum = 0;
         bool covered = true;
         int64_t until = INT64_MAX;
+        /* In the steady state without a sum_fold, pieces that hold no point of any grid change
+         * nothing: the walk goes straight to the next point (the samples are folded already). */
+        if (fast && !(ps->opts && ps->opts->sum_fold)) {
+            int64_t g = next_point(ps, active, nactive, next < ngrids ? grids[next] : NULL, x_end);
+            x = g > x ? g : x;
+        }
         /* the series that moved on at the last piece's end take their next samples */
         for (size_t j = 0; j < k && fast; j++) {
             struct wp_stream *st = &ps->w[ids[j]].st;

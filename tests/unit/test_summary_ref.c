@@ -343,12 +343,15 @@ static void write_trace(const char *path, const struct opts *o)
         }
         assert_int_equal(wp_trace_commit(w, &err), 0);
     }
-    /* phases: nested, one open at the end, one before the run, and point marks */
-    const char *names[] = {"epoch", "step", "step", "eval", "warmup", "tail"};
+    /* phases: nested, one open at the end, one before the run, one whose grid points fall
+     * between the run's (the walk must stop at them too), and point marks */
+    const char *names[] = {"epoch", "step", "step", "eval", "warmup", "tail", "odd"};
     int64_t b[] = {T0 + 500 * MS, T0 + 700 * MS,  T0 + 1900 * MS,
-                   T0 + 3 * S,    T0 - 2500 * MS, T0 + (int64_t)(o->seconds - 1) * S};
-    int64_t en[] = {T0 + 4 * S, T0 + 1300 * MS, T0 + 2600 * MS, T0 + 3 * S + 1, T0 - 1 * S, -1};
-    for (int i = 0; i < 6; i++) {
+                   T0 + 3 * S,    T0 - 2500 * MS, T0 + (int64_t)(o->seconds - 1) * S,
+                   T0 + 1234567};
+    int64_t en[] = {T0 + 4 * S, T0 + 1300 * MS, T0 + 2600 * MS, T0 + 3 * S + 1, T0 - 1 * S,
+                    -1,         T0 + 3456789};
+    for (int i = 0; i < 7; i++) {
         struct wp_mark m = {0};
         m.t_us = b[i];
         m.kind = WP_MARK_BEGIN;
