@@ -611,20 +611,30 @@ int wp_hist_add(struct wp_hist *h, int64_t v)
 int wp_hist_add_n(struct wp_hist *h, const int64_t *v, size_t n)
 {
     enum { AHEAD = 16 };
+    /* the flat array's common case counted here, its totals kept in registers */
+    uint64_t total = 0;
+    size_t nflat = 0;
     for (size_t i = 0; i < n; i++) {
         if (i + AHEAD < n && h->slot) {
-            int64_t x = v[i + AHEAD];
-            if (!(x >= 0 && x < WP_HIST_FLAT))
-                __builtin_prefetch(&h->slot[hslot(x, h->bits)], 1);
+            int64_t y = v[i + AHEAD];
+            if (!(y >= 0 && y < WP_HIST_FLAT))
+                __builtin_prefetch(&h->slot[hslot(y, h->bits)], 1);
         }
         int64_t x = v[i];
-        if (x >= 0 && x < WP_HIST_FLAT && h->flat && h->flat[x] != UINT32_MAX) {
-            h->nflat += h->flat[x]++ == 0; /* wp_hist_add's common case, without the call */
-            h->total++;
-        } else if (wp_hist_add(h, x) < 0) {
-            return -ENOMEM;
+        uint32_t *flat = h->flat;
+        if (x >= 0 && x < WP_HIST_FLAT && flat && flat[x] != UINT32_MAX) {
+            nflat += flat[x]++ == 0;
+            total++;
+            continue;
         }
+        h->total += total;
+        h->nflat += nflat;
+        total = nflat = 0;
+        if (wp_hist_add(h, x) < 0)
+            return -ENOMEM;
     }
+    h->total += total;
+    h->nflat += nflat;
     return 0;
 }
 

@@ -97,7 +97,21 @@ static void test_folds_match_arrays(void **state)
         int64_t rw[3] = {S, 60 * S, 37 * MS};
         for (int k = 0; k < 3; k++)
             wp_rolling_fold_init(&rf[k], from[k % 2], to[k % 2] + k, hold, rw[k]);
-        struct wp_hist vals = {0}, ivals = {0};
+        struct wp_hist vals = {0}, ivals = {0}, valsb = {0}, ivalsb = {0};
+        /* the batch form, as the summary's worker feeds it: values (table) and intervals
+         * (mostly the flat array) */
+        int64_t *dt = malloc(n * sizeof(*dt));
+        assert_non_null(dt);
+        for (size_t i = 1; i < n; i++)
+            dt[i - 1] = t[i] - t[i - 1];
+        for (size_t i = 0; i < n;) {
+            size_t m = 1 + next_rand() % 700;
+            m = m < n - i ? m : n - i;
+            assert_int_equal(wp_hist_add_n(&valsb, v + i, m), 0);
+            assert_int_equal(wp_hist_add_n(&ivalsb, dt + i, i + m < n ? m : m - 1), 0);
+            i += m;
+        }
+        free(dt);
         struct wp_counter_fold cf;
         wp_counter_fold_init(&cf, from[1], to[1], 100 * MS, 0);
         for (size_t i = 0; i < n; i++) {
@@ -155,12 +169,16 @@ static void test_folds_match_arrays(void **state)
         for (double p = 0; p <= 100; p += 12.5) {
             assert_same(wp_hist_percentile(&vals, p, &rc), wp_percentile_sorted(sorted, n, p));
             assert_same(wp_hist_percentile(&vals, 99, &rc), wp_percentile_sorted(sorted, n, 99));
+            assert_same(wp_hist_percentile(&valsb, p, &rc), wp_percentile_sorted(sorted, n, p));
         }
         free(sorted);
         double med;
         assert_int_equal(wp_median_interval_ms(t, n, &med), 0);
         assert_same(wp_hist_percentile(&ivals, 50, &rc) / 1000.0, med);
+        assert_same(wp_hist_percentile(&ivalsb, 50, &rc) / 1000.0, med);
         wp_hist_free(&vals);
+        wp_hist_free(&valsb);
+        wp_hist_free(&ivalsb);
         wp_hist_free(&ivals);
 
         int64_t *raw = malloc(n * sizeof(*raw));
