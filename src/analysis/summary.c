@@ -1176,17 +1176,19 @@ int wp_summary_compute_opts(const struct wp_trace *t, const struct wp_summary_op
                       .all_gpus = k > 0 && k == ngpus,
                       .step_us = step,
                       .walked_to = INT64_MAX};
-    /* the blocks the streams opened with */
-    for (size_t i = 0; i < ngpus; i++)
-        if (w[i].power && !w[i].st.end && (rc = feed_block(&ps, i)) < 0)
-            goto fail;
     if (ps.all_gpus && (rc = wp_swings_new(&ps.swings, step,
                                            wp_grid_len(out->start_us, out->end_us, step), err)) < 0)
         goto fail;
     if (opts && opts->begin &&
         (rc = opts->begin(opts->begin_ctx, out, ps.all_gpus ? step : 0, err)) < 0)
         goto fail;
-    rc = grid_pass(&ps, ids, k, grids, ngrids, step);
+    /* the blocks the streams opened with (after begin: the folds are laid out) */
+    rc = 0;
+    for (size_t i = 0; i < ngpus && rc == 0; i++)
+        if (w[i].power && !w[i].st.end)
+            rc = feed_block(&ps, i);
+    if (rc == 0)
+        rc = grid_pass(&ps, ids, k, grids, ngrids, step);
     if (rc == 0 && ps.swings) {
         /* grid points after the walk stopped: some series had ended, none covered */
         if (ps.walked_to <= out->end_us)
