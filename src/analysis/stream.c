@@ -94,27 +94,23 @@ void wp_energy_fold_add_n(struct wp_energy_fold *f, const int64_t *t_us, const i
         /* a window opens once a sample is stamped after its start */
         if (f->next < f->nwin && f->win[f->order[f->next]].from_us < hi)
             hi = f->win[f->order[f->next]].from_us;
-        size_t j = i;
-        int64_t a = f->prev_t;
-        while (j < n && a >= lo && t_us[j] <= hi)
+        /* the run, and what every window adds but the sum: the same for all of them */
+        size_t j = i, gaps = 0;
+        int64_t a = f->prev_t, gap_us = 0;
+        while (j < n && a >= lo && t_us[j] <= hi && t_us[j] >= a) {
+            int64_t d = t_us[j] - a;
+            if (f->gap_us > 0 && d > f->gap_us) {
+                gaps++;
+                gap_us += d;
+            }
             a = t_us[j++];
+        }
         if (j == i) {
             wp_energy_fold_add(f, t_us[i], mw[i]);
             i++;
             continue;
         }
-        /* what every window adds but the sum: the same for all of them */
-        int64_t prev = f->prev_t, covered = 0, gap_us = 0;
-        size_t gaps = 0;
-        for (size_t m = i; m < j; m++) {
-            int64_t d = t_us[m] - prev;
-            prev = t_us[m];
-            covered += d; /* d >= 0: the times ascend */
-            if (f->gap_us > 0 && d > f->gap_us) {
-                gaps++;
-                gap_us += d;
-            }
-        }
+        int64_t prev, covered = a - f->prev_t; /* the run's times ascend: its steps add up */
         for (size_t k = 0; k < f->nactive; k++) {
             struct wp_energy_win *w = &f->win[f->active[k]];
             w->e.covered_us += covered;
@@ -622,10 +618,22 @@ int wp_hist_add_n(struct wp_hist *h, const int64_t *v, size_t n)
         }
         int64_t x = v[i];
         uint32_t *flat = h->flat;
-        if (x >= 0 && x < WP_HIST_FLAT && flat && flat[x] != UINT32_MAX) {
-            nflat += flat[x]++ == 0;
-            total++;
-            continue;
+        if (x >= 0 && x < WP_HIST_FLAT) {
+            if (flat && flat[x] != UINT32_MAX) {
+                nflat += flat[x]++ == 0;
+                total++;
+                continue;
+            }
+        } else if (h->slot) {
+            /* a value the table holds already: hash_add's probe without its growth check */
+            size_t j = hslot(x, h->bits), mask = h->cap - 1;
+            while (h->slot[j].count && h->slot[j].key != x)
+                j = (j + 1) & mask;
+            if (h->slot[j].count) {
+                h->slot[j].count++;
+                total++;
+                continue;
+            }
         }
         h->total += total;
         h->nflat += nflat;
