@@ -64,7 +64,7 @@ CORE_LIB := $(BUILD)/libwattprof-core.a
 FAKE_NVML := $(BUILD)/fake-nvml/libnvidia-ml.so.1
 FAKE_SRC := $(sort $(wildcard tests/fake_nvml/*.c))
 # Variants of the fake that lack one symbol, as an old or broken driver library would.
-FAKE_OMIT := nvmlDeviceGetSamples nvmlDeviceGetFieldValues
+FAKE_OMIT := nvmlDeviceGetSamples nvmlDeviceGetFieldValues nvmlDeviceGetComputeRunningProcesses_v3
 FAKE_VARIANTS := $(FAKE_OMIT:%=$(BUILD)/fake-nvml/no-%/libnvidia-ml.so.1)
 
 # The DCMI module that tests load into OpenIPMI's ipmi_sim (a BMC on 127.0.0.1); built only

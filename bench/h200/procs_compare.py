@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Compares two recordings of the same shared-GPU load, per-process reads every second ("1s")
-and the default ("default"): rounds, coverage and each process's energy share. Arguments:
-OUT (procs_1s.json, procs_default.json: `wattprof record/report --json`), D (procs_1s.csv,
-procs_default.csv: `wattprof export --csv -s proc_util`; big.pid, small.pid, blip.pid), and
-the load's start in wall-clock microseconds. Used by procs_check.sh and procs_reanalyse.sh."""
+"""Compares two recordings of the same GPU load, A and B ("1s" and "default" unless given):
+rounds, coverage and each process's energy share. Arguments: OUT (procs_A.json,
+procs_B.json: `wattprof record/report --json`), D (procs_A.csv, procs_B.csv: `wattprof export
+--csv -s proc_util`; big.pid, small.pid, blip.pid), the load's start in wall-clock
+microseconds, and optionally the labels A and B. Used by procs_check.sh and
+procs_reanalyse.sh. The last line says the largest share difference in points."""
 import csv, json, os, sys
 out, d, t0 = sys.argv[1], sys.argv[2], int(sys.argv[3])
+A, B = (sys.argv[4], sys.argv[5]) if len(sys.argv) > 5 else ("1s", "default")
 names = {}
 for n in ("big", "small", "blip"):
     try:
@@ -13,13 +15,13 @@ for n in ("big", "small", "blip"):
     except (OSError, ValueError):
         pass
 res = {}
-for v in ("1s", "default"):
+for v in (A, B):
     j = json.load(open(os.path.join(out, f"procs_{v}.json")))
     rows = list(csv.DictReader(open(os.path.join(d, f"procs_{v}.csv"))))
     ts = sorted({int(r["t_us"]) for r in rows})
     g = j["processes"]["gpus"][0] if "processes" in j else None
     res[v] = (j, rows, ts, g)
-print("# Per-process reads every second (procs_period=1s) against the other recorder, same 44 s\n")
+print(f"# Two recorders of the same load: {A} against {B}\n")
 print(f"our pids: {names}\n")
 print("| recorder | proc_util samples | rounds | first round s | last round s | GPU J | idle J | unattributed J |")
 print("|---|---|---|---|---|---|---|---|")
@@ -29,7 +31,7 @@ for v, (j, rows, ts, g) in res.items():
         continue
     print(f"| {v} | {len(rows)} | {len(ts)} | {(ts[0] - t0) / 1e6:.1f} | {(ts[-1] - t0) / 1e6:.1f} | "
           f"{g['energy_j']:.1f} | {g['idle_j']:.1f} | {g['unattributed_j']:.1f} |")
-print("\n| load | pid | share % (1s) | share % (default) | difference, points | energy J (1s) | energy J (default) | mean SM % (1s) | mean SM % (default) | rounds (1s) | rounds (default) |")
+print(f"\n| load | pid | share % ({A}) | share % ({B}) | difference, points | energy J ({A}) | energy J ({B}) | mean SM % ({A}) | mean SM % ({B}) | rounds ({A}) | rounds ({B}) |")
 print("|---|---|---|---|---|---|---|---|---|---|---|")
 procs = {}
 for v, (j, rows, ts, g) in res.items():
@@ -37,7 +39,7 @@ for v, (j, rows, ts, g) in res.items():
         procs.setdefault(p["pid"], {})[v] = p
 worst = 0.0
 for pid, pv in sorted(procs.items(), key=lambda x: -max(p["energy_j"] for p in x[1].values())):
-    a, b = pv.get("1s"), pv.get("default")
+    a, b = pv.get(A), pv.get(B)
     f = lambda p, k, fmt: format(p[k], fmt) if p else "-"
     diff = (b["share_pct"] - a["share_pct"]) if a and b else float("nan")
     if a and b:

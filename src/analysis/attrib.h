@@ -1,16 +1,17 @@
-/* Energy per process on shared GPUs. Method: a GPU's energy in each interval between two
- * rounds of per-process samples (nvmlDeviceGetProcessUtilization: each sample is a process's
- * SM utilisation over the driver's last sampling period, stamped at its end) is split between
- * the processes in proportion to their SM utilisation in that round; a round where no process
- * used the SMs is "idle", and so is so is a gap between rounds longer than two rounds and a second,
- * beyond the round's own length (no process seen, or an idle GPU the recorder did not ask
+/* Energy per process on shared GPUs. Method: a GPU's energy in each interval between two rounds of
+ * per-process samples (nvmlDeviceGetProcessUtilization: each sample is a process's SM utilisation
+ * over the driver's last sampling period, stamped at its end) is split between the processes in
+ * proportion to their SM utilisation in that round (a process alone on its GPU is stored with the
+ * GPU's utilisation instead, nvml's procs_solo: it gets the whole round either way); a round where
+ * no process used the SMs is "idle", and so is a gap between rounds longer than two rounds and a
+ * second, beyond the round's own length (no process seen, or an idle GPU the recorder did not ask
  * about); time before the first round (beyond one round's length) and after the last is
- * "unattributed". A round's length is the recorder's period for the sensor (nvml's
- * procs_period, 1 s in traces before it), else the median spacing of the rounds. Energy comes from
- * the GPU's finest power series, as in the summary. So a process's energy is its share of the whole
- * GPU's power, its idle and static part included: power is metered per physical GPU, and under MIG
- * too the driver gives one power for the GPU, so instances are split by the SM shares of the
- * processes in them. */
+ * "unattributed". A round's length is the recorder's period for the sensor (nvml's procs_period,
+ * 1 s in traces before it), else the median spacing of the rounds. Energy comes from the GPU's
+ * finest power series, as in the summary. So a process's energy is its share of the whole GPU's
+ * power, its idle and static part included: power is metered per physical GPU, and under MIG too
+ * the driver gives one power for the GPU, so instances are split by the SM shares of the processes
+ * in them. */
 #ifndef WP_ATTRIB_H
 #define WP_ATTRIB_H
 
@@ -25,8 +26,11 @@
 struct wp_proc_energy {
     int64_t pid;
     double energy_j;
-    double mean_sm_pct; /* mean SM utilisation over the rounds it was seen in */
-    size_t rounds;      /* rounds it had a sample in */
+    /* mean SM utilisation over the rounds it was seen in; in a round where it was alone on
+     * its GPU the recorder stores the GPU's utilisation (nvml procs_solo), not a per-process
+     * reading: the share of time any kernel ran, which for one process is its own */
+    double mean_sm_pct;
+    size_t rounds; /* rounds it had a sample in */
 };
 
 struct wp_gpu_attrib {

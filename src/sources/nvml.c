@@ -21,7 +21,10 @@
  *   docs/validation/h200-2026-12-03d), so a read every 5 s lost the last seconds of each
  *   process that ended between reads (a 20 s job's energy share fell from 7.1 to 5.1 %).
  *   All samples of one read are stamped with its newest timestamp, so they form one round:
- *   the driver stamps each process at its own last sample.
+ *   the driver stamps each process at its own last sample. Each round first lists the compute
+ *   processes (nvmlDeviceGetComputeRunningProcesses_v3, 0.07-0.18 ms on H200): one process
+ *   alone gets the GPU's utilisation as its SM share without the per-process read, which is
+ *   made only when two or more share the GPU (procs_solo=0 always makes it).
  *   Power is per physical GPU: under MIG the driver reports it for the whole GPU, and the
  *   split is by the processes' SM shares whatever instance they run in.
  * A reading found unsupported at discovery is noted once and never polled. */
@@ -85,6 +88,7 @@ struct nvml_fns {
     nvmlDeviceGetEnforcedPowerLimit_fn enforced_limit;
     nvmlDeviceGetPowerManagementDefaultLimit_fn default_limit;
     nvmlDeviceGetProcessUtilization_fn proc_util;
+    nvmlDeviceGetComputeRunningProcesses_v3_fn running;
     fakeNvmlReplayDescription_fn replay;
 };
 
@@ -198,6 +202,7 @@ static int nvml_open(void **state, const struct wp_source_cfg *cfg, struct wp_er
         {(void **)&n->f.enforced_limit, "nvmlDeviceGetEnforcedPowerLimit", false},
         {(void **)&n->f.default_limit, "nvmlDeviceGetPowerManagementDefaultLimit", false},
         {(void **)&n->f.proc_util, "nvmlDeviceGetProcessUtilization", false},
+        {(void **)&n->f.running, "nvmlDeviceGetComputeRunningProcesses_v3", false},
         {(void **)&n->f.replay, "fakeNvmlReplayDescription", false},
     };
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
@@ -211,12 +216,15 @@ static int nvml_open(void **state, const struct wp_source_cfg *cfg, struct wp_er
     }
     /* Per-process utilisation costs the dearest driver call we make; a node whose GPUs are
      * never shared can turn it off. */
-    bool procs = true;
+    bool procs = true, solo = true;
     n->procs_period_us = PROCS_PERIOD_US;
     if (cfg && (wp_source_cfg_bool(cfg, "procs", true, &procs, err) < 0 ||
+                wp_source_cfg_bool(cfg, "procs_solo", true, &solo, err) < 0 ||
                 wp_source_cfg_duration_us(cfg, "procs_period", PROCS_PERIOD_US, PROCS_PERIOD_MIN_US,
                                           PROCS_PERIOD_MAX_US, &n->procs_period_us, err) < 0))
         goto fail;
+    if (!solo)
+        n->f.running = NULL;
     if (!procs) {
         n->f.proc_util = NULL;
         n->procs_off = true;
@@ -701,6 +709,45 @@ static void poll_procs(struct nvml *n, struct gpu *g, struct wp_sink *sink)
     g->proc_last_seen_us = newest;
 }
 
+/* A round without the per-process read, where the cheap list of compute processes
+ * (nvmlDeviceGetComputeRunningProcesses_v3: 71-182 us of CPU on H200 against 2.5-3.3 ms for
+ * nvmlDeviceGetProcessUtilization, bench/h200/procs_cost.c, 2026-12-03) shows it is not
+ * needed: one process alone has all of the GPU's busy time, so its share is the GPU's
+ * utilisation of this round (util_pct), stored as a round like the per-process read's; no
+ * process on an idle GPU is a round with nothing in it. Anything else (two or more processes,
+ * MIG instances, a GPU busy with no compute process listed, as with graphics, a failed call,
+ * utilisation unknown) returns false for the per-process read. lastSeen moves to this round,
+ * so that a per-process read after it covers only the time since, as a round must. */
+static bool poll_solo(struct nvml *n, struct gpu *g, struct wp_sink *sink, int64_t util_pct,
+                      int64_t now)
+{
+    if (!n->f.running || util_pct < 0)
+        return false;
+    nvmlProcessInfo_t info[2];
+    unsigned count = 2;
+    nvmlReturn_t r = n->f.running(g->dev, &count, info);
+    if (r != NVML_SUCCESS) {
+        if (!fatal_for_gpu(r))
+            return false; /* more than two (INSUFFICIENT_SIZE), or the call failed */
+        gpu_lost(n, g, sink, r, "the running processes");
+        return true;
+    }
+    if (count == 0 && util_pct == 0) {
+        g->procs_seen = false;
+    } else if (count == 1 && info[0].pid != 0 && info[0].gpuInstanceId == 0xFFFFFFFFu &&
+               info[0].computeInstanceId == 0xFFFFFFFFu) {
+        /* No MIG query is made: instance ids of 0xFFFFFFFF are how the driver says the GPU
+         * is whole. */
+        wp_sink_push(sink, g->s_proc, now, wp_proc_util_pack(info[0].pid, util_pct));
+        g->procs_seen = true;
+    } else {
+        return false;
+    }
+    if (now > 0 && (unsigned long long)now > g->proc_last_seen_us)
+        g->proc_last_seen_us = (unsigned long long)now;
+    return true;
+}
+
 /* Whether the per-process read is due: on its period while anything ran since the last one,
  * else at most every PROCS_IDLE_MAX_US; always in the first and last rounds. */
 static bool procs_due(const struct gpu *g, int64_t now, bool all)
@@ -720,12 +767,14 @@ static void poll_slow(struct nvml *n, struct gpu *g, struct wp_sink *sink, bool 
     nvmlReturn_t r;
     unsigned v;
     bool busy = true; /* unknown counts as busy: only a reading of 0 puts the read off */
+    int64_t util_pct = -1;
     if (g->s_util >= 0) {
         nvmlUtilization_t u;
         r = n->f.util(g->dev, &u);
         if (r == NVML_SUCCESS && u.gpu <= 100) {
             wp_sink_push(sink, g->s_util, now, u.gpu);
             busy = u.gpu > 0;
+            util_pct = u.gpu;
         } else if (fatal_for_gpu(r)) {
             return gpu_lost(n, g, sink, r, "utilisation");
         }
@@ -739,7 +788,8 @@ static void poll_slow(struct nvml *n, struct gpu *g, struct wp_sink *sink, bool 
             return gpu_lost(n, g, sink, r, "the SM clock");
     }
     if (g->s_proc >= 0 && procs_due(g, now, all)) {
-        poll_procs(n, g, sink);
+        if (!poll_solo(n, g, sink, util_pct, now))
+            poll_procs(n, g, sink);
         g->busy_since = false;
         g->last_procs_us = now;
         g->next_procs_us = now + n->procs_period_us;
@@ -845,6 +895,11 @@ static const struct wp_source_key nvml_keys[] = {
     {"procs",
      "0|1  read each process's SM utilisation, for energy per process (default 1; 0 saves "
      "the dearest driver call, 2-3 ms of CPU per GPU and read, where GPUs are not shared)",
+     0},
+    {"procs_solo",
+     "0|1  when one compute process is alone on a GPU, take the GPU's utilisation as its share "
+     "instead of asking the driver for each process's (default 1: a cheap list of processes "
+     "replaces the 2-3 ms read; 0 always makes the per-process read), e.g. nvml:procs_solo=0",
      0},
     {"procs_period",
      "DURATION  how often to read each process's SM utilisation while the GPU is busy "

@@ -92,15 +92,17 @@ enum {
     NS_UTIL = 1u << 8, /* these three override FAKE_NVML_EXTRAS=1 */
     NS_CLOCK = 1u << 9,
     NS_TEMP = 1u << 10,
+    NS_RUNNING = 1u << 11, /* nvmlDeviceGetComputeRunningProcesses_v3 */
 };
 
 static const struct {
     const char *key;
     unsigned bit;
 } fk_ns_keys[] = {
-    {"samples", NS_SAMPLES}, {"instant", NS_INSTANT}, {"average", NS_AVERAGE}, {"usage", NS_USAGE},
-    {"energy", NS_ENERGY},   {"limits", NS_LIMITS},   {"name", NS_NAME},       {"uuid", NS_UUID},
-    {"util", NS_UTIL},       {"clock", NS_CLOCK},     {"temp", NS_TEMP},
+    {"samples", NS_SAMPLES}, {"instant", NS_INSTANT}, {"average", NS_AVERAGE},
+    {"usage", NS_USAGE},     {"energy", NS_ENERGY},   {"limits", NS_LIMITS},
+    {"name", NS_NAME},       {"uuid", NS_UUID},       {"util", NS_UTIL},
+    {"clock", NS_CLOCK},     {"temp", NS_TEMP},       {"running", NS_RUNNING},
 };
 
 /* FAKE_NVML_LIE kinds: ways a broken driver has been seen (or could plausibly) misreport.
@@ -161,6 +163,11 @@ enum { FR_ENERGY, FR_AVERAGE, FR_INSTANT, FR_LIMITS, FR_OTHER, FR_COUNT };
 static const char *const fk_field_names[FR_COUNT] = {"field:83", "field:185", "field:186",
                                                      "field:limits", "field:other"};
 static unsigned long long fk_field_reads[FR_COUNT];
+/* The oldest lastSeen a per-process read asked with (us before the call), so that a test can
+ * tell a read that covers only the time since the round before from one that goes further
+ * back: the driver averages each process over everything since lastSeen. */
+static long long fk_oldest_last_seen_us;
+static unsigned long long fk_zero_last_seen; /* reads asking for everything (lastSeen 0) */
 static int64_t fk_manual_now_us = -1;
 static char fk_errstr[700];
 static char fk_desc[600] = "fake NVML, not initialised; not a measurement of this machine";
@@ -175,6 +182,7 @@ static struct {
     int64_t offset_us; /* FAKE_NVML_OFFSET_S */
     unsigned unsupported;
     bool extras;
+    bool mig; /* FAKE_NVML_MIG */
     struct fk_dev dev[FK_MAX_DEV];
     char stats_path[4096];
 } g;
@@ -406,7 +414,7 @@ static nvmlReturn_t parse_not_supported(const char *text)
         if (k == nkeys)
             return config_error("FAKE_NVML_NOT_SUPPORTED: unknown reading \"%s\" (%s)", tok,
                                 "samples, instant, average, usage, energy, limits, name, uuid, "
-                                "util, clock, temp");
+                                "util, clock, temp, running");
         g.unsupported |= fk_ns_keys[k].bit;
     }
     return NVML_SUCCESS;
@@ -429,7 +437,10 @@ static const char *env(const char *name)
  *   FAKE_NVML_LIE          IDX:KIND[,...] see the LIE_ kinds above
  *   FAKE_NVML_EXTRAS       1 = synthesise utilisation, SM clock and temperature from power
  *   FAKE_NVML_STATS        at the last nvmlShutdown write "function calls" lines here, then
- *                          "field:ID reads" lines counting FieldValues entries by field
+ *                          "field:ID reads" lines counting FieldValues entries by field, then
+ *                          "lastSeen:oldest_ms N": how far back the oldest lastSeen a
+ *                          per-process read (with a buffer) asked from went, and
+ *                          "lastSeen:zero N": how many such reads asked with lastSeen 0
  *   FAKE_NVML_RECORDED_ON  where the trace was recorded, for fakeNvmlReplayDescription()
  *   FAKE_NVML_PROCS        IDX:PID:SM[:FROM-TO][,...] processes running on GPU IDX, each busy
  *                          SM % of every 100 ms period, from FROM to TO seconds after nvmlInit
@@ -437,6 +448,9 @@ static const char *env(const char *name)
  *                          nvmlDeviceGetComputeRunningProcesses_v3; without it both report
  *                          none). A GPU with processes reports their summed SM % as its
  *                          utilisation (with FAKE_NVML_EXTRAS), so it is 0 while none runs.
+ *   FAKE_NVML_MIG          1 = the GPUs are split by MIG: nvmlDeviceGetComputeRunningProcesses_v3
+ *                          gives each process GPU instance 1, compute instance 0 (else both
+ *                          0xFFFFFFFF, as without MIG)
  * Anything malformed fails nvmlInit with NVML_ERROR_UNKNOWN, says why on stderr and in
  * nvmlErrorString(NVML_ERROR_UNKNOWN): a typo in a test must not silently test nothing. */
 static nvmlReturn_t configure(void)
@@ -491,6 +505,11 @@ static nvmlReturn_t configure(void)
     if ((v = env("FAKE_NVML_PROCS")) &&
         parse_device_list("FAKE_NVML_PROCS", v, proc_item) != NVML_SUCCESS)
         return NVML_ERROR_UNKNOWN;
+    if ((v = env("FAKE_NVML_MIG"))) {
+        if (strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+            return config_error("FAKE_NVML_MIG=\"%s\" must be 0 or 1", v);
+        g.mig = v[0] == '1';
+    }
     if ((v = env("FAKE_NVML_STATS"))) {
         if (strlen(v) >= sizeof(g.stats_path))
             return config_error("FAKE_NVML_STATS path is too long");
@@ -526,6 +545,8 @@ FK_MAYBE_UNUSED static void write_stats(void)
         fprintf(f, "%s %llu\n", fk_fn_names[k], fk_calls[k]);
     for (int k = 0; k < FR_COUNT; k++)
         fprintf(f, "%s %llu\n", fk_field_names[k], fk_field_reads[k]);
+    fprintf(f, "lastSeen:oldest_ms %lld\n", fk_oldest_last_seen_us / 1000);
+    fprintf(f, "lastSeen:zero %llu\n", fk_zero_last_seen);
     if (fclose(f) != 0)
         fprintf(stderr, "fake NVML: cannot write FAKE_NVML_STATS=%s: %s\n", g.stats_path,
                 strerror(errno));
@@ -542,6 +563,8 @@ FK_MAYBE_UNUSED static nvmlReturn_t init_common(enum fk_fn fn)
     } else {
         memset(fk_calls, 0, sizeof(fk_calls));
         memset(fk_field_reads, 0, sizeof(fk_field_reads));
+        fk_oldest_last_seen_us = 0;
+        fk_zero_last_seen = 0;
         fk_calls[fn]++;
         fk_errstr[0] = '\0';
         rc = configure();
@@ -1008,6 +1031,13 @@ nvmlReturn_t nvmlDeviceGetProcessUtilization(nvmlDevice_t device,
         return rc;
     }
     int64_t b = boundary_us(r);
+    if (utilization && lastSeen == 0) {
+        fk_zero_last_seen++;
+    } else if (utilization) {
+        long long age = (long long)(g.start_us + r) - (long long)lastSeen;
+        if (age > fk_oldest_last_seen_us)
+            fk_oldest_last_seen_us = age;
+    }
     unsigned n = 0;
     nvmlProcessUtilizationSample_t found[FK_MAX_PROCS];
     for (int p = 0; p < d->nprocs; p++) {
@@ -1050,6 +1080,8 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsign
     int64_t r;
     nvmlReturn_t rc =
         begin_dev(FN_nvmlDeviceGetComputeRunningProcesses_v3, device, count != NULL, &d, &r);
+    if (rc == NVML_SUCCESS && (g.unsupported & NS_RUNNING))
+        rc = NVML_ERROR_NOT_SUPPORTED;
     if (rc == NVML_SUCCESS) {
         unsigned n = 0;
         for (int k = 0; k < d->nprocs; k++)
@@ -1059,7 +1091,8 @@ nvmlReturn_t nvmlDeviceGetComputeRunningProcesses_v3(nvmlDevice_t device, unsign
             for (int k = 0; k < d->nprocs; k++)
                 if (proc_alive(&d->procs[k], r))
                     infos[i++] =
-                        (nvmlProcessInfo_t){d->procs[k].pid, 1ull << 30, 0xFFFFFFFFu, 0xFFFFFFFFu};
+                        (nvmlProcessInfo_t){d->procs[k].pid, 1ull << 30, g.mig ? 1u : 0xFFFFFFFFu,
+                                            g.mig ? 0u : 0xFFFFFFFFu};
         } else if (n > 0) {
             rc = NVML_ERROR_INSUFFICIENT_SIZE;
         }
