@@ -22,7 +22,7 @@ expect_in out.txt "cannot load /nonexistent/libnvidia-ml.so.1"
 expect_status 64 "$WATTPROF" list --source pdu:host=x
 expect_in err.txt "unknown source kind 'pdu' (known kinds: nvml"
 expect_status 64 "$WATTPROF" record -o t.wptrace --source nvml:library=x
-expect_in err.txt "has no option 'library' (it takes: name, lib, procs, procs_period)"
+expect_in err.txt "has no option 'library' (it takes: name, lib, procs, procs_solo, procs_period)"
 expect_status 64 "$WATTPROF" run --source nvml:lib=a,lib=b -- true
 expect_in err.txt "given twice"
 expect_status 64 "$WATTPROF" list --no-auto

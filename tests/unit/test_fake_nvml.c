@@ -190,7 +190,7 @@ static double ref_energy_mj(const struct ref_gpu *g, int64_t a, int64_t b)
 static const char *const fake_vars[] = {
     "FAKE_NVML_OFFSET_S", "FAKE_NVML_GPUS",        "FAKE_NVML_FAIL_INIT", "FAKE_NVML_NOT_SUPPORTED",
     "FAKE_NVML_LOSE_GPU", "FAKE_NVML_LIE",         "FAKE_NVML_EXTRAS",    "FAKE_NVML_STATS",
-    "FAKE_NVML_TRACE",    "FAKE_NVML_RECORDED_ON", "FAKE_NVML_PROCS",
+    "FAKE_NVML_TRACE",    "FAKE_NVML_RECORDED_ON", "FAKE_NVML_PROCS",     "FAKE_NVML_MIG",
 };
 
 static int setup(void **state)
@@ -982,9 +982,12 @@ static void test_stats_count_calls_and_reset(void **state)
                 assert_true(calls == 1);
             else if (!strcmp(name, "field:186"))
                 assert_true(calls == 2);
+            else if (!strncmp(name, "lastSeen:", 9))
+                assert_true(calls == 0); /* no per-process read */
         }
         fclose(f);
-        assert_int_equal(seen, 20 + 5); /* one line per NVML function, then per field */
+        /* one line per NVML function, then per field, then two about lastSeen */
+        assert_int_equal(seen, 20 + 5 + 2);
         unlink(path);
     }
 }
@@ -1171,6 +1174,22 @@ static void test_processes(void **state)
     assert_int_equal(A.procs(dev(1), &n, pi), NVML_SUCCESS);
     assert_int_equal(n, 0);
     assert_int_equal(A.shutdown(), NVML_SUCCESS);
+    /* Split by MIG: the instance ids are real ones; the list can be made to fail. */
+    setenv("FAKE_NVML_MIG", "1", 1);
+    setenv("FAKE_NVML_NOT_SUPPORTED", "running", 1);
+    assert_int_equal(A.init(), NVML_SUCCESS);
+    n = 4;
+    assert_int_equal(A.procs(dev(0), &n, pi), NVML_ERROR_NOT_SUPPORTED);
+    assert_int_equal(A.shutdown(), NVML_SUCCESS);
+    unsetenv("FAKE_NVML_NOT_SUPPORTED");
+    assert_int_equal(A.init(), NVML_SUCCESS);
+    n = 4;
+    assert_int_equal(A.procs(dev(0), &n, pi), NVML_SUCCESS);
+    assert_true(n == 2 && pi[0].gpuInstanceId == 1 && pi[0].computeInstanceId == 0);
+    assert_int_equal(A.shutdown(), NVML_SUCCESS);
+    setenv("FAKE_NVML_MIG", "on", 1);
+    assert_int_equal(A.init(), NVML_ERROR_UNKNOWN);
+    unsetenv("FAKE_NVML_MIG");
     setenv("FAKE_NVML_PROCS", "0:4242", 1);
     assert_int_equal(A.init(), NVML_ERROR_UNKNOWN);
     setenv("FAKE_NVML_PROCS", "0:4242:101", 1);
