@@ -5,7 +5,8 @@
 #     bash bench/h200/procs_reanalyse.sh docs/validation/h200-2026-12-03d [WATTPROF]
 #
 # Reads procs_traces.tgz and the pids from procs_check.log there; prints the comparison
-# table (procs_compare.py) for the two recordings.
+# table (procs_compare.py) for the two recordings. For runs of the script before procs_solo
+# (p1/pd traces, procs_period 1 s against 5 s); later runs keep their JSON beside the traces.
 set -eu
 cd "$(dirname "$0")/../.."
 dir=${1:?usage: procs_reanalyse.sh RUN_DIR [WATTPROF]}
