@@ -404,9 +404,10 @@ static void discover_gpu(struct nvml *n, struct gpu *g, struct wp_sensors *tab,
     unsigned pc = 0;
     r = n->f.proc_util ? n->f.proc_util(g->dev, NULL, &pc, 0) : NVML_ERROR_NOT_SUPPORTED;
     if (r == NVML_SUCCESS || r == NVML_ERROR_NOT_FOUND || r == NVML_ERROR_INSUFFICIENT_SIZE)
-        g->s_proc = add_sensor(tab, g, "proc_util", WP_Q_PROC_UTIL, WP_GAUGE, n->procs_period_us,
-                               "each process's SM utilisation, pid*1000+% (for energy per "
-                               "process)");
+        g->s_proc = add_sensor(
+            tab, g, "proc_util", WP_Q_PROC_UTIL, WP_GAUGE, n->procs_period_us,
+            "each process's SM utilisation (the GPU's for one alone), pid*1000+% (for energy per "
+            "process)");
     else if (!n->procs_off)
         note_missing_rc(n, meta, g->index, "proc_util", r);
 
