@@ -817,14 +817,15 @@ void wp_trace_damage_describe(const struct wp_trace *t, const struct wp_trace_da
     else
         snprintf(who, sizeof(who), "sensor %d", d->sensor);
     /* Times relative to the recording's start read better than epoch microseconds; a trace
-     * without start_us (never the recorder's) gets the raw values. */
+     * without start_us (never the recorder's) gets the raw values. The difference is taken in
+     * double: a damaged trace's times and start_us may be any int64. */
     const char *st = wp_meta_get(&t->meta, "start_us");
     char *end = NULL;
     long long start = st ? strtoll(st, &end, 10) : 0;
     if (st && end != st && !*end)
         snprintf(buf, cap, "%s, %.3f s to %.3f s after the start (%" PRId64 " samples): %s", who,
-                 (double)(d->t0_us - start) / 1e6, (double)(d->t1_us - start) / 1e6, d->samples,
-                 d->why);
+                 ((double)d->t0_us - (double)start) / 1e6, ((double)d->t1_us - (double)start) / 1e6,
+                 d->samples, d->why);
     else
         snprintf(buf, cap, "%s, t_us %" PRId64 " to %" PRId64 " (%" PRId64 " samples): %s", who,
                  d->t0_us, d->t1_us, d->samples, d->why);
