@@ -59,6 +59,12 @@ snmpd_stop() {
     if [ -n "${SNMPD_PID:-}" ]; then
         kill "$SNMPD_PID" 2>/dev/null || true
         wait "$SNMPD_PID" 2>/dev/null || true
+        # One started by a subshell is not our child and wait returns at once: let it finish
+        # writing its files before the test's directory is removed.
+        for _ in $(seq 1 50); do
+            kill -0 "$SNMPD_PID" 2>/dev/null || break
+            sleep 0.1
+        done
         SNMPD_PID=
     fi
 }

@@ -121,6 +121,9 @@ bounce=$!
 expect_status 0 "$WATTPROF" record -o b.wptrace --duration 8 --no-auto \
     --source "snmp:name=apc,$base,profile=apc,timeout=300ms,retries=0"
 wait $bounce
+# The snmpd started again is the subshell's child: stop it at exit by its pid file, or it
+# outlives the test.
+SNMPD_PID=$(cat "$T/snmpd.pid")
 python3 - <<'PY' || fail "no unavailable/recovered events in the trace"
 import sqlite3
 ev = [m for (m,) in sqlite3.connect("b.wptrace").execute("SELECT message FROM events ORDER BY t_us")]
