@@ -24,7 +24,7 @@
  * 1, encoding 28 against 6 (ibid.), which is why the writer keeps open chunks, rewritten at
  * every commit, in version 1 (trace_write.c).
  *
- * Version 1 (trace formats 1 to 4; still decoded, written only for tests):
+ * Version 1 (every chunk of trace formats 1 to 4; in format 5 the open chunks, see above):
  *   pairs       for each sample, two LEB128 varints of zigzag-mapped integers:
  *                 sample 0:  t_us, value
  *                 sample 1:  t1 - t0, v1 - v0
