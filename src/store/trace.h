@@ -162,7 +162,8 @@ int wp_trace_node(const struct wp_trace *t, size_t i, struct wp_trace **out, str
  * Returns 0 or -ENOMEM. */
 int wp_chunk_encode(const int64_t *t_us, const int64_t *value, size_t n, uint8_t **out,
                     size_t *out_len);
-/* The same as a version 1 chunk, what trace formats 1 to 4 hold: for tests of old traces. */
+/* The same as a version 1 chunk: every chunk of trace formats 1 to 4, and format 5's open
+ * chunks, which the writer rewrites at each commit (the cheaper encoding). */
 int wp_chunk_encode_v1(const int64_t *t_us, const int64_t *value, size_t n, uint8_t **out,
                        size_t *out_len);
 /* Decodes exactly n pairs from buf; returns 0 or -EINVAL on any malformed input (never reads
