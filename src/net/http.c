@@ -1,10 +1,10 @@
+#include "core/dynlib.h"
 #include "core/str.h"
 #include "net/http.h"
 
 #include <arpa/inet.h>
 #include <crypt.h>
 #include <ctype.h>
-#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -161,15 +161,7 @@ static char mhd_load_err[256];
 
 static void mhd_load(void)
 {
-    void *lib = dlopen(MHD_LIB, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(mhd_load_err, sizeof(mhd_load_err), "%s", dlerror());
-        return;
-    }
-    struct {
-        void **slot;
-        const char *name;
-    } syms[] = {
+    const struct wp_dl_sym syms[] = {
         {(void **)&M.is_feature_supported, "MHD_is_feature_supported"},
         {(void **)&M.get_version, "MHD_get_version"},
         {(void **)&M.create_response_from_buffer, "MHD_create_response_from_buffer"},
@@ -183,13 +175,9 @@ static void mhd_load(void)
         {(void **)&M.start_daemon, "MHD_start_daemon"},
         {(void **)&M.stop_daemon, "MHD_stop_daemon"},
     };
-    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-        if (!(*syms[i].slot = dlsym(lib, syms[i].name))) {
-            snprintf(mhd_load_err, sizeof(mhd_load_err), "%s has no %s", MHD_LIB, syms[i].name);
-            dlclose(lib);
-            return;
-        }
-    }
+    if (!wp_dl_load(MHD_LIB, syms, sizeof(syms) / sizeof(syms[0]), mhd_load_err,
+                    sizeof(mhd_load_err)))
+        return;
     mhd_ok = true;
 }
 

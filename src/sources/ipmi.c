@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/dynlib.h"
 #include "sources/meter_clock.h"
 #include "sources/sysfs.h"
 
@@ -89,7 +90,6 @@ static void ipmi_close(void *state)
 
 #else
 
-#include <dlfcn.h>
 #include <freeipmi/freeipmi.h>
 #include <pthread.h>
 
@@ -128,15 +128,7 @@ static char fi_load_err[256];
 
 static void fi_load(void)
 {
-    void *lib = dlopen(FREEIPMI_LIB, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(fi_load_err, sizeof(fi_load_err), "%s", dlerror());
-        return;
-    }
-    struct {
-        void **slot;
-        const char *name;
-    } syms[] = {
+    const struct wp_dl_sym syms[] = {
         {(void **)&FI.ctx_create, "ipmi_ctx_create"},
         {(void **)&FI.ctx_close, "ipmi_ctx_close"},
         {(void **)&FI.ctx_destroy, "ipmi_ctx_destroy"},
@@ -153,13 +145,9 @@ static void fi_load(void)
         {(void **)&FI.tmpl_power_limit_rs, "tmpl_cmd_dcmi_get_power_limit_rs"},
         {(void **)&FI.tmpl_power_reading_rs, "tmpl_cmd_dcmi_get_power_reading_rs"},
     };
-    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-        if (!(*syms[i].slot = dlsym(lib, syms[i].name))) {
-            snprintf(fi_load_err, sizeof(fi_load_err), "%s has no %s", FREEIPMI_LIB, syms[i].name);
-            dlclose(lib);
-            return;
-        }
-    }
+    if (!wp_dl_load(FREEIPMI_LIB, syms, sizeof(syms) / sizeof(syms[0]), fi_load_err,
+                    sizeof(fi_load_err)))
+        return;
     fi_ok = true;
 }
 

@@ -23,7 +23,6 @@
 
 #include <ctype.h>
 #include <curl/curl.h>
-#include <dlfcn.h>
 #include <jansson.h>
 #include <math.h>
 #include <pthread.h>
@@ -36,6 +35,7 @@
 #include <unistd.h>
 
 #include "core/clock.h"
+#include "core/dynlib.h"
 #include "core/grow.h"
 #include "sources/meter_clock.h"
 #include "sources/sysfs.h"
@@ -145,15 +145,7 @@ static char curl_load_err[256];
 
 static void curl_init(void)
 {
-    void *lib = dlopen(CURL_LIB, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(curl_load_err, sizeof(curl_load_err), "%s", dlerror());
-        return;
-    }
-    struct {
-        void **slot;
-        const char *name;
-    } syms[] = {
+    const struct wp_dl_sym syms[] = {
         {(void **)&C.global_init, "curl_global_init"},
         {(void **)&C.easy_init, "curl_easy_init"},
         {(void **)&C.easy_cleanup, "curl_easy_cleanup"},
@@ -165,13 +157,9 @@ static void curl_init(void)
         {(void **)&C.slist_append, "curl_slist_append"},
         {(void **)&C.slist_free_all, "curl_slist_free_all"},
     };
-    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-        if (!(*syms[i].slot = dlsym(lib, syms[i].name))) {
-            snprintf(curl_load_err, sizeof(curl_load_err), "%s has no %s", CURL_LIB, syms[i].name);
-            dlclose(lib);
-            return;
-        }
-    }
+    if (!wp_dl_load(CURL_LIB, syms, sizeof(syms) / sizeof(syms[0]), curl_load_err,
+                    sizeof(curl_load_err)))
+        return;
     curl_init_rc = C.global_init(CURL_GLOBAL_DEFAULT);
     if (curl_init_rc != CURLE_OK)
         snprintf(curl_load_err, sizeof(curl_load_err), "curl_global_init failed: %s",

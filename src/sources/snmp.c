@@ -22,7 +22,6 @@
 #include <net-snmp/net-snmp-includes.h>
 #include <net-snmp/library/large_fd_set.h>
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -32,6 +31,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/dynlib.h"
 #include "core/grow.h"
 #include "sources/snmp_profile.h"
 #include "sources/source.h"
@@ -167,15 +167,7 @@ static char ns_load_err[256];
 
 static bool ns_load(void)
 {
-    void *lib = dlopen(NETSNMP_LIB, RTLD_NOW | RTLD_LOCAL);
-    if (!lib) {
-        snprintf(ns_load_err, sizeof(ns_load_err), "%s", dlerror());
-        return false;
-    }
-    struct {
-        void **slot;
-        const char *name;
-    } syms[] = {
+    const struct wp_dl_sym syms[] = {
         {(void **)&NS.generate_Ku, "generate_Ku"},
         {(void **)&NS.init_snmp, "init_snmp"},
         {(void **)&NS.netsnmp_ds_set_boolean, "netsnmp_ds_set_boolean"},
@@ -210,13 +202,9 @@ static bool ns_load(void)
         {(void **)&NS.usmAES192PrivProtocol, "usmAES192PrivProtocol"},
         {(void **)&NS.usmAES256PrivProtocol, "usmAES256PrivProtocol"},
     };
-    for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-        if (!(*syms[i].slot = dlsym(lib, syms[i].name))) {
-            snprintf(ns_load_err, sizeof(ns_load_err), "%s has no %s", NETSNMP_LIB, syms[i].name);
-            dlclose(lib);
-            return false;
-        }
-    }
+    if (!wp_dl_load(NETSNMP_LIB, syms, sizeof(syms) / sizeof(syms[0]), ns_load_err,
+                    sizeof(ns_load_err)))
+        return false;
     return true;
 }
 
