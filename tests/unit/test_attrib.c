@@ -18,29 +18,11 @@
 #include "analysis/attrib.h"
 #include "core/sensor.h"
 #include "store/trace.h"
+#include "tmpdir.h"
 
 #define MS 1000
 #define S  1000000
 #define T0 1764340000000000 /* a wall-clock start in 2025, us */
-
-static char tmpdir[64];
-
-static int setup_dir(void **state)
-{
-    (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/wp-test-attrib-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    (void)state;
-    char cmd[128];
-    if (getenv("KEEP"))
-        return 0;
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static int add(struct wp_sensors *tab, const char *name, enum wp_quantity q, int64_t cadence_us)
 {
@@ -88,7 +70,7 @@ static struct wp_attrib split(const char *name, power_fn power, shares_fn shares
                               bool (*read_at)(int t_s))
 {
     char path[128];
-    snprintf(path, sizeof(path), "%s/%s.wptrace", tmpdir, name);
+    snprintf(path, sizeof(path), "%s/%s.wptrace", test_dir, name);
     struct wp_err err = {0};
     struct wp_trace_writer *w;
     assert_int_equal(wp_trace_create(&w, path, true, &err), 0);
@@ -265,5 +247,5 @@ int main(void)
         cmocka_unit_test(test_long_gap_is_idle),
         cmocka_unit_test(test_driver_skipped_read_is_not_idle),
     };
-    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+    return cmocka_run_group_tests(tests, test_dir_make, test_dir_remove);
 }
