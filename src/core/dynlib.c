@@ -3,8 +3,7 @@
 #include <dlfcn.h>
 #include <stdio.h>
 
-void *wp_dl_load(const char *lib, const struct wp_dl_sym *syms, size_t n, char *err,
-                 size_t errcap)
+void *wp_dl_load(const char *lib, const struct wp_dl_sym *syms, size_t n, char *err, size_t errcap)
 {
     void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
     if (!h) {

@@ -13,7 +13,6 @@ struct wp_dl_sym {
 
 /* Opens lib (RTLD_NOW | RTLD_LOCAL) and fills every slot of syms. Returns the handle, or NULL
  * with one line in err (dlopen's message, or which symbol lib lacks) and the library closed. */
-void *wp_dl_load(const char *lib, const struct wp_dl_sym *syms, size_t n, char *err,
-                 size_t errcap);
+void *wp_dl_load(const char *lib, const struct wp_dl_sym *syms, size_t n, char *err, size_t errcap);
 
 #endif
