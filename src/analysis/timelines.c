@@ -237,7 +237,7 @@ int wp_timelines_finish(struct wp_timelines *tl, const struct wp_summary *s, str
             tl->zoom_to_us = s->end_us;
     }
     for (size_t i = 0; i < tl->n && rc == 0; i++)
-        if (tl->v[i].kind == WP_TIMELINE_GPU || (asked && tl->v[i].kind == WP_TIMELINE_NODE))
+        if (tl->v[i].kind != WP_TIMELINE_SUM)
             rc = zoom_series(tl, &tl->v[i], err);
     return rc;
 }

@@ -48,7 +48,7 @@ struct wp_timelines {
     size_t ngpus;
     int64_t start_us, end_us, sum_step_us;
     /* the window (as asked, else WP_ZOOM_DEFAULT_S around the highest point of v[0]) and its
-     * samples: every GPU's, and the node meters' when the window was asked for */
+     * samples: every GPU's, then every node meter's */
     int64_t zoom_from_us, zoom_to_us;
     struct wp_zoom_series zoom[WP_TIMELINE_MAX];
     size_t nzoom;
