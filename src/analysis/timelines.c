@@ -12,14 +12,14 @@ static int nomem(struct wp_err *err)
     return wp_errf(err, -ENOMEM, "out of memory drawing the report; free memory");
 }
 
+/* 0: added as v[n - 1]; 1: left out (counted), every one of the WP_TIMELINE_MAX is taken */
 static int add(struct wp_timelines *tl, enum wp_timeline_kind kind, size_t gpu,
                const struct wp_sensor *row, struct wp_err *err)
 {
-    if (tl->n == WP_TIMELINE_MAX)
-        return wp_errf(err, -E2BIG,
-                       "more than %d power series to draw; the HTML report draws at most that "
-                       "many",
-                       WP_TIMELINE_MAX);
+    if (tl->n == WP_TIMELINE_MAX) {
+        tl->left_out++;
+        return 1;
+    }
     struct wp_timeline *p = &tl->v[tl->n];
     memset(p, 0, sizeof(*p));
     p->kind = kind;
@@ -62,9 +62,10 @@ static int lay_out(struct wp_timelines *tl, const struct wp_summary *s, int64_t 
         const struct wp_sensor *row = s->gpus[i].power_sensor[0] ? gpu_row(tab, &s->gpus[i]) : NULL;
         if (!row)
             continue;
-        tl->gpu_timeline[i] = tl->n;
         if ((rc = add(tl, WP_TIMELINE_GPU, i, row, err)) < 0)
             return rc;
+        if (rc == 0)
+            tl->gpu_timeline[i] = tl->n - 1;
     }
     return 0;
 }
@@ -129,38 +130,42 @@ void wp_timelines_init(struct wp_timelines *tl, const struct wp_trace *t, double
     opts->sum_fold_ctx = tl;
 }
 
-static bool node_meter(const struct wp_sensor *row)
+/* one node meter's timeline, read a chunk at a time; 1 when the page is full */
+static int node_timeline(struct wp_timelines *tl, const struct wp_sensor *row, struct wp_err *err)
 {
-    return row->quantity == WP_Q_POWER && row->kind == WP_GAUGE &&
-           (row->scope == WP_SCOPE_NODE_INPUT || row->scope == WP_SCOPE_PDU_INLET ||
-            row->scope == WP_SCOPE_PDU_OUTLET);
+    int rc = add(tl, WP_TIMELINE_NODE, 0, row, err);
+    if (rc != 0)
+        return rc;
+    struct wp_envelope *e = &tl->v[tl->n - 1].env;
+    struct wp_stream st;
+    rc = wp_stream_open(tl->t, row, true, &st, err);
+    while (rc == 0 && !st.end) {
+        if (wp_envelope_push(e, st.t[st.i], (double)st.v[st.i] / 1000.0, 1, 0) < 0)
+            rc = nomem(err);
+        else
+            rc = wp_stream_step(&st, err);
+    }
+    wp_stream_close(&st);
+    wp_envelope_finish(e);
+    return rc;
 }
 
-/* node meters: node input, PDU inlets and outlets, each its own timeline */
+/* The node meters, each its own timeline: node inputs, then PDU inlets, then PDU outlets, so
+ * that on a page too full for all of them the outlets are the ones left out. */
 static int node_timelines(struct wp_timelines *tl, struct wp_err *err)
 {
+    static const enum wp_scope order[] = {WP_SCOPE_NODE_INPUT, WP_SCOPE_PDU_INLET,
+                                          WP_SCOPE_PDU_OUTLET};
     const struct wp_sensors *tab = wp_trace_sensors(tl->t);
-    for (size_t i = 0; i < tab->n; i++) {
-        const struct wp_sensor *row = &tab->v[i];
-        if (!node_meter(row))
-            continue;
-        int rc;
-        if ((rc = add(tl, WP_TIMELINE_NODE, 0, row, err)) < 0)
-            return rc;
-        struct wp_envelope *e = &tl->v[tl->n - 1].env;
-        struct wp_stream st;
-        rc = wp_stream_open(tl->t, row, true, &st, err);
-        while (rc == 0 && !st.end) {
-            if (wp_envelope_push(e, st.t[st.i], (double)st.v[st.i] / 1000.0, 1, 0) < 0)
-                rc = nomem(err);
-            else
-                rc = wp_stream_step(&st, err);
+    for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++)
+        for (size_t i = 0; i < tab->n; i++) {
+            const struct wp_sensor *row = &tab->v[i];
+            if (row->quantity != WP_Q_POWER || row->kind != WP_GAUGE || row->scope != order[k])
+                continue;
+            int rc = node_timeline(tl, row, err);
+            if (rc < 0)
+                return rc;
         }
-        wp_stream_close(&st);
-        wp_envelope_finish(e);
-        if (rc < 0)
-            return rc;
-    }
     return 0;
 }
 

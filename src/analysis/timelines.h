@@ -44,6 +44,7 @@ struct wp_timelines {
      * in the summary's order, then the node meters */
     struct wp_timeline v[WP_TIMELINE_MAX];
     size_t n;
+    size_t left_out;      /* series beyond WP_TIMELINE_MAX, not drawn (node meters go last) */
     size_t *gpu_timeline; /* per summary GPU: its index in v, or SIZE_MAX */
     size_t ngpus;
     int64_t start_us, end_us, sum_step_us;
@@ -62,8 +63,8 @@ struct wp_timelines {
 void wp_timelines_init(struct wp_timelines *tl, const struct wp_trace *t, double zoom_from_s,
                        double zoom_to_s, struct wp_summary_opts *opts);
 /* After the summary: closes the envelopes, reads the node meters and the zoom window.
- * 0, or a negative code with err filled (also for what went wrong during the pass: -E2BIG
- * beyond WP_TIMELINE_MAX series, -ENOMEM; the summary itself is whole then). */
+ * 0, or a negative code with err filled (also for what went wrong during the pass: -ENOMEM;
+ * the summary itself is whole then). Series beyond WP_TIMELINE_MAX are counted in left_out. */
 int wp_timelines_finish(struct wp_timelines *tl, const struct wp_summary *s, struct wp_err *err);
 void wp_timelines_free(struct wp_timelines *tl);
 

@@ -416,6 +416,11 @@ static int write_html(FILE *f, void *ctx)
     int rc = wp_timelines_finish(c->tl, c->s, &err);
     if (rc == 0)
         rc = wp_html_trace(f, c->t, c->s, c->tl, &err);
+    if (rc == 0 && c->tl->left_out)
+        cli_warn("report",
+                 "the page draws %d power series at most; %zu more (node meters, PDU "
+                 "outlets first) are left out of it",
+                 WP_TIMELINE_MAX, c->tl->left_out);
     if (rc < 0 && rc != -EIO) {
         cli_error(NULL, "%s", err.msg);
         return rc == -ENOMEM ? WP_EXIT_SOFTWARE : WP_EXIT_DATAERR;

@@ -627,6 +627,12 @@ int wp_html_trace(FILE *f, const struct wp_trace *t, const struct wp_summary *s,
           f);
     for (size_t i = 0; i < tl->n; i++)
         timeline(f, s, &plots[i]);
+    if (tl->left_out)
+        fprintf(f,
+                "<p class=warn>%zu more power series are not drawn (node meters, PDU outlets "
+                "first): a page draws %d at most; <code>wattprof export</code> gives their "
+                "samples.</p>\n",
+                tl->left_out, WP_TIMELINE_MAX);
     zoom_section(f, s, tl);
     fputs("<h2>Distribution of power</h2><p class=key>Histogram of the samples; percentiles "
           "to 1 W.</p>\n",

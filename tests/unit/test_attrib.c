@@ -18,41 +18,13 @@
 #include "analysis/attrib.h"
 #include "core/sensor.h"
 #include "store/trace.h"
+#include "synth.h"
 #include "tmpdir.h"
-
-#define MS 1000
-#define S  1000000
-#define T0 1764340000000000 /* a wall-clock start in 2025, us */
 
 static int add(struct wp_sensors *tab, const char *name, enum wp_quantity q, int64_t cadence_us)
 {
-    struct wp_sensor s = {0};
-    snprintf(s.source, sizeof(s.source), "nvml");
-    snprintf(s.source_kind, sizeof(s.source_kind), "nvml");
-    s.device = 0;
-    snprintf(s.uuid, sizeof(s.uuid), "GPU-0-uuid");
-    snprintf(s.device_name, sizeof(s.device_name), "NVIDIA H200");
-    snprintf(s.name, sizeof(s.name), "%s", name);
-    s.quantity = q;
-    s.kind = WP_GAUGE;
-    s.cadence_us = cadence_us;
-    s.limit = 700000;
-    s.default_limit = 700000;
-    s.scope = WP_SCOPE_GPU;
-    s.contains = wp_scope_default_contains(WP_SCOPE_GPU);
-    snprintf(s.unit, sizeof(s.unit), "mW");
-    s.scale = 1.0;
-    snprintf(s.help, sizeof(s.help), "test sensor");
-    int id = wp_sensors_add(tab, &s);
-    assert_true(id >= 0);
-    return id;
-}
-
-static void put(struct wp_trace_writer *w, int sensor, int64_t t, int64_t v)
-{
-    struct wp_err err = {0};
-    struct wp_sample s = {sensor, t, v};
-    assert_int_equal(wp_trace_append(w, &s, 1, &err), 0);
+    return synth_sensor(tab, "nvml", 0, name, q, WP_GAUGE, cadence_us, 700000, 0, WP_SCOPE_GPU,
+                        "mW", 1.0);
 }
 
 /* Power in W at second t of the run. */
@@ -80,16 +52,16 @@ static struct wp_attrib split(const char *name, power_fn power, shares_fn shares
     assert_int_equal(wp_trace_put_sensors(w, &tab, &err), 0);
     wp_sensors_free(&tab);
     for (int k = -50; k <= 3050; k++)
-        put(w, pw, T0 + (int64_t)k * 20 * MS, power(k * 0.02) * 1000);
+        synth_put(w, pw, T0 + (int64_t)k * 20 * MS, power(k * 0.02) * 1000);
     for (int t = period_s; t <= 60; t += period_s) {
         if (read_at && !read_at(t))
             continue;
         int64_t a = 0, b = 0;
         shares(t, &a, &b);
         if (a > 0)
-            put(w, pu, T0 + (int64_t)t * S, wp_proc_util_pack(PID_A, a));
+            synth_put(w, pu, T0 + (int64_t)t * S, wp_proc_util_pack(PID_A, a));
         if (b > 0)
-            put(w, pu, T0 + (int64_t)t * S, wp_proc_util_pack(PID_B, b));
+            synth_put(w, pu, T0 + (int64_t)t * S, wp_proc_util_pack(PID_B, b));
     }
     assert_int_equal(wp_trace_commit(w, &err), 0);
     assert_int_equal(wp_trace_close(w, &err), 0);

@@ -20,11 +20,8 @@
 #include "core/json.h"
 #include "store/trace.h"
 
-#define MS 1000
-#define S  1000000
-#define T0 1764340000000000 /* a wall-clock start in 2025, us */
-
 #include "near.h"
+#include "synth.h"
 
 static char tmpdir[64];
 
@@ -45,50 +42,13 @@ static int remove_dir(void **state)
     return system(cmd) == 0 ? 0 : -1;
 }
 
-/* A sensor row as a source would make it: scope, contains (the scope's default), raw unit
- * and scale (canonical units per raw unit: 0.001 for uW or uJ, 1000 for W). */
-static int add_scoped(struct wp_sensors *tab, const char *source, int device, const char *name,
-                      enum wp_quantity q, enum wp_kind kind, int64_t cadence_us, int64_t limit,
-                      int64_t wrap_at, enum wp_scope scope, const char *unit, double scale)
-{
-    struct wp_sensor s = {0};
-    snprintf(s.source, sizeof(s.source), "%s", source);
-    /* instances are named after their kind, with a suffix for a second one ("pdu-a") */
-    snprintf(s.source_kind, sizeof(s.source_kind), "%.*s", (int)strcspn(source, "-"), source);
-    s.device = device;
-    snprintf(s.uuid, sizeof(s.uuid), "GPU-%d-uuid", device);
-    snprintf(s.device_name, sizeof(s.device_name), "NVIDIA H200");
-    snprintf(s.name, sizeof(s.name), "%s", name);
-    s.quantity = q;
-    s.kind = kind;
-    s.cadence_us = cadence_us;
-    s.limit = limit;
-    s.default_limit = limit;
-    s.wrap_at = wrap_at;
-    s.scope = scope;
-    s.contains = wp_scope_default_contains(scope);
-    snprintf(s.unit, sizeof(s.unit), "%s", unit);
-    s.scale = scale;
-    snprintf(s.help, sizeof(s.help), "test sensor");
-    int id = wp_sensors_add(tab, &s);
-    assert_true(id >= 0);
-    return id;
-}
-
 /* An NVML-like row in canonical units: nvml sensors are GPUs, anything else "other". */
 static int add_sensor(struct wp_sensors *tab, const char *source, int device, const char *name,
                       enum wp_quantity q, enum wp_kind kind, int64_t cadence_us, int64_t limit,
                       int64_t wrap_at)
 {
-    return add_scoped(tab, source, device, name, q, kind, cadence_us, limit, wrap_at,
-                      strcmp(source, "nvml") == 0 ? WP_SCOPE_GPU : WP_SCOPE_OTHER, "", 1.0);
-}
-
-static void put(struct wp_trace_writer *w, int sensor, int64_t t, int64_t v)
-{
-    struct wp_err err = {0};
-    struct wp_sample s = {sensor, t, v};
-    assert_int_equal(wp_trace_append(w, &s, 1, &err), 0);
+    return synth_sensor(tab, source, device, name, q, kind, cadence_us, limit, wrap_at,
+                        strcmp(source, "nvml") == 0 ? WP_SCOPE_GPU : WP_SCOPE_OTHER, "", 1.0);
 }
 
 #define WRAP1 4294967296LL /* GPU 1's counter wraps at 2^32 mJ in this synthetic trace */
@@ -134,24 +94,24 @@ static void write_two_gpu_trace(const char *path, bool with_window, bool counter
     for (int k = -50; k <= 550; k++) {
         int64_t t = T0 + (int64_t)k * 20 * MS;
         int64_t v0 = k < 0 || k > 500 ? 800000 : k % 100 == 50 ? 700000 : 100000;
-        put(w, p0, t, v0);
+        synth_put(w, p0, t, v0);
         if (!(k >= 100 && k <= 104))
-            put(w, p1, t, k < 0 || k > 500 ? 800000 : 300000);
-        put(w, rapl, t, 5000000);
-        put(w, sys, t, 5000000);
+            synth_put(w, p1, t, k < 0 || k > 500 ? 800000 : 300000);
+        synth_put(w, rapl, t, 5000000);
+        synth_put(w, sys, t, 5000000);
         if (k % 5 == 0)
-            put(w, a0, t, 999000);
+            synth_put(w, a0, t, 999000);
     }
     int64_t base0 = 123456789000;
-    put(w, e0, T0 - 2 * S, base0 - 50000);
-    put(w, e0, T0 - 179, base0);
-    put(w, e0, T0 + 5001 * MS, counter_backwards ? base0 - 1000 : base0 + 530000);
-    put(w, e0, T0 + 9999 * MS, base0 + 1060000);
-    put(w, e1, T0 + 2 * MS, WRAP1 - 1000000);
-    put(w, e1, T0 + 5 * S, 500000);
-    put(w, e1, T0 + 9998 * MS, 2000000);
-    put(w, e1, T0 + 10003 * MS, 2003000);
-    put(w, e1, T0 + 10500 * MS, 5003000);
+    synth_put(w, e0, T0 - 2 * S, base0 - 50000);
+    synth_put(w, e0, T0 - 179, base0);
+    synth_put(w, e0, T0 + 5001 * MS, counter_backwards ? base0 - 1000 : base0 + 530000);
+    synth_put(w, e0, T0 + 9999 * MS, base0 + 1060000);
+    synth_put(w, e1, T0 + 2 * MS, WRAP1 - 1000000);
+    synth_put(w, e1, T0 + 5 * S, 500000);
+    synth_put(w, e1, T0 + 9998 * MS, 2000000);
+    synth_put(w, e1, T0 + 10003 * MS, 2003000);
+    synth_put(w, e1, T0 + 10500 * MS, 5003000);
     assert_int_equal(wp_trace_commit(w, &err), 0);
     assert_int_equal(wp_trace_close(w, &err), 0);
 }
@@ -299,9 +259,9 @@ static void write_short_trace(const char *path, int run_ms, int counter_end_ms)
     assert_int_equal(wp_trace_put_sensors(w, &tab, &err), 0);
     wp_sensors_free(&tab);
     for (int k = 0; k <= 149; k++)
-        put(w, p, T0 + (int64_t)k * 20 * MS, 200000);
-    put(w, e, T0, 1000000);
-    put(w, e, T0 + counter_end_ms * MS, 1000000 + 200 * (int64_t)counter_end_ms);
+        synth_put(w, p, T0 + (int64_t)k * 20 * MS, 200000);
+    synth_put(w, e, T0, 1000000);
+    synth_put(w, e, T0 + counter_end_ms * MS, 1000000 + 200 * (int64_t)counter_end_ms);
     assert_int_equal(wp_trace_close(w, &err), 0);
 }
 
@@ -413,42 +373,42 @@ static void write_node_trace(const char *path, const struct node_trace *o)
     wp_meta_free(&meta);
 
     struct wp_sensors tab = {0};
-    int temp = add_scoped(&tab, "hwmon", 0, "temp", WP_Q_TEMP, WP_GAUGE, S, WP_NO_LIMIT, 0,
-                          WP_SCOPE_OTHER, "", 1);
+    int temp = synth_sensor(&tab, "hwmon", 0, "temp", WP_Q_TEMP, WP_GAUGE, S, WP_NO_LIMIT, 0,
+                            WP_SCOPE_OTHER, "", 1);
     int in = -1, in_avg = -1, out_a = -1, out_b = -1, inlet = -1, g0 = -1, g1 = -1;
     int pk0 = -1, pk1 = -1, dram = -1, psys = -1;
     if (!o->temp_only) {
         if (o->meter == NM_INPUT) {
-            in = add_scoped(&tab, "bmc", 0, "power", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT, 0,
-                            WP_SCOPE_NODE_INPUT, "W", 1000);
-            in_avg = add_scoped(&tab, "bmc", 0, "power_avg", WP_Q_POWER, WP_GAUGE, 10 * S,
-                                WP_NO_LIMIT, 0, WP_SCOPE_NODE_INPUT, "W", 1000);
+            in = synth_sensor(&tab, "bmc", 0, "power", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT, 0,
+                              WP_SCOPE_NODE_INPUT, "W", 1000);
+            in_avg = synth_sensor(&tab, "bmc", 0, "power_avg", WP_Q_POWER, WP_GAUGE, 10 * S,
+                                  WP_NO_LIMIT, 0, WP_SCOPE_NODE_INPUT, "W", 1000);
         }
         if (o->meter != NM_NONE) {
-            out_a = add_scoped(&tab, "pdu-a", 3, "power_3", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT, 0,
-                               WP_SCOPE_PDU_OUTLET, "W", 1000);
-            out_b = add_scoped(&tab, "pdu-b", 3, "power_3", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT, 0,
-                               WP_SCOPE_PDU_OUTLET, "W", 1000);
-            inlet = add_scoped(&tab, "pdu-a", -1, "inlet", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT, 0,
-                               WP_SCOPE_PDU_INLET, "W", 1000);
+            out_a = synth_sensor(&tab, "pdu-a", 3, "power_3", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT,
+                                 0, WP_SCOPE_PDU_OUTLET, "W", 1000);
+            out_b = synth_sensor(&tab, "pdu-b", 3, "power_3", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT,
+                                 0, WP_SCOPE_PDU_OUTLET, "W", 1000);
+            inlet = synth_sensor(&tab, "pdu-a", -1, "inlet", WP_Q_POWER, WP_GAUGE, S, WP_NO_LIMIT,
+                                 0, WP_SCOPE_PDU_INLET, "W", 1000);
         }
         if (o->gpus) {
-            g0 = add_scoped(&tab, "nvml", 0, "power", WP_Q_POWER, WP_GAUGE, 100 * MS, 700000, 0,
-                            WP_SCOPE_GPU, "mW", 1);
-            g1 = add_scoped(&tab, "nvml", 1, "power", WP_Q_POWER, WP_GAUGE, 100 * MS, 700000000, 0,
-                            WP_SCOPE_GPU, "uW", 0.001);
+            g0 = synth_sensor(&tab, "nvml", 0, "power", WP_Q_POWER, WP_GAUGE, 100 * MS, 700000, 0,
+                              WP_SCOPE_GPU, "mW", 1);
+            g1 = synth_sensor(&tab, "nvml", 1, "power", WP_Q_POWER, WP_GAUGE, 100 * MS, 700000000,
+                              0, WP_SCOPE_GPU, "uW", 0.001);
         }
         if (o->rapl) {
-            pk0 = add_scoped(&tab, "rapl", 0, "package", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
-                             RAPL_WRAP, WP_SCOPE_CPU_PACKAGE, "uJ", 0.001);
-            pk1 = add_scoped(&tab, "rapl", 1, "package", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
-                             RAPL_WRAP, WP_SCOPE_CPU_PACKAGE, "uJ", 0.001);
-            dram = add_scoped(&tab, "rapl", 0, "dram", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
-                              RAPL_WRAP, WP_SCOPE_DRAM, "uJ", 0.001);
+            pk0 = synth_sensor(&tab, "rapl", 0, "package", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
+                               RAPL_WRAP, WP_SCOPE_CPU_PACKAGE, "uJ", 0.001);
+            pk1 = synth_sensor(&tab, "rapl", 1, "package", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
+                               RAPL_WRAP, WP_SCOPE_CPU_PACKAGE, "uJ", 0.001);
+            dram = synth_sensor(&tab, "rapl", 0, "dram", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
+                                RAPL_WRAP, WP_SCOPE_DRAM, "uJ", 0.001);
         }
         if (o->psys)
-            psys = add_scoped(&tab, "rapl", 0, "psys", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
-                              RAPL_WRAP, WP_SCOPE_PSYS, "uJ", 0.001);
+            psys = synth_sensor(&tab, "rapl", 0, "psys", WP_Q_ENERGY, WP_COUNTER, S, WP_NO_LIMIT,
+                                RAPL_WRAP, WP_SCOPE_PSYS, "uJ", 0.001);
     }
     assert_int_equal(wp_trace_put_sensors(w, &tab, &err), 0);
     wp_sensors_free(&tab);
@@ -456,28 +416,28 @@ static void write_node_trace(const char *path, const struct node_trace *o)
     for (int k = 0; k <= 120; k++) {
         int64_t t = T0 + (int64_t)k * S;
         int64_t node_w = k == 60 ? 8400 : k > 30 && k <= 90 ? 3000 : 2000;
-        put(w, temp, t, 40);
+        synth_put(w, temp, t, 40);
         if (in >= 0)
-            put(w, in, t, node_w);
+            synth_put(w, in, t, node_w);
         if (in_avg >= 0 && k % 10 == 0)
-            put(w, in_avg, t, 9999);
+            synth_put(w, in_avg, t, 9999);
         if (out_a >= 0) {
-            put(w, out_a, t, node_w / 2 + o->outlet_extra_w / 2);
-            put(w, out_b, t, node_w / 2 + o->outlet_extra_w / 2);
-            put(w, inlet, t, 50000);
+            synth_put(w, out_a, t, node_w / 2 + o->outlet_extra_w / 2);
+            synth_put(w, out_b, t, node_w / 2 + o->outlet_extra_w / 2);
+            synth_put(w, inlet, t, 50000);
         }
         if (pk0 >= 0) {
-            put(w, pk0, t, rapl_uj(RAPL_WRAP - 5000000000LL, 150, k));
-            put(w, pk1, t, rapl_uj(1000000000LL, 120, k));
-            put(w, dram, t, rapl_uj(0, 30, k));
+            synth_put(w, pk0, t, rapl_uj(RAPL_WRAP - 5000000000LL, 150, k));
+            synth_put(w, pk1, t, rapl_uj(1000000000LL, 120, k));
+            synth_put(w, dram, t, rapl_uj(0, 30, k));
         }
         if (psys >= 0)
-            put(w, psys, t, rapl_uj(7000000000LL, 400, k));
+            synth_put(w, psys, t, rapl_uj(7000000000LL, 400, k));
     }
     for (int k = 0; g0 >= 0 && k <= 1200; k++) {
         int64_t t = T0 + (int64_t)k * 100 * MS;
-        put(w, g0, t, k == 600 ? 900000 : 500000);
-        put(w, g1, t, 600000000);
+        synth_put(w, g0, t, k == 600 ? 900000 : 500000);
+        synth_put(w, g1, t, 600000000);
     }
     assert_int_equal(wp_trace_commit(w, &err), 0);
     assert_int_equal(wp_trace_close(w, &err), 0);
@@ -1288,7 +1248,7 @@ static void test_point_marks_and_record_headline(void **state)
     assert_int_equal(wp_trace_put_sensors(w, &tab, &err), 0);
     wp_sensors_free(&tab);
     for (int k = 0; k <= 500; k++)
-        put(w, p0, T0 + (int64_t)k * 20 * MS, 100000);
+        synth_put(w, p0, T0 + (int64_t)k * 20 * MS, 100000);
     struct wp_mark m = {.t_us = T0 + 2500 * MS, .kind = WP_MARK_POINT, .ncounts = 2};
     snprintf(m.name, sizeof(m.name), "checkpoint");
     snprintf(m.counts[0].key, sizeof(m.counts[0].key), "step");
