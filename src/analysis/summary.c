@@ -637,9 +637,10 @@ static int grid_pass(struct pass *ps, const size_t *ids, size_t k, struct grid *
         double sum = 0;
         bool covered = true;
         int64_t until = INT64_MAX;
-        /* In the steady state without a sum_fold, pieces that hold no point of any grid change
-         * nothing: the walk goes straight to the next point (the samples are folded already). */
-        if (fast && !(ps->opts && ps->opts->sum_fold)) {
+        /* In the steady state, pieces that hold no point of any grid change nothing: the walk
+         * goes straight to the next point (the samples are folded already; sum_fold is told of
+         * pieces that hold a point of the run's grid, which is one of the grids). */
+        if (fast) {
             int64_t g = next_point(ps, active, nactive, next < ngrids ? grids[next] : NULL, x_end);
             x = g > x ? g : x;
         }

@@ -202,9 +202,11 @@ struct wp_summary_opts {
     wp_summary_fold_fn fold; /* NULL: none */
     void *fold_ctx;
     /* The GPUs' summed power as the pass walks it: constant sum_mw over [t0_us, t1_us]
-     * (whole microseconds, both included), in time order, pieces that some GPU does not cover
-     * left out; only when every GPU has a power series, over the run window and the phases.
-     * The all-GPU peak is the highest piece that holds a point of the grid. NULL: none. */
+     * (whole microseconds, both included), in time order; pieces that some GPU does not
+     * cover may be left out, and so may pieces that hold no point of the run's grid
+     * (start_us + n * sum_step_us) nor of a phase's: the points are what to draw. Only when
+     * every GPU has a power series, over the run window and the phases. The all-GPU peak is
+     * the highest piece that holds a point of the grid. NULL: none. */
     int (*sum_fold)(void *ctx, int64_t t0_us, int64_t t1_us, double sum_mw, struct wp_err *err);
     void *sum_fold_ctx;
     /* Called once every 2^20 samples of the pass with the share done so far (0..1), for a
