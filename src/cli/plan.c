@@ -281,6 +281,8 @@ static int cmd_rack(int argc, char **argv)
         rc = WP_EXIT_SOFTWARE;
         goto out;
     }
+    /* With --json - the JSON alone goes to stdout; every line of text to stderr. */
+    FILE *f = json && strcmp(json, "-") == 0 ? stderr : stdout;
     int gpn_used = 0;
     for (size_t i = 0; i < nin; i++) {
         struct wp_err err = {0};
@@ -300,8 +302,9 @@ static int cmd_rack(int argc, char **argv)
         for (size_t k = 0; k < n; k++)
             bufs[i][k] = bufs[i][k] * scale + other;
         nd[i] = (struct wp_rack_node){n, bufs[i]};
-        printf("node %zu: %s, %d GPUs recorded%s, %.1f s at 20 ms\n", i + 1, argv[optind + (int)i],
-               ng, gpn > 0 ? " scaled to the node's GPUs" : "", (double)n * 0.02);
+        fprintf(f, "node %zu: %s, %d GPUs recorded%s, %.1f s at 20 ms\n", i + 1,
+                argv[optind + (int)i], ng, gpn > 0 ? " scaled to the node's GPUs" : "",
+                (double)n * 0.02);
     }
     o.budget_w = budget;
     if (isnan(rated))
@@ -321,7 +324,6 @@ static int cmd_rack(int argc, char **argv)
         rc = WP_EXIT_DATAERR;
         goto out;
     }
-    FILE *f = json && strcmp(json, "-") == 0 ? stderr : stdout;
     fprintf(f, "\nrack of %zu nodes, %s; budget %.0f W x %.2f = %.0f W usable\n", o.nodes,
             o.in_step ? "in step (one synchronous job)" : "independent jobs (random phase)", budget,
             o.derate, r.usable_w);

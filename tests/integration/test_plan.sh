@@ -114,6 +114,10 @@ expect_status 0 "$WATTPROF" plan rack run.wptrace --gpus-per-node 8 --other-w 28
 check 'j["nodes_by_nameplate"] == 3 and j["usable_w"] == 32000' r.json
 check 'j["nodes_fit_at_risk"] >= 1 and j["rack_power"]["20ms"]["max_w"] >= j["rack_power"]["1s"]["max_w"]' r.json
 check 'j["assumptions"]["gpus_per_node"] == 8 and j["assumptions"]["derate"] == 0.8' r.json
+# --json -: stdout is the JSON alone (the text, the inputs' lines too, goes to stderr).
+expect_status 0 "$WATTPROF" plan rack run.wptrace --budget-w 40000 --trials 5 --json -
+check 'j["budget_w"] == 40000 and j["inputs"] == ["run.wptrace"]' out.txt
+expect_in err.txt "node 1: run.wptrace"
 expect_status 64 "$WATTPROF" plan rack run.wptrace
 # A window outside the input is bad data, named; one inside it shortens the node series.
 expect_status 65 "$WATTPROF" plan rack run.wptrace --budget-w 1000 --window 100:200
