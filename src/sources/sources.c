@@ -25,6 +25,17 @@ void wp_sources_close(struct wp_source_inst *v, size_t n)
     free(v);
 }
 
+/* A sensor of an earlier instance (table rows before `before`) on a device that a sensor of
+ * the instance just discovered (rows from `before`) also reads, by UUID; NULL if none. */
+static const struct wp_sensor *same_device(const struct wp_sensors *tab, size_t before)
+{
+    for (size_t j = before; j < tab->n; j++)
+        for (size_t i = 0; tab->v[j].uuid[0] && i < before; i++)
+            if (strcmp(tab->v[i].uuid, tab->v[j].uuid) == 0)
+                return &tab->v[i];
+    return NULL;
+}
+
 int wp_sources_open(const struct wp_config *cfg, struct wp_source_inst **out, size_t *nout,
                     struct wp_sensors *tab, struct wp_meta *meta, struct wp_err *err)
 {
@@ -63,6 +74,17 @@ int wp_sources_open(const struct wp_config *cfg, struct wp_source_inst **out, si
             snprintf(tab->v[j].source, sizeof(tab->v[j].source), "%s", c->name);
             if (!tab->v[j].source_kind[0])
                 snprintf(tab->v[j].source_kind, sizeof(tab->v[j].source_kind), "%s", c->ops->name);
+        }
+        const struct wp_sensor *dup = same_device(tab, before);
+        if (dup) {
+            c->ops->close(state);
+            tab->n = before;
+            wp_sources_close(v, k);
+            return wp_errf(err, -EINVAL,
+                           "sources %s and %s both read device %s (%s); each reading would "
+                           "count twice: keep one instance (a config line and a --source of one "
+                           "kind are two instances)",
+                           dup->source, c->name, dup->uuid, dup->device_name);
         }
         v[k++] = (struct wp_source_inst){.ops = c->ops, .cfg = c, .state = state};
     }

@@ -31,6 +31,13 @@ expect_status 64 "$WATTPROF" run --rated-w 0 -- true
 expect_in err.txt "--rated-w wants the node's rated power in watts"
 expect_status 64 "$WATTPROF" list --source nvml:name=a --source nvml:name=a
 expect_in err.txt "two sources are named 'a'"
+# Two instances of one GPU (a config's nvml line and a --source nvml, say) would count each GPU
+# twice: refused, naming both, before anything is recorded.
+printf 'nvml\n' > gpus.conf
+expect_status 64 "$WATTPROF" record -o t.wptrace -d 1 --config gpus.conf --source nvml:procs=0
+expect_in err.txt "sources nvml and nvml-2 both read device GPU-"
+expect_status 64 "$WATTPROF" list --no-auto --source nvml:name=a --source nvml:name=b
+expect_in err.txt "sources a and b both read device"
 [ ! -e t.wptrace ] || fail "a refused record left a trace"
 
 # Config files: specs, settings, comments; errors say FILE:LINE.
