@@ -62,21 +62,32 @@ static int fit_mask(const struct wp_model_phase *ph, size_t n, const bool *use, 
         double det = s1 * suu - su * su;
         if (!(fabs(det) > 1e-12))
             continue;
-        double b = (s1 * suy - su * sy) / det;
-        double a = (sy - b * su) / s1;
-        double sse = 0;
-        for (size_t i = 0; i < n; i++) {
-            if (!use[i])
+        /* Least squares with idle_w, span_w >= 0 (power is never negative and never falls as
+         * the load rises; unconstrained, noisy phases gave a falling curve that predicted
+         * negative watts at high load): the free solution where it keeps both signs, else
+         * the better of the two edges, span 0 (idle the mean) or idle 0 (span through the
+         * origin). */
+        double b0 = (s1 * suy - su * sy) / det;
+        double cand[3][2] = {{(sy - b0 * su) / s1, b0}, {sy / s1, 0}, {0, suu > 0 ? suy / suu : 0}};
+        for (int c = cand[0][0] >= 0 && b0 >= 0 ? 0 : 1; c < 3; c++) {
+            double a = cand[c][0], b = cand[c][1], sse = 0;
+            if (!(a >= 0 && b >= 0))
                 continue;
-            double x = phase_x(&ph[i]);
-            double r = a + b * (1 - exp(-x / h)) - phase_w_per_gpu(&ph[i]);
-            sse += r * r;
-        }
-        if (sse < best) {
-            best = sse;
-            m->idle_w = a;
-            m->span_w = b;
-            m->scale_tflops = h;
+            for (size_t i = 0; i < n; i++) {
+                if (!use[i])
+                    continue;
+                double x = phase_x(&ph[i]);
+                double r = a + b * (1 - exp(-x / h)) - phase_w_per_gpu(&ph[i]);
+                sse += r * r;
+            }
+            if (sse < best) {
+                best = sse;
+                m->idle_w = a;
+                m->span_w = b;
+                m->scale_tflops = h;
+            }
+            if (c == 0)
+                break; /* the free solution is the best there is for this scale */
         }
     }
     return isfinite(best) ? 0 : -EINVAL;
