@@ -38,6 +38,11 @@ int cli_exit_for_open(int code);
  * (stdout) is always fine. */
 int cli_check_output(const char *cmd, const char *path, bool force);
 
+/* Refuses (73, after saying why) an output that is one of the command's inputs: with --force
+ * it would replace the very file being read (a trace exported onto itself). NULL and "-" are
+ * fine; so is a symbolic link, since only the link would be replaced. */
+int cli_check_not_input(const char *cmd, const char *out, const char *const *in, size_t nin);
+
 /* cli_check_output for a trace: "-" is a usage error (64), since a trace is a file that is
  * written in place, not a stream. */
 int cli_check_trace_output(const char *cmd, const char *path, bool force);

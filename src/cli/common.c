@@ -115,6 +115,22 @@ int cli_check_output(const char *cmd, const char *path, bool force)
     return rc;
 }
 
+int cli_check_not_input(const char *cmd, const char *out, const char *const *in, size_t nin)
+{
+    struct stat so, si;
+    if (!out || strcmp(out, "-") == 0 || lstat(out, &so) != 0)
+        return 0;
+    for (size_t i = 0; i < nin; i++)
+        if (in[i] && stat(in[i], &si) == 0 && si.st_dev == so.st_dev && si.st_ino == so.st_ino) {
+            cli_error(cmd,
+                      "%s is the input %s; writing it would replace what is being read, so "
+                      "choose another name",
+                      out, in[i]);
+            return WP_EXIT_CANTCREAT;
+        }
+    return 0;
+}
+
 /* errno right after a failed flush names the cause (ENOSPC, EPIPE, ...); an errno left over
  * from earlier calls would not, so fall back to EIO. */
 static int flush_errno(FILE *f)

@@ -283,10 +283,13 @@ int cmd_export(int argc, char **argv)
         cli_error("export", "give exactly one trace; usage: wattprof export TRACE --csv");
         return WP_EXIT_USAGE;
     }
+    int rc = cli_check_not_input("export", out, (const char *const *)(argv + optind), 1);
+    if (rc)
+        return rc;
     struct export_ctx x = {.jsonl = format == 2, .only = only, .path = argv[optind]};
     struct wp_trace *t = NULL;
     struct wp_err err = {0};
-    int rc = wp_trace_open(&t, argv[optind], &err);
+    rc = wp_trace_open(&t, argv[optind], &err);
     if (rc < 0) {
         cli_error("export", "%s", err.msg);
         return cli_exit_for_open(rc);

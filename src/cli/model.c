@@ -229,7 +229,9 @@ static int cmd_fit(int argc, char **argv)
         rc = WP_EXIT_USAGE;
         goto done;
     }
-    if ((rc = cli_check_output("model", out, force)) != 0)
+    if ((rc = cli_check_output("model", out, force)) != 0 ||
+        (rc = cli_check_not_input("model", out, inputs, nin)) != 0 ||
+        (rc = cli_check_not_input("model", out, samples, nin)) != 0)
         goto done;
     struct wp_model m = {0};
     struct wp_model_phase *v = NULL;
@@ -345,6 +347,8 @@ static int cmd_predict(int argc, char **argv)
         cli_error("model", "predict wants MODEL.json, --gpus N, --tflops-per-gpu X and --hours H");
         return WP_EXIT_USAGE;
     }
+    if ((rc = cli_check_not_input("model", json, (const char *const *)(argv + optind), 1)) != 0)
+        return rc;
     struct wp_model m;
     struct wp_err err = {0};
     int r = wp_model_read_json(argv[optind], &m, &err);

@@ -270,9 +270,11 @@ static int cmd_rack(int argc, char **argv)
         cli_error("plan", "rack wants node inputs (traces or export CSV) and --budget-w W");
         return WP_EXIT_USAGE;
     }
-    if (json && (rc = cli_check_output("plan", json, force)) != 0)
-        return rc;
     size_t nin = (size_t)(argc - optind);
+    if (json &&
+        ((rc = cli_check_output("plan", json, force)) != 0 ||
+         (rc = cli_check_not_input("plan", json, (const char *const *)(argv + optind), nin)) != 0))
+        return rc;
     struct wp_rack_node *nd = calloc(nin, sizeof(*nd));
     double **bufs = calloc(nin, sizeof(double *));
     rc = 0;
@@ -550,7 +552,9 @@ static int cmd_carbon(int argc, char **argv)
                   deadline_s);
         return WP_EXIT_USAGE;
     }
-    if (json && (rc = cli_check_output("plan", json, force)) != 0)
+    const char *job_in[] = {trace, model, intensity};
+    if (json && ((rc = cli_check_output("plan", json, force)) != 0 ||
+                 (rc = cli_check_not_input("plan", json, job_in, 3)) != 0))
         return rc;
     struct wp_intensity ci;
     if ((rc = cli_load_intensity("plan", intensity, &ci)) != 0)

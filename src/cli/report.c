@@ -305,6 +305,11 @@ int cmd_report(int argc, char **argv)
         cli_error("report", "no trace given; usage: wattprof report TRACE");
         return WP_EXIT_USAGE;
     }
+    const char *const *in = (const char *const *)(argv + optind);
+    int rc;
+    if ((rc = cli_check_not_input("report", json, in, (size_t)(argc - optind))) ||
+        (rc = cli_check_not_input("report", html, in, (size_t)(argc - optind))))
+        return rc;
     bool is_json = ends_with(argv[optind], ".json");
     if (argc - optind > 1 || is_json) {
         if (!html || json || isfinite(hopts.zoom_from_s)) {
@@ -334,7 +339,7 @@ int cmd_report(int argc, char **argv)
         return cli_summarize_ext("report", path, text, json, force, true, rated_w, NULL, html,
                                  &hopts);
     }
-    int rc = cli_load_intensity("report", intensity, &ec.ci);
+    rc = cli_load_intensity("report", intensity, &ec.ci);
     if (rc != 0)
         return rc;
     struct cli_report_extra x = {emis_prepare, emis_text, emis_json, &ec};

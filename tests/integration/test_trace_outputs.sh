@@ -1,5 +1,6 @@
-# Trace outputs: "-" is refused (a trace is a file, not a stream), and a temporary trace that
-# could not be written (full disk) leaves nothing behind, not even its -wal/-shm.
+# Trace outputs: "-" is refused (a trace is a file, not a stream); an output onto the input is
+# refused; and a temporary trace that could not be written (full disk) leaves nothing behind,
+# not even its -wal/-shm.
 . "$(dirname "$0")/lib.sh"
 
 for cmd in "run -o - -- true" "record -o - --duration 1" "sweep --param n=1 -o - -- echo {n}"; do
@@ -8,6 +9,22 @@ for cmd in "run -o - -- true" "record -o - --duration 1" "sweep --param n=1 -o -
     expect_in err.txt "not a stream"
     [ ! -e ./- ] || fail "'$cmd' created a file named -"
 done
+
+# An output that is the input itself is refused even with --force (it would replace the trace
+# being read), also when named another way; the trace stays intact. A symbolic link as the
+# output is only a name: replacing it leaves the trace alone.
+expect_status 0 "$WATTPROF" run -q -o in.wptrace -- sleep 1
+cp in.wptrace keep.wptrace
+expect_status 73 "$WATTPROF" export in.wptrace --csv -o in.wptrace --force
+expect_in err.txt "in.wptrace is the input in.wptrace"
+expect_status 73 "$WATTPROF" report in.wptrace --json "$T/in.wptrace" --force
+expect_status 73 "$WATTPROF" report ./in.wptrace --html in.wptrace --force
+expect_status 73 "$WATTPROF" plan rack in.wptrace --budget-w 4000 --trials 5 --json in.wptrace --force
+expect_status 73 "$WATTPROF" model fit in.wptrace -o in.wptrace --force
+cmp -s in.wptrace keep.wptrace || fail "a refused output changed the input trace"
+ln -s in.wptrace link.wptrace
+expect_status 0 "$WATTPROF" export in.wptrace --csv -o link.wptrace --force
+cmp -s in.wptrace keep.wptrace || fail "replacing a link to the trace changed the trace"
 
 # A full disk under the temporary trace of `run` (a small tmpfs; needs root to mount): room to
 # create the trace (16 kB pages), not to record 4 s into it.
