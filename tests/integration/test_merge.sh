@@ -103,6 +103,8 @@ head -n 1 m.csv | grep -qx 'sensor_id,source,device,name,unit,t_us,value,host' |
 sum0=$(md5sum m.wptrace)
 expect_status 73 "$WATTPROF" merge a.wptrace b.wptrace --names n1,n2 -o m.wptrace
 expect_in err.txt "already exists"
+# ... and says so without pointing to a --force that merge does not take.
+grep -q -- "--force" err.txt && fail "merge's refusal advises --force, which merge refuses: $(cat err.txt)"
 [ "$(md5sum m.wptrace)" = "$sum0" ] || fail "a refused merge changed m.wptrace"
 expect_status 65 "$WATTPROF" merge m.wptrace a.wptrace -o mm.wptrace
 expect_in err.txt "already a merged trace"
