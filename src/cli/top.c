@@ -87,7 +87,9 @@ static void fmt_w(char *buf, size_t len, double w)
 
 static void fmt_energy(char *buf, size_t len, double j)
 {
-    if (j < 1e5)
+    if (isnan(j))
+        snprintf(buf, len, "%10s", "-");
+    else if (j < 1e5)
         snprintf(buf, len, "%8.0f J", j);
     else if (j < 1e8)
         snprintf(buf, len, "%7.1f kJ", j / 1e3);
@@ -213,7 +215,8 @@ static void draw(struct view *vw, const struct wp_live_snapshot *p)
             snprintf(lim, sizeof(lim), "%6s", "-");
         else
             snprintf(lim, sizeof(lim), "%6.0f", limit);
-        fmt_energy(e, sizeof(e), l->energy_mj / 1000.0);
+        /* A meter that has sent nothing has no energy yet, which is not 0 J. */
+        fmt_energy(e, sizeof(e), l->has ? l->energy_mj / 1000.0 : NAN);
         snprintf(line, sizeof(line), "%-*.*s %s %s %s %s %s  ", LABEL_W - 1, LABEL_W - 1, lab, a, b,
                  c, lim, e);
         mvaddnstr(y, 0, line, cols);

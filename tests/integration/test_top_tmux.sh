@@ -75,11 +75,17 @@ for line in open(sys.argv[1]):
 assert not rows, f"GPU rows missing from the screen: {sorted(rows)}"
 PY
 
-# Without -o: nothing is written, and `q` still quits.
+# Without -o: nothing is written, and `q` still quits. A meter that never delivers a reading
+# (its file holds no number) shows "-" for its energy too, not 0 J.
+cp -a "$FIXTURES/sysfs/hwmon-node" hw
+echo garbage >"hw/sys/devices/LNXSYSTM:00/LNXSYBUS:00/ACPI000D:00/power1_average"
 mkdir empty && cd empty
 tmux -L "$sock" new-session -d -s top2 -x 80 -y 24 \
-    "env LANG=C.UTF-8 '$WATTPROF' top; echo \$? >'$T/top2.rc'"
+    "env LANG=C.UTF-8 '$WATTPROF' top --source 'hwmon:root=$T/hw,chip=power_meter'; echo \$? >'$T/top2.rc'"
 sleep 2
+tmux -L "$sock" capture-pane -p -t top2 >../s3.txt
+grep -q '^GPU 0 ' ../s3.txt || { cat ../s3.txt; fail "no GPU rows beside the silent meter"; }
+grep -Eq '^hwmon 0 .* -$' ../s3.txt || { cat ../s3.txt; fail "a meter without readings shows an energy"; }
 tmux -L "$sock" send-keys -t top2 q
 for _ in $(seq 50); do [ -f ../top2.rc ] && break; sleep 0.2; done
 [ "$(cat ../top2.rc 2>/dev/null)" = 0 ] || fail "top without -o did not quit cleanly"
