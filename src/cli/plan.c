@@ -744,7 +744,14 @@ static int cmd_cooling(int argc, char **argv)
                 return rc == CLI_OPT_HELP ? 0 : rc;
         }
     }
-    if (optind != argc || isnan(power)) {
+    if (optind != argc) {
+        cli_error("plan",
+                  "cooling takes only options; '%s' is not one (e.g. plan "
+                  "cooling --power-w 40000 --cooling dlc)",
+                  argv[optind]);
+        return WP_EXIT_USAGE;
+    }
+    if (isnan(power)) {
         cli_error("plan", "cooling wants --power-w W (e.g. a rack's p99 from `plan rack`)");
         return WP_EXIT_USAGE;
     }

@@ -60,6 +60,17 @@ static int parse_duration_us(const char *s, int64_t *out)
     return 0;
 }
 
+/* us as the parser reads it back: whole seconds as "2s", else whole ms as "500ms", else us */
+static void fmt_duration(char *buf, size_t cap, int64_t us)
+{
+    if (us % 1000000 == 0)
+        snprintf(buf, cap, "%llds", (long long)(us / 1000000));
+    else if (us % 1000 == 0)
+        snprintf(buf, cap, "%lldms", (long long)(us / 1000));
+    else
+        snprintf(buf, cap, "%lldus", (long long)us);
+}
+
 int wp_source_cfg_duration_us(const struct wp_source_cfg *c, const char *key, int64_t def_us,
                               int64_t min_us, int64_t max_us, int64_t *out, struct wp_err *err)
 {
@@ -69,12 +80,15 @@ int wp_source_cfg_duration_us(const struct wp_source_cfg *c, const char *key, in
         return 0;
     }
     int64_t us;
-    if (parse_duration_us(v, &us) < 0 || us < min_us || us > max_us)
+    if (parse_duration_us(v, &us) < 0 || us < min_us || us > max_us) {
+        char lo[32], hi[32];
+        fmt_duration(lo, sizeof(lo), min_us);
+        fmt_duration(hi, sizeof(hi), max_us);
         return wp_errf(err, -EINVAL,
-                       "source %s: %s=%s is not a duration between %lld ms and %lld s (write e.g. "
-                       "%s=500ms or %s=2s)",
-                       c->name, key, v, (long long)(min_us / 1000), (long long)(max_us / 1000000),
-                       key, key);
+                       "source %s: %s=%s is not a duration from %s to %s (write e.g. %s=%s or "
+                       "%s=%s)",
+                       c->name, key, v, lo, hi, key, lo, key, hi);
+    }
     *out = us;
     return 0;
 }
@@ -305,6 +319,24 @@ static int parse_into(struct wp_source_cfg *c, char *opts, bool from_file, struc
         char *piece = wp_trim(tok);
         char *eq = strchr(piece, '=');
         if (!eq) {
+            /* a key of this kind without its value, or a bare word meant as the name */
+            const struct wp_source_key *k = any ? NULL : find_key(c->ops, piece);
+            if (k && (k->flags & WP_KEY_SECRET))
+                return wp_errf(err, -EINVAL,
+                               "%s: '%s' in source %s has no value: give it as %s:%s_file=PATH "
+                               "or %s:%s_env=VARIABLE",
+                               c->origin, piece, c->ops->name, c->ops->name, piece, c->ops->name,
+                               piece);
+            if (k) {
+                /* help is "VALUE  what it does" */
+                const char *gap = strstr(k->help, "  ");
+                int vlen = gap ? (int)(gap - k->help) : 5;
+                const char *val = gap ? k->help : "VALUE";
+                const char *what = gap ? gap + strspn(gap, " ") : k->help;
+                return wp_errf(
+                    err, -EINVAL, "%s: '%s' in source %s has no value: write %s:%s=%.*s (%s)",
+                    c->origin, piece, c->ops->name, c->ops->name, piece, vlen, val, what);
+            }
             if (!any)
                 return wp_errf(err, -EINVAL,
                                "%s: '%s' in source %s is not key=value (write e.g. %s:name=%s)",
@@ -474,7 +506,15 @@ int wp_config_load(struct wp_config *c, const struct wp_source_ops *const *kinds
         return wp_errf(err, errno == ENOENT ? -ENOENT : -EACCES, "cannot read config %s: %s", path,
                        strerror(errno));
     struct stat st;
-    bool shared = fstat(fileno(f), &st) == 0 && (st.st_mode & (S_IRGRP | S_IROTH));
+    bool stated = fstat(fileno(f), &st) == 0;
+    if (stated && S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return wp_errf(err, -EISDIR,
+                       "config %s is a directory: give the config file's path (e.g. %s/"
+                       "wattprof.conf)",
+                       path, path);
+    }
+    bool shared = stated && (st.st_mode & (S_IRGRP | S_IROTH));
     char line[4096], origin[64];
     int lineno = 0, rc = 0;
     while (fgets(line, sizeof(line), f)) {
@@ -509,7 +549,7 @@ int wp_config_load(struct wp_config *c, const struct wp_source_ops *const *kinds
                      path, lineno, path);
     }
     if (rc == 0 && ferror(f))
-        rc = wp_errf(err, -EIO, "reading config %s failed", path);
+        rc = wp_errf(err, -EIO, "reading config %s failed: %s", path, strerror(errno));
     memset(line, 0, sizeof(line));
     fclose(f);
     return rc;

@@ -131,6 +131,9 @@ check 'abs(j["air_m3_per_h"] - 10000 / (1005 * 10) / 1.204 * 3600) < 1e-6' k.jso
 check 'abs(j["water_l_per_min"] - 10000 / (4186 * 10) / 998 * 60000) < 1e-6' k.json
 check 'j["pue"] == 1.06 and j["facility_w"] == 10600' k.json
 expect_status 64 "$WATTPROF" plan cooling --power-w 10 --cooling swamp
+# a stray argument is named as such, not answered with "wants --power-w" when that was given
+expect_status 64 "$WATTPROF" plan cooling --power-w 100 extra
+expect_in err.txt "'extra' is not one"
 
 # ---- model fit reads a trace's own phases, counts, utilisation and samples ----
 cat > job.py <<'PY'

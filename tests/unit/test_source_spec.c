@@ -119,8 +119,23 @@ static void test_spec_values_out_of_range_are_refused_with_the_range(void **stat
         int64_t us;
         int rc =
             wp_source_cfg_duration_us(&c.v[i], "interval", 1000000, 10000, 60000000, &us, &err);
-        if (rc != -EINVAL || !strstr(err.msg, "between 10 ms and 60 s"))
+        if (rc != -EINVAL || !strstr(err.msg, "from 10ms to 60s"))
             fail_msg("%s: rc %d '%s'", bad[i], rc, err.msg);
+    }
+    /* what the message suggests is itself accepted (it once suggested 500ms for a 1 s floor) */
+    const char *eg = strstr(err.msg, "write e.g. ");
+    assert_non_null(eg);
+    char lo_s[32], hi_s[32];
+    assert_int_equal(sscanf(eg, "write e.g. %31[^ ] or %31[^)]", lo_s, hi_s), 2);
+    for (int k = 0; k < 2; k++) {
+        char spec[64];
+        snprintf(spec, sizeof(spec), "meter:%s,name=ok%d", k ? hi_s : lo_s, k);
+        assert_int_equal(wp_config_add_spec(&c, kinds, spec, false, "--source", &err), 0);
+        int64_t us;
+        if (wp_source_cfg_duration_us(&c.v[c.n - 1], "interval", 1000000, 10000, 60000000, &us,
+                                      &err) != 0)
+            fail_msg("the suggested %s is refused: %s", k ? hi_s : lo_s, err.msg);
+        assert_true(us == (k ? 60000000 : 10000));
     }
     assert_int_equal(wp_config_add_spec(&c, kinds, "meter:fast=maybe,name=f", false, "x", &err), 0);
     bool b;
@@ -138,7 +153,11 @@ static void test_spec_errors_name_what_is_valid(void **state)
                "password_file, password_env, interval, fast)");
     expect_bad("meter:host=a,host=b", false, "option 'host' is given twice");
     expect_bad("meter:=x", false, "no key before '='");
-    expect_bad("meter:fast", false, "is not key=value");
+    expect_bad("meter:fst", false, "is not key=value (write e.g. meter:name=fst)");
+    /* a key without its value is told the value it takes, not to make it the name */
+    expect_bad("meter:fast", false,
+               "'fast' in source meter has no value: write meter:fast=0|1 (read fast)");
+    expect_bad("meter:password", false, "give it as meter:password_file=PATH or");
     expect_bad("meter:name=has space", false, "an instance name is");
     expect_bad("meter:name=", false, "an instance name is");
     /* Two instances may not share a name. */
@@ -255,6 +274,9 @@ static void test_config_file_specs_settings_comments_and_errors_with_line(void *
     snprintf(missing, sizeof(missing), "%s/none.conf", test_dir);
     assert_int_equal(wp_config_load(&c, kinds, missing, &err), -ENOENT);
     assert_non_null(strstr(err.msg, "none.conf"));
+    /* a directory opens, then every read fails: said as what it is */
+    assert_int_equal(wp_config_load(&c, kinds, test_dir, &err), -EISDIR);
+    assert_non_null(strstr(err.msg, "is a directory"));
     wp_config_free(&c);
 }
 
