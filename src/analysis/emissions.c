@@ -82,9 +82,11 @@ void wp_emissions_print_text(FILE *f, const struct wp_run_emissions *r)
     const struct wp_emissions *e = &r->e;
     fprintf(f, "\nemissions (%s; PUE %.2f):\n", e->intensity_source, e->pue);
     fprintf(f, "  power from        %s\n", r->basis);
-    if (r->shift_us != 0)
-        fprintf(f, "  placed            %.0f s later than it ran (--intensity-at)\n",
-                (double)r->shift_us / 1e6);
+    if (r->shift_us != 0) {
+        double s = fabs((double)r->shift_us) / 1e6;
+        fprintf(f, "  placed            %.0f s (%.1f days) %s than it ran (--intensity-at)\n", s,
+                s / 86400, r->shift_us > 0 ? "later" : "earlier");
+    }
     fprintf(f, "  IT energy         %.1f kJ\n", e->it_energy_j / 1e3);
     fprintf(f, "  facility energy   %.1f kJ (%.4f kWh)\n", e->facility_energy_j / 1e3,
             e->facility_energy_j / 3.6e6);

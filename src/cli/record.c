@@ -26,8 +26,8 @@ static const char record_usage[] =
     "  -d, --duration S    stop after S seconds (also 90s, 15m, 2h)\n"
     "  --json FILE         also write the summary as JSON to FILE (- for stdout)\n"
     "  -f, --force         replace TRACE or FILE if they exist\n"
-    "  -q, --quiet         no summary on stderr\n" CLI_SOURCE_HELP
-    "  -h, --help          this help\n"
+    "  -q, --quiet         only errors and warnings on stderr: not the marks socket, nor\n"
+    "                      the summary\n" CLI_SOURCE_HELP "  -h, --help          this help\n"
     "\n"
     "exit status: 0, 64 usage, 65/66 the finished trace does not read back, 69 nothing to\n"
     "measure with, 70 internal error, 73 TRACE or FILE exists, is being recorded, or cannot be\n"

@@ -36,7 +36,8 @@ static const char serve_usage[] =
     "  -o, --output TRACE  also write the trace (never replaced without --force)\n"
     "  -d, --duration S    stop after S seconds (also 90s, 15m, 2h)\n"
     "  -f, --force         replace TRACE if it exists\n"
-    "  -q, --quiet         no summary on stderr at the end\n"
+    "  -q, --quiet         only errors and warnings on stderr: not the address, the marks\n"
+    "                      socket, nor the summary at the end (give --listen a fixed port)\n"
     "  e.g.  wattprof serve -o node.wptrace --rated-w 10200\n" CLI_SOURCE_HELP
     "  -h, --help          this help\n"
     "\n"

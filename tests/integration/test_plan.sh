@@ -63,6 +63,8 @@ check 'j["emissions"]["kg_co2e"] is None and j["emissions"]["hours_without_inten
 expect_status 0 "$WATTPROF" report run.wptrace --intensity CISO --intensity-at 2022-01-05T09:59:59Z --json b.json
 check '0 < j["emissions"]["hours_without_intensity"] < 0.01 and j["emissions"]["kg_co2e"] > 0' b.json
 check 'j["emissions"]["intensity_source"].startswith("zone CISO")' b.json
+# the run was recorded after 2022: placed earlier than it ran, and said so
+expect_in out.txt "days) earlier than it ran"
 # The zone set can be replaced: WATTPROF_DATA_DIR first.
 mkdir zones && cp ci.csv zones/TEST.csv
 expect_status 0 env WATTPROF_DATA_DIR="$PWD/zones" "$WATTPROF" report run.wptrace --intensity TEST --json z.json
