@@ -33,7 +33,8 @@ static const char plan_usage[] =
     "  --derate F          usable share of it (default 0.8: NEC 210.19/210.20, continuous load)\n"
     "  --nodes N           nodes for the distribution (default: the count that fits)\n"
     "  --in-step           all nodes run one job in step (default: independent jobs)\n"
-    "  --gpus-per-node G   scale each input's GPUs to G (default: as recorded)\n"
+    "  --gpus-per-node G   scale each input's GPUs to G (default: as recorded; inputs of\n"
+    "                      different GPU counts need it)\n"
     "  --other-w W         rest of a node: CPUs, fans, NICs, PSU losses (default 0)\n"
     "  --node-rated-w W    nameplate of a node (default 10200 W for 8 GPUs: NVIDIA DGX/HGX\n"
     "                      H100/H200; else GPUs x 700 W + --other-w)\n"
@@ -297,6 +298,15 @@ static int cmd_rack(int argc, char **argv)
             rc = r == -ENOENT || r == -EACCES ? WP_EXIT_NOINPUT
                  : r == -ENOMEM               ? WP_EXIT_SOFTWARE
                                               : WP_EXIT_DATAERR;
+            goto out;
+        }
+        if (gpn <= 0 && i > 0 && ng != gpn_used) {
+            /* the node's rating and "G GPUs a node" would be whichever input came last */
+            cli_error("plan",
+                      "%s recorded %d GPUs and %s %d: give --gpus-per-node G to scale every "
+                      "input to the node's GPUs",
+                      argv[optind], gpn_used, argv[optind + (int)i], ng);
+            rc = WP_EXIT_USAGE;
             goto out;
         }
         double scale = gpn > 0 ? gpn / ng : 1.0;

@@ -121,6 +121,19 @@ expect_status 0 "$WATTPROF" plan rack run.wptrace --budget-w 40000 --trials 5 --
 check 'j["budget_w"] == 40000 and j["inputs"] == ["run.wptrace"]' out.txt
 expect_in err.txt "node 1: run.wptrace"
 expect_status 64 "$WATTPROF" plan rack run.wptrace
+# Inputs of different GPU counts: the node's rating would be the last input's, so the order of
+# the inputs would change the answer; refused until --gpus-per-node says what a node holds.
+"$WATTPROF" export run.wptrace --csv -s power -o all.csv
+python3 -c 'import csv, sys
+r = csv.DictReader(open("all.csv")); w = csv.DictWriter(open("one.csv", "w"), r.fieldnames)
+w.writeheader(); w.writerows(x for x in r if x["device"] == "0")'
+expect_status 64 "$WATTPROF" plan rack run.wptrace one.csv --budget-w 40000 --trials 5
+expect_in err.txt "run.wptrace recorded 2 GPUs and one.csv 1: give --gpus-per-node"
+expect_status 64 "$WATTPROF" plan rack one.csv run.wptrace --budget-w 40000 --trials 5
+expect_status 0 "$WATTPROF" plan rack one.csv run.wptrace --budget-w 40000 --trials 5 --gpus-per-node 8 --json mixa.json
+expect_status 0 "$WATTPROF" plan rack run.wptrace one.csv --budget-w 40000 --trials 5 --gpus-per-node 8 --json mixb.json
+check 'j["nodes_by_nameplate"] == 3' mixa.json
+check 'j["nodes_by_nameplate"] == 3' mixb.json
 # A window outside the input is bad data, named; one inside it shortens the node series.
 expect_status 65 "$WATTPROF" plan rack run.wptrace --budget-w 1000 --window 100:200
 expect_in err.txt "outside"
