@@ -260,6 +260,9 @@ static void test_config_file_specs_settings_comments_and_errors_with_line(void *
         {"\n\npdu:host=x\n", "node.conf:3: unknown source kind 'pdu'"},
         {"auto=maybe\n", "auto=maybe"},
         {"node_allowance_w=1e99\n", "node_allowance_w=1e99"},
+        {"rated_w=10200\nmeter:host=x\nrated_w=8000\n",
+         "node.conf:3: rated_w is set a second time (10200 before)"},
+        {"node_allowance_w=900\nnode_allowance_w=900\n", "node_allowance_w is set a second time"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         wp_config_init(&c);
