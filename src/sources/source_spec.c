@@ -470,8 +470,9 @@ static int parse_setting(struct wp_config *c, const char *key, const char *val, 
     /* a second value would silently win: which one the user meant is theirs to say */
     if ((strcmp(key, "rated_w") == 0 && !isnan(c->rated_w)) ||
         (strcmp(key, "node_allowance_w") == 0 && !isnan(c->node_allowance_w)))
-        return wp_errf(err, -EINVAL, "%s: %s is set a second time (%g before); keep one", origin,
-                       key, strcmp(key, "rated_w") == 0 ? c->rated_w : c->node_allowance_w);
+        return wp_errf(err, -EINVAL, "%s: %s=%s sets it a second time (%g before); keep one",
+                       origin, key, val,
+                       strcmp(key, "rated_w") == 0 ? c->rated_w : c->node_allowance_w);
     if (strcmp(key, "rated_w") == 0) {
         if (bad || v <= 0 || v > 1e7)
             return wp_errf(err, -EINVAL,

@@ -261,8 +261,9 @@ static void test_config_file_specs_settings_comments_and_errors_with_line(void *
         {"auto=maybe\n", "auto=maybe"},
         {"node_allowance_w=1e99\n", "node_allowance_w=1e99"},
         {"rated_w=10200\nmeter:host=x\nrated_w=8000\n",
-         "node.conf:3: rated_w is set a second time (10200 before)"},
-        {"node_allowance_w=900\nnode_allowance_w=900\n", "node_allowance_w is set a second time"},
+         "node.conf:3: rated_w=8000 sets it a second time (10200 before)"},
+        {"node_allowance_w=900\nnode_allowance_w=900\n",
+         "node_allowance_w=900 sets it a second time"},
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         wp_config_init(&c);
