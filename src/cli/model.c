@@ -23,7 +23,8 @@ static const char model_usage[] =
     "  INPUT               a trace, or `wattprof report --json` output of one\n"
     "  --samples CSV       `wattprof export --csv` output of the INPUT before it (report JSON\n"
     "                      lacks utilisation, SM clock and the 99th percentile)\n"
-    "  -o, --output FILE   the model (JSON: coefficients, what it was fitted on, the table)\n"
+    "  -o, --output FILE   the model (JSON: coefficients, what it was fitted on, the table;\n"
+    "                      - for stdout, the table then going to stderr)\n"
     "  -f, --force         replace FILE\n"
     "  --phase NAME        fit on phases of this name only (repeatable; a shell pattern\n"
     "                      such as 'resnet*' works; default: every phase with a FLOP rate)\n"
@@ -92,59 +93,63 @@ static int write_model(FILE *f, void *ctx)
     return wp_model_write_json(f, o->m, o->inputs, o->ninputs, o->ev);
 }
 
-static void num_or_dash(double v, const char *fmt, int width)
+static void num_or_dash(FILE *f, double v, const char *fmt, int width)
 {
     if (isfinite(v))
-        printf(fmt, width, v);
+        fprintf(f, fmt, width, v);
     else
-        printf("%*s", width, "-");
+        fprintf(f, "%*s", width, "-");
 }
 
-static void print_fit(const struct wp_model *m, const struct wp_model_eval *ev, double tdp_w,
-                      bool by_input)
+static void print_fit(FILE *f, const struct wp_model *m, const struct wp_model_eval *ev,
+                      double tdp_w, bool by_input)
 {
-    printf("model of %s (limit %.0f W%s%s): P_gpu = %.1f W + %.1f W * (1 - exp(-x / %.1f)), x "
-           "in TFLOP/s per GPU\n",
-           m->gpu[0] ? m->gpu : "unknown GPU", m->limit_w, m->driver[0] ? ", driver " : "",
-           m->driver, m->idle_w, m->span_w, m->scale_tflops);
-    printf("held out: %s; baselines: TDP %.0f W x duration, TDP x utilisation x duration\n\n",
-           by_input ? "every phase of its input" : "one phase at a time", tdp_w);
-    printf("%-22s %-12s %4s %7s %8s %6s %10s %10s %7s %7s %7s\n", "input", "phase", "gpus", "s",
-           "TFLOP/s", "util%", "measured J", "model J", "model%", "TDP%", "TDPxU%");
+    fprintf(f,
+            "model of %s (limit %.0f W%s%s): P_gpu = %.1f W + %.1f W * (1 - exp(-x / %.1f)), x "
+            "in TFLOP/s per GPU\n",
+            m->gpu[0] ? m->gpu : "unknown GPU", m->limit_w, m->driver[0] ? ", driver " : "",
+            m->driver, m->idle_w, m->span_w, m->scale_tflops);
+    fprintf(f, "held out: %s; baselines: TDP %.0f W x duration, TDP x utilisation x duration\n\n",
+            by_input ? "every phase of its input" : "one phase at a time", tdp_w);
+    fprintf(f, "%-22s %-12s %4s %7s %8s %6s %10s %10s %7s %7s %7s\n", "input", "phase", "gpus", "s",
+            "TFLOP/s", "util%", "measured J", "model J", "model%", "TDP%", "TDPxU%");
     for (size_t i = 0; i < m->nphases; i++) {
         const struct wp_model_phase *p = &m->phases[i];
-        printf("%-22.22s %-12.12s %4d %7.1f ", p->input, p->name, p->ngpus, p->duration_s);
+        fprintf(f, "%-22.22s %-12.12s %4d %7.1f ", p->input, p->name, p->ngpus, p->duration_s);
         if (p->idle)
-            printf("%8s", "idle");
+            fprintf(f, "%8s", "idle");
         else
-            num_or_dash(p->tflops_per_gpu, "%*.1f", 8);
-        printf(" ");
-        num_or_dash(p->util_pct, "%*.0f", 6);
-        printf(" %10.0f ", p->energy_j);
-        num_or_dash(ev->pred_j[i], "%*.0f", 10);
+            num_or_dash(f, p->tflops_per_gpu, "%*.1f", 8);
+        fprintf(f, " ");
+        num_or_dash(f, p->util_pct, "%*.0f", 6);
+        fprintf(f, " %10.0f ", p->energy_j);
+        num_or_dash(f, ev->pred_j[i], "%*.0f", 10);
         double e = p->energy_j;
-        printf(" ");
-        num_or_dash((ev->pred_j[i] - e) / e * 100, "%*.1f", 7);
-        printf(" ");
-        num_or_dash((ev->tdp_j[i] - e) / e * 100, "%*.1f", 7);
-        printf(" ");
-        num_or_dash((ev->tdp_util_j[i] - e) / e * 100, "%*.1f", 7);
-        printf("%s\n", p->tflops_derived ? "  (FLOPs from samples)" : "");
+        fprintf(f, " ");
+        num_or_dash(f, (ev->pred_j[i] - e) / e * 100, "%*.1f", 7);
+        fprintf(f, " ");
+        num_or_dash(f, (ev->tdp_j[i] - e) / e * 100, "%*.1f", 7);
+        fprintf(f, " ");
+        num_or_dash(f, (ev->tdp_util_j[i] - e) / e * 100, "%*.1f", 7);
+        fprintf(f, "%s\n", p->tflops_derived ? "  (FLOPs from samples)" : "");
     }
-    printf("\nMAPE of training energy over %zu held-out phases: model %.1f %%, TDP x duration "
-           "%.1f %%",
-           ev->scored, ev->mape_model, ev->mape_tdp);
+    fprintf(f,
+            "\nMAPE of training energy over %zu held-out phases: model %.1f %%, TDP x duration "
+            "%.1f %%",
+            ev->scored, ev->mape_model, ev->mape_tdp);
     if (ev->scored_util == ev->scored)
-        printf(", TDP x utilisation %.1f %%\n", ev->mape_tdp_util);
+        fprintf(f, ", TDP x utilisation %.1f %%\n", ev->mape_tdp_util);
     else if (ev->scored_util > 0)
-        printf(
+        fprintf(
+            f,
             ";\n  on the %zu phases with utilisation: model %.1f %%, TDP x utilisation %.1f %%\n",
             ev->scored_util, ev->mape_model_util, ev->mape_tdp_util);
     else
-        printf(", TDP x utilisation: no utilisation in the inputs (give --samples)\n");
-    printf("measured: phase energy, duration, FLOP counts from marks, utilisation; assumed: "
-           "FLOPs per sample where given, TDP %.0f W\n",
-           tdp_w);
+        fprintf(f, ", TDP x utilisation: no utilisation in the inputs (give --samples)\n");
+    fprintf(f,
+            "measured: phase energy, duration, FLOP counts from marks, utilisation; assumed: "
+            "FLOPs per sample where given, TDP %.0f W\n",
+            tdp_w);
 }
 
 static int cmd_fit(int argc, char **argv)
@@ -262,7 +267,8 @@ static int cmd_fit(int argc, char **argv)
         goto done;
     }
     m.interval_rel = ev.max_abs_rel;
-    print_fit(&m, &ev, tdp_w, by_input);
+    /* -o -: the model alone on stdout, the table on stderr */
+    print_fit(out && strcmp(out, "-") == 0 ? stderr : stdout, &m, &ev, tdp_w, by_input);
     struct fit_out fo = {&m, inputs, nin, &ev};
     rc = cli_write_output("model", out, force, write_model, &fo);
     wp_model_eval_free(&ev);

@@ -26,6 +26,10 @@ expect_status 0 fit -o mi.json --by-input
 check 'j["held_out"]["mape_model_pct"] < min(j["held_out"]["mape_tdp_pct"], j["held_out"]["mape_tdp_util_pct"])' mi.json
 # Refuses to overwrite, and says why.
 expect_status 73 fit -o m.json
+# -o -: stdout is the model alone (the table goes to stderr)
+expect_status 0 fit -o -
+check 'j["format"] == "wattprof-model"' out.txt
+expect_in err.txt "MAPE of training energy"
 # Too few phases: one input with only its idle anchors.
 expect_status 65 "$WATTPROF" model fit "$R/llama-report.json" --phase nothing --idle-phase setup -o x.json
 expect_in err.txt "too few phases"
