@@ -75,9 +75,14 @@ int main(int argc, char **argv)
         version();
         return 0;
     }
+    /* getopt names argv[0] in its messages: "wattprof report: unrecognized option" */
+    char name[64];
+    snprintf(name, sizeof(name), "wattprof %s", cmd);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (strcmp(cmd, commands[i].name) == 0)
+        if (strcmp(cmd, commands[i].name) == 0) {
+            argv[1] = name;
             return commands[i].fn(argc - 1, argv + 1);
+        }
     cli_error(NULL, "'%s' is not a command; see 'wattprof --help'", cmd);
     return WP_EXIT_USAGE;
 }

@@ -398,10 +398,15 @@ int cmd_model(int argc, char **argv)
         fputs(model_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? WP_EXIT_USAGE : 0;
     }
-    if (strcmp(argv[1], "fit") == 0)
+    /* getopt's messages name the subcommand: "wattprof model fit: unrecognized option" */
+    const char *sub = argv[1];
+    char name[64];
+    snprintf(name, sizeof(name), "%s %s", argv[0], sub);
+    argv[1] = name;
+    if (strcmp(sub, "fit") == 0)
         return cmd_fit(argc - 1, argv + 1);
-    if (strcmp(argv[1], "predict") == 0)
+    if (strcmp(sub, "predict") == 0)
         return cmd_predict(argc - 1, argv + 1);
-    cli_error("model", "'%s' is not a model command: fit or predict", argv[1]);
+    cli_error("model", "'%s' is not a model command: fit or predict", sub);
     return WP_EXIT_USAGE;
 }

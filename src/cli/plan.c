@@ -799,12 +799,17 @@ int cmd_plan(int argc, char **argv)
         fputs(plan_usage, argc < 2 ? stderr : stdout);
         return argc < 2 ? WP_EXIT_USAGE : 0;
     }
-    if (strcmp(argv[1], "rack") == 0)
+    /* getopt's messages name the subcommand: "wattprof plan rack: unrecognized option" */
+    const char *sub = argv[1];
+    char name[64];
+    snprintf(name, sizeof(name), "%s %s", argv[0], sub);
+    argv[1] = name;
+    if (strcmp(sub, "rack") == 0)
         return cmd_rack(argc - 1, argv + 1);
-    if (strcmp(argv[1], "carbon") == 0)
+    if (strcmp(sub, "carbon") == 0)
         return cmd_carbon(argc - 1, argv + 1);
-    if (strcmp(argv[1], "cooling") == 0)
+    if (strcmp(sub, "cooling") == 0)
         return cmd_cooling(argc - 1, argv + 1);
-    cli_error("plan", "'%s' is not a plan command: rack, carbon or cooling", argv[1]);
+    cli_error("plan", "'%s' is not a plan command: rack, carbon or cooling", sub);
     return WP_EXIT_USAGE;
 }

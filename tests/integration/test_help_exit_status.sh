@@ -37,3 +37,10 @@ WATTPROF_NVML_LIB=/nonexistent/libnvidia-ml.so.1 expect_status 69 "$WATTPROF" re
 expect_status 66 "$WATTPROF" serve --web-config missing.conf --duration 1
 expect_status 64 "$WATTPROF" serve --listen nowhere --duration 1
 expect_in err.txt "HOST:PORT"
+
+# An unknown option is named with the whole command it was given to, as the other errors are.
+for c in "report" "export" "top" "plan rack" "model fit"; do
+    expect_status 64 "$WATTPROF" $c --no-such-option
+    head -n 1 err.txt | grep -q "^wattprof $c: unrecognized option" ||
+        fail "'$c --no-such-option' said: $(head -n 1 err.txt)"
+done
