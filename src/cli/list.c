@@ -100,22 +100,50 @@ int cmd_list(int argc, char **argv)
     if (replay)
         printf("REPLAY: %s\n\n", replay);
     if (tab.n) {
-        printf("%-8s %-4s %-14s %-8s %-11s %-7s %-7s %-7s %s\n", "SOURCE", "DEV", "READING",
-               "QUANTITY", "SCOPE", "UNIT", "EVERY", "LIMIT", "WHAT");
+        /* columns as wide as their widest cell (a unit like pid*1000+% is wider than mW) */
+        enum { C_SOURCE, C_DEV, C_NAME, C_QTY, C_SCOPE, C_UNIT, C_EVERY, C_LIMIT, NCOL };
+        static const char *const head[NCOL] = {"SOURCE", "DEV",  "READING", "QUANTITY",
+                                               "SCOPE",  "UNIT", "EVERY",   "LIMIT"};
+        int w[NCOL];
+        for (int k = 0; k < NCOL; k++)
+            w[k] = (int)strlen(head[k]);
+        char(*cell)[NCOL][64] = calloc(tab.n, sizeof(*cell));
+        if (!cell) {
+            cli_error("list", "out of memory");
+            rc = WP_EXIT_SOFTWARE;
+            goto out;
+        }
+        for (size_t i = 0; i < tab.n; i++) {
+            const struct wp_sensor *s = &tab.v[i];
+            snprintf(cell[i][C_SOURCE], 64, "%s", s->source);
+            snprintf(cell[i][C_DEV], 64, "%d", s->device);
+            snprintf(cell[i][C_NAME], 64, "%s", s->name);
+            snprintf(cell[i][C_QTY], 64, "%s", wp_quantity_name(s->quantity));
+            snprintf(cell[i][C_SCOPE], 64, "%s", wp_scope_name(s->scope));
+            snprintf(cell[i][C_UNIT], 64, "%s", wp_sensor_unit(s));
+            fmt_cadence(cell[i][C_EVERY], 64, s->cadence_us);
+            snprintf(cell[i][C_LIMIT], 64, "-");
+            if (s->limit != WP_NO_LIMIT && s->quantity == WP_Q_POWER)
+                snprintf(cell[i][C_LIMIT], 64, "%.0f W", wp_sensor_value(s, s->limit) / 1000);
+            for (int k = 0; k < NCOL; k++) {
+                int l = (int)strlen(cell[i][k]);
+                w[k] = l > w[k] ? l : w[k];
+            }
+        }
+        for (int k = 0; k < NCOL; k++)
+            printf("%-*s ", w[k], head[k]);
+        printf("WHAT\n");
         int last_dev = -2;
         for (size_t i = 0; i < tab.n; i++) {
             const struct wp_sensor *s = &tab.v[i];
             if (s->device != last_dev && s->device >= 0)
                 printf("# %s %d: %s %s\n", s->source, s->device, s->device_name, s->uuid);
             last_dev = s->device;
-            char cad[32], lim[32] = "-";
-            fmt_cadence(cad, sizeof(cad), s->cadence_us);
-            if (s->limit != WP_NO_LIMIT && s->quantity == WP_Q_POWER)
-                snprintf(lim, sizeof(lim), "%.0f W", wp_sensor_value(s, s->limit) / 1000);
-            printf("%-8s %-4d %-14s %-8s %-11s %-7s %-7s %-7s %s\n", s->source, s->device, s->name,
-                   wp_quantity_name(s->quantity), wp_scope_name(s->scope), wp_sensor_unit(s), cad,
-                   lim, s->help);
+            for (int k = 0; k < NCOL; k++)
+                printf("%-*s ", w[k], cell[i][k]);
+            printf("%s\n", s->help);
         }
+        free(cell);
     }
     bool header = false;
     for (size_t i = 0; i < meta.n; i++) {
@@ -129,6 +157,7 @@ int cmd_list(int argc, char **argv)
     if (tab.n == 0)
         printf("\nnothing to measure with on this machine.\n");
     rc = tab.n ? 0 : WP_EXIT_UNAVAILABLE;
+out:
     wp_sensors_free(&tab);
     wp_meta_free(&meta);
     cli_sources_free(&cs);

@@ -21,6 +21,20 @@ expect_in out.txt "driver is not loaded"
 # A driver library without the sample buffer: recording falls back to the 100 ms fields.
 WATTPROF_NVML_LIB="$FAKE_DIR/no-nvmlDeviceGetSamples/libnvidia-ml.so.1" expect_status 0 "$WATTPROF" list
 expect_in out.txt "nvmlDeviceGetSamples is missing"
+# The table's columns line up under their headings, whatever the widest cell (proc_util's
+# unit pid*1000+% once pushed the rest of its row right).
+"$WATTPROF" list >list.txt 2>/dev/null
+python3 - <<'PY' || fail "list's columns do not line up"
+rows = open("list.txt").read().split("\n\n")[1 if open("list.txt").read().startswith("REPLAY") else 0].splitlines()
+head = rows[0]
+cols = [i for i, ch in enumerate(head) if ch != " " and (i == 0 or head[i - 1] == " ")]
+body = [r for r in rows[1:] if not r.startswith("#")]
+assert any("pid*1000+%" in r for r in body), body
+for r in body:
+    for c in cols[1:]:
+        assert r[c - 1] == " " and r[c] != " ", (c, r)
+print(len(body), "rows aligned on", len(cols), "columns")
+PY
 WATTPROF_NVML_LIB="$FAKE_DIR/no-nvmlDeviceGetSamples/libnvidia-ml.so.1" \
     expect_status 0 "$WATTPROF" run --json nosamples.json -- sleep 2
 check 'len(j["gpus"]) == 2 and all(g["power_sensor"] == "power_instant" and g["samples"] >= 10 for g in j["gpus"])' nosamples.json
