@@ -371,6 +371,14 @@ out:
 }
 
 /* ---------------- carbon ---------------- */
+/* kg or kWh to three decimals, or three significant digits below 1 (a short job's 0.00042 kg
+ * is not 0.000) */
+static const char *fmt_small(char *buf, size_t cap, double v)
+{
+    snprintf(buf, cap, fabs(v) >= 1 || v == 0 ? "%.3f" : "%.3g", v);
+    return buf;
+}
+
 static int parse_duration_or_time(const char *s, int64_t now_us, int64_t *out)
 {
     double sec;
@@ -634,10 +642,13 @@ static int cmd_carbon(int argc, char **argv)
     char a[40], b[40];
     wp_time_format(o.now_us, a, sizeof(a));
     wp_time_format(o.deadline_us, b, sizeof(b));
-    fprintf(f, "job: %s, %.2f h, %.2f kWh IT (x PUE %.2f)\n", job, job_h, kwh, o.pue);
+    char n1[32], n2[32];
+    fprintf(f, "job: %s, %.2f h, %s kWh IT (x PUE %.2f)\n", job, job_h,
+            fmt_small(n1, sizeof(n1), kwh), o.pue);
     fprintf(f, "intensity: %s; window %s to %s\n", ci.source, a, b);
     if (isfinite(plan.kg_co2e_now))
-        fprintf(f, "start now (%s):     %.3f kg CO2e\n", a, plan.kg_co2e_now);
+        fprintf(f, "start now (%s):     %s kg CO2e\n", a,
+                fmt_small(n1, sizeof(n1), plan.kg_co2e_now));
     else
         fprintf(f,
                 "start now (%s):     unknown (a blank slot, outside the series, or past "
@@ -645,7 +656,7 @@ static int cmd_carbon(int argc, char **argv)
                 a);
     if (plan.found) {
         wp_time_format(plan.best_start_us, b, sizeof(b));
-        fprintf(f, "best start %s: %.3f kg CO2e", b, plan.kg_co2e_best);
+        fprintf(f, "best start %s: %s kg CO2e", b, fmt_small(n1, sizeof(n1), plan.kg_co2e_best));
         if (isfinite(plan.kg_co2e_now) && plan.kg_co2e_now > 0)
             fprintf(f, " (%.1f %% less)",
                     (plan.kg_co2e_now - plan.kg_co2e_best) / plan.kg_co2e_now * 100);
@@ -658,9 +669,11 @@ static int cmd_carbon(int argc, char **argv)
     if (o.restart_kwh >= 0) {
         if (plan.split_found)
             fprintf(f,
-                    "pausing at hourly checkpoints (%.2f kWh a resume): %.3f kg CO2e with %zu "
+                    "pausing at hourly checkpoints (%s kWh a resume): %s kg CO2e with %zu "
                     "pause%s\n",
-                    o.restart_kwh, plan.kg_co2e_split, plan.pauses, plan.pauses == 1 ? "" : "s");
+                    fmt_small(n2, sizeof(n2), o.restart_kwh),
+                    fmt_small(n1, sizeof(n1), plan.kg_co2e_split), plan.pauses,
+                    plan.pauses == 1 ? "" : "s");
         else
             fprintf(f, "pausing: no split fits before the deadline\n");
     }

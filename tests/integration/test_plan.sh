@@ -171,6 +171,12 @@ check 'all(p["util_pct"] is not None and p["p99_w"] is not None and p["peak_w"] 
 expect_status 0 "$WATTPROF" plan carbon --trace job.wptrace --hours 3 --intensity ERCO \
     --now 2022-08-01T00:00Z --deadline 1d --json jt.json
 check 'abs(j["job_hours"] - 3) < 1e-6 and j["kg_co2e_best"] <= j["kg_co2e_now"]' jt.json
+# The trace's own few seconds: grams, shown as such, not "0.000 kg" beside "31.9 % less".
+expect_status 0 "$WATTPROF" plan carbon --trace job.wptrace --intensity ERCO \
+    --now 2022-08-01T00:00Z --deadline 1d --json js.json
+check '0 < j["kg_co2e_now"] < 0.001' js.json
+expect_in out.txt "$(json js.json '"%.3g kg CO2e" % j["kg_co2e_now"]')"
+if grep -q "0\.000 kg" out.txt; then fail "a short job's emissions shown as 0.000 kg"; fi
 expect_status 0 "$WATTPROF" plan carbon --model m.json --gpus 8 --tflops-per-gpu 300 --hours 2 \
     --intensity NYIS --now 2022-08-01T00:00Z --deadline 1d --json jm2.json
 python3 - m.json jm2.json <<'PY' || fail "plan carbon --model: job energy is not the model's"
