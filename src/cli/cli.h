@@ -43,6 +43,12 @@ int cli_check_output(const char *cmd, const char *path, bool force);
  * fine; so is a symbolic link, since only the link would be replaced. */
 int cli_check_not_input(const char *cmd, const char *out, const char *const *in, size_t nin);
 
+/* Refuses (64, after saying why) two outputs of one command that are one file, by name or by
+ * device and inode (-o run.wptrace --json run.wptrace): the second written would replace the
+ * first, and with --force the summary would replace the trace just recorded. NULL and "-" are
+ * fine. */
+int cli_check_outputs_differ(const char *cmd, const char *a, const char *b);
+
 /* cli_check_output for a trace: "-" is a usage error (64), since a trace is a file that is
  * written in place, not a stream. */
 int cli_check_trace_output(const char *cmd, const char *path, bool force);

@@ -131,6 +131,38 @@ int cli_check_not_input(const char *cmd, const char *out, const char *const *in,
     return 0;
 }
 
+/* The directory part of path: its device and inode. */
+static int stat_dir(const char *path, struct stat *st)
+{
+    char *copy = strdup(path);
+    int rc = copy ? stat(dirname(copy), st) : -1;
+    free(copy);
+    return rc;
+}
+
+/* Whether a and b name one file: both exist and are one inode, or (one not there yet) they
+ * have the same last component in one directory. */
+static bool same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) == 0 && stat(b, &sb) == 0)
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    char *ca = strdup(a), *cb = strdup(b);
+    bool same = ca && cb && strcmp(basename(ca), basename(cb)) == 0 && stat_dir(a, &sa) == 0 &&
+                stat_dir(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    free(ca);
+    free(cb);
+    return same;
+}
+
+int cli_check_outputs_differ(const char *cmd, const char *a, const char *b)
+{
+    if (!a || !b || strcmp(a, "-") == 0 || strcmp(b, "-") == 0 || !same_file(a, b))
+        return 0;
+    cli_error(cmd, "%s and %s are one file: each output needs its own name", a, b);
+    return WP_EXIT_USAGE;
+}
+
 /* errno right after a failed flush names the cause (ENOSPC, EPIPE, ...); an errno left over
  * from earlier calls would not, so fall back to EIO. */
 static int flush_errno(FILE *f)

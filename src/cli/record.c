@@ -105,7 +105,8 @@ int cmd_record(int argc, char **argv)
     }
     if ((rc = cli_sources_finish("record", &cs)) ||
         (rc = cli_check_trace_output("record", out, force)) ||
-        (json && (rc = cli_check_output("record", json, force))))
+        (json && (rc = cli_check_output("record", json, force))) ||
+        (rc = cli_check_outputs_differ("record", out, json)))
         goto done;
 
     /* Block the stop signals before the threads start so only sigtimedwait sees them. */

@@ -308,7 +308,8 @@ int cmd_report(int argc, char **argv)
     const char *const *in = (const char *const *)(argv + optind);
     int rc;
     if ((rc = cli_check_not_input("report", json, in, (size_t)(argc - optind))) ||
-        (rc = cli_check_not_input("report", html, in, (size_t)(argc - optind))))
+        (rc = cli_check_not_input("report", html, in, (size_t)(argc - optind))) ||
+        (rc = cli_check_outputs_differ("report", json, html)))
         return rc;
     bool is_json = ends_with(argv[optind], ".json");
     if (argc - optind > 1 || is_json) {

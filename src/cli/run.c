@@ -102,6 +102,7 @@ int cmd_run(int argc, char **argv)
     if ((rc = cli_sources_finish("run", &cs)) ||
         (out && (rc = cli_check_trace_output("run", out, force))) ||
         (json && (rc = cli_check_output("run", json, force))) ||
+        (rc = cli_check_outputs_differ("run", out, json)) ||
         (rc = cli_trace_pick("run", out, &where))) {
         cli_sources_free(&cs);
         return rc;

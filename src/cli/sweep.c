@@ -233,7 +233,8 @@ static int sweep_main(int argc, char **argv, struct sweep *swp, struct cli_sourc
         return WP_EXIT_USAGE;
     }
     if ((out && (rc = cli_check_trace_output("sweep", out, force))) ||
-        (json && (rc = cli_check_output("sweep", json, force))))
+        (json && (rc = cli_check_output("sweep", json, force))) ||
+        (rc = cli_check_outputs_differ("sweep", out, json)))
         return rc;
 
     struct cli_trace where;

@@ -22,6 +22,24 @@ expect_status 73 "$WATTPROF" report ./in.wptrace --html in.wptrace --force
 expect_status 73 "$WATTPROF" plan rack in.wptrace --budget-w 4000 --trials 5 --json in.wptrace --force
 expect_status 73 "$WATTPROF" model fit in.wptrace -o in.wptrace --force
 cmp -s in.wptrace keep.wptrace || fail "a refused output changed the input trace"
+
+# Two outputs of one command that are one file are refused before anything runs: with --force
+# the summary's JSON replaced the trace just recorded (run exited 0, the trace was gone), and
+# without it the summary was lost to 'already exists' after the job had run.
+for cmd in "run -o same.wptrace --json ./same.wptrace -- true" \
+    "record -o same.wptrace --json $T/same.wptrace --duration 1" \
+    "sweep --param n=1 -o same.wptrace --json same.wptrace -- echo {n}"; do
+    # shellcheck disable=SC2086
+    expect_status 64 "$WATTPROF" $cmd --force
+    expect_in err.txt "are one file"
+    [ ! -e same.wptrace ] || fail "'$cmd' wrote same.wptrace"
+done
+expect_status 64 "$WATTPROF" report in.wptrace --json page.out --html ./page.out
+[ ! -e page.out ] || fail "report wrote page.out although --json and --html are one file"
+ln in.wptrace hard.wptrace
+expect_status 64 "$WATTPROF" run -o in.wptrace --json hard.wptrace --force -- true
+cmp -s in.wptrace keep.wptrace || fail "a refused run changed the trace behind a hard link"
+rm hard.wptrace
 ln -s in.wptrace link.wptrace
 expect_status 0 "$WATTPROF" export in.wptrace --csv -o link.wptrace --force
 cmp -s in.wptrace keep.wptrace || fail "replacing a link to the trace changed the trace"
