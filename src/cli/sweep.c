@@ -3,6 +3,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -363,6 +364,14 @@ static int sweep_main(int argc, char **argv, struct sweep *swp, struct cli_sourc
         if (only_phase)
             fprintf(stderr, "\nonly the job's phases called '%s' are compared\n", only_phase);
         wp_sweep_print_table(stderr, sw.name, rows, sw.nvalues);
+        bool seen = false;
+        for (size_t i = 0; i < sw.nvalues; i++)
+            seen |= rows[i].done && isfinite(rows[i].duration_s);
+        if (only_phase && !seen)
+            cli_warn("sweep",
+                     "no run sent a phase called '%s': check the name the job gives its "
+                     "phases (`wattprof report TRACE` lists them), or leave out --phase",
+                     only_phase);
         if (json) {
             struct json_out jo = {
                 .phase = only_phase, .sw = &sw, .rows = rows, .interrupted = interrupted};

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "core/json.h"
+#include "report/report.h"
 
 int wp_sweep_write_json(FILE *f, const char *param, const char *phase, bool interrupted,
                         const struct wp_sweep_row *rows, size_t n)
@@ -56,9 +57,14 @@ void wp_sweep_print_table(FILE *f, const char *param, const struct wp_sweep_row 
             snprintf(per, sizeof(per), "%.4g/s", r->energy_j / r->samples);
         else if (isfinite(r->tokens) && r->tokens > 0)
             snprintf(per, sizeof(per), "%.4g/t", r->energy_j / r->tokens);
-        fprintf(f, " %-12s %5d %9.2f %11.1f %8.1f %8.1f %12s %9.3f %8.3f\n", r->value, r->exit_code,
-                r->duration_s, r->energy_j, r->mean_w, r->peak_w, per,
-                first->done ? r->energy_j / first->energy_j : NAN,
-                first->done ? r->duration_s / first->duration_s : NAN);
+        /* A run without the phase asked for has no numbers: "-", never "nan". */
+        char b[6][32];
+        fprintf(
+            f, " %-12s %5d %9s %11s %8s %8s %12s %9s %8s\n", r->value, r->exit_code,
+            wp_report_num(b[0], 32, "%.2f", r->duration_s),
+            wp_report_num(b[1], 32, "%.1f", r->energy_j),
+            wp_report_num(b[2], 32, "%.1f", r->mean_w), wp_report_num(b[3], 32, "%.1f", r->peak_w),
+            per, wp_report_num(b[4], 32, "%.3f", first->done ? r->energy_j / first->energy_j : NAN),
+            wp_report_num(b[5], 32, "%.3f", first->done ? r->duration_s / first->duration_s : NAN));
     }
 }

@@ -30,6 +30,10 @@ check 'abs(j["runs"][0]["j_per_sample"] - j["runs"][0]["energy_j"] / 100) < 1e-4
 check '1.7 <= j["runs"][1]["energy_rel"] <= 2.3' p.json
 expect_status 0 "$WATTPROF" sweep --param t=0.2 --phase nonesuch --json n.json -- python3 job.py '{t}'
 check 'j["runs"][0]["energy_j"] is None' n.json
+# ... and the table shows those missing numbers as '-', not 'nan'.
+grep -q '^ 0.2  *0  *-  *-  *-  *-  *-  *-  *-$' err.txt || { cat err.txt; fail "a run without the phase is not all '-' in the table"; }
+! grep -qi nan err.txt || { cat err.txt; fail "the table prints nan"; }
+expect_in err.txt "no run sent a phase called 'nonesuch'"
 
 # The value is substituted into argv, never through a shell.
 expect_status 0 "$WATTPROF" sweep --param w='a b;touch pwned' --json w.json -- sh -c 'test "$1" = "a b;touch pwned"' sh '{w}'
