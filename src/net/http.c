@@ -216,6 +216,9 @@ static enum MHD_Result reply(struct MHD_Connection *conn, unsigned status, const
     if (!r)
         return MHD_NO;
     M.add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    /* A 405 must say which methods are allowed (RFC 9110, 15.5.6). */
+    if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+        M.add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
     enum MHD_Result ok = M.queue_response(conn, status, r);
     M.destroy_response(r);
     return ok;

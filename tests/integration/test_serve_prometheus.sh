@@ -22,6 +22,8 @@ wsock=$(sed -n 's/.*WATTPROF_SOCKET=\([^ ]*\)$/\1/p' serve.err)
 WATTPROF_SOCKET="$wsock" python3 -c 'import wattprof; wattprof.begin("train")'
 [ "$(curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:$port/nothing)" = 404 ] || fail "unknown path is not 404"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -X POST http://127.0.0.1:$port/metrics)" = 405 ] || fail "POST is not 405"
+curl -s -D hdr.txt -o /dev/null -X DELETE http://127.0.0.1:$port/
+grep -qi '^Allow: GET, HEAD' hdr.txt || { cat hdr.txt; fail "a 405 does not name the allowed methods (Allow:)"; }
 sleep 2
 curl -sf http://127.0.0.1:$port/metrics >m.txt
 promtool check metrics <m.txt || fail "promtool check metrics found problems"
