@@ -121,7 +121,7 @@ int cmd_serve(int argc, char **argv)
         }
         if (wp_web_config_load(web, web_path, &err) < 0) {
             cli_error("serve", "%s", err.msg);
-            rc = err.code == -ENOENT || err.code == -EACCES ? WP_EXIT_NOINPUT : WP_EXIT_USAGE;
+            rc = err.code == -EINVAL ? WP_EXIT_USAGE : WP_EXIT_NOINPUT;
             goto done;
         }
     }

@@ -124,6 +124,12 @@ int wp_web_config_load(struct wp_web_config *c, const char *path, struct wp_err 
                          "basic_auth_user)",
                          path, line, k);
     }
+    /* A directory opens but does not read (EISDIR): never taken as an empty config, which
+     * would serve without the TLS and auth it was meant to hold. */
+    int read_errno = ferror(f) ? (errno ? errno : EIO) : 0;
+    if (rc == 0 && read_errno)
+        rc = wp_errf(err, -read_errno, "cannot read the web config %s: %s", path,
+                     strerror(read_errno));
     fclose(f);
     if (rc == 0 && (!c->tls_cert_file[0]) != (!c->tls_key_file[0]))
         rc = wp_errf(err, -EINVAL, "%s: TLS needs both tls_cert_file and tls_key_file", path);

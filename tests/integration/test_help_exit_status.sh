@@ -35,6 +35,11 @@ expect_status 66 "$WATTPROF" export missing.wptrace --csv
 WATTPROF_NVML_LIB=/nonexistent/libnvidia-ml.so.1 expect_status 69 "$WATTPROF" record -o x.wptrace --duration 1
 [ "$(cat taken.json)" = keep ] || fail "taken.json was replaced"
 expect_status 66 "$WATTPROF" serve --web-config missing.conf --duration 1
+# A directory as the web config is not an empty one: serving on without its TLS and auth
+# (exit 0) is what it did.
+mkdir web.d
+expect_status 66 "$WATTPROF" serve --web-config web.d --listen 127.0.0.1:0 --duration 1
+expect_in err.txt "cannot read the web config web.d"
 expect_status 64 "$WATTPROF" serve --listen nowhere --duration 1
 expect_in err.txt "HOST:PORT"
 
