@@ -13,6 +13,7 @@
 #include "analysis/attrib.h"
 #include "analysis/cluster.h"
 #include "analysis/summary.h"
+#include "core/str.h"
 #include "report/report.h"
 #include "store/trace.h"
 #include "report/html.h"
@@ -295,7 +296,7 @@ int cli_parse_seconds(const char *s, double *out)
 {
     char *end;
     errno = 0;
-    double v = strtod(s, &end);
+    double v = wp_strtod_dec(s, &end);
     if (end == s || errno || !isfinite(v) || v <= 0)
         return -EINVAL;
     if (*end == 's' && end[1] == 0)
@@ -314,7 +315,7 @@ int cli_parse_rated_w(const char *s, double *out)
 {
     char *end;
     errno = 0;
-    double v = strtod(s, &end);
+    double v = wp_strtod_dec(s, &end);
     /* 1e7 W: ten times the largest rack anyone rates today; beyond is a typo (mW, kW). */
     if (end == s || *end || errno || !isfinite(v) || v <= 0 || v > 1e7)
         return -EINVAL;

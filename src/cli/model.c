@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "cli/cli.h"
 #include "core/json.h"
 #include "plan/model.h"
@@ -73,7 +74,7 @@ static int bad_number(const char *opt, const char *arg)
 static int parse_pos(const char *s, double *out)
 {
     char *end;
-    double v = strtod(s, &end);
+    double v = wp_strtod_dec(s, &end);
     if (end == s || *end || !isfinite(v) || v < 0)
         return -1;
     *out = v;

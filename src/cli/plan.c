@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/str.h"
 #include "analysis/emissions.h"
 #include "cli/cli.h"
 #include "core/json.h"
@@ -103,7 +104,7 @@ enum {
 static int num(const char *opt, const char *arg, double lo, double hi, double *out)
 {
     char *end;
-    double v = strtod(arg, &end);
+    double v = wp_strtod_dec(arg, &end);
     if (end == arg || *end || !(v >= lo && v <= hi)) {
         cli_error("plan", "%s wants a number from %g to %g, not '%s'", opt, lo, hi, arg);
         return WP_EXIT_USAGE;
@@ -245,9 +246,9 @@ static int cmd_rack(int argc, char **argv)
             break;
         case O_WINDOW: {
             char *end;
-            win_from = strtod(optarg, &end);
+            win_from = wp_strtod_dec(optarg, &end);
             if (*end == ':')
-                win_to = strtod(end + 1, &end);
+                win_to = wp_strtod_dec(end + 1, &end);
             if (*end || !(win_from >= 0) || !(win_to > win_from)) {
                 cli_error("plan",
                           "--window wants A:B, seconds from each input's start (e.g. "
@@ -388,7 +389,7 @@ static int parse_duration_or_time(const char *s, int64_t now_us, int64_t *out)
     }
     if (strlen(s) > 1 && s[strlen(s) - 1] == 'd') {
         char *end;
-        double d = strtod(s, &end);
+        double d = wp_strtod_dec(s, &end);
         if (end == s + strlen(s) - 1 && d > 0 && d <= 365) {
             *out = now_us + (int64_t)(d * 86400e6);
             return 0;

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/str.h"
 #include "cli/cli.h"
 #include "plan/carbon.h"
 
@@ -41,7 +42,7 @@ int cli_load_intensity(const char *cmd, const char *spec, struct wp_intensity *c
 {
     struct wp_err err = {0};
     char *end;
-    double g = strtod(spec, &end);
+    double g = wp_strtod_dec(spec, &end);
     if (end != spec && *end == '\0') {
         if (!isfinite(g) || g < 0 || g > 5000) {
             cli_error(cmd, "a constant intensity is 0 to 5000 gCO2/kWh, not '%s'", spec);
@@ -80,7 +81,7 @@ int cli_load_intensity(const char *cmd, const char *spec, struct wp_intensity *c
 int cli_parse_pue(const char *s, double *out)
 {
     char *end;
-    double v = strtod(s, &end);
+    double v = wp_strtod_dec(s, &end);
     if (end == s || *end || !(v >= 1.0 && v <= 5.0))
         return -EINVAL;
     *out = v;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/str.h"
 #include "analysis/emissions.h"
 #include "analysis/summary.h"
 #include "cli/cli.h"
@@ -124,11 +125,11 @@ static int parse_zoom(const char *s, double *from, double *to)
 {
     char *end;
     errno = 0;
-    *from = strtod(s, &end);
+    *from = wp_strtod_dec(s, &end);
     if (errno || end == s || *end != ':')
         return -1;
     const char *b = end + 1;
-    *to = strtod(b, &end);
+    *to = wp_strtod_dec(b, &end);
     if (errno || end == b || *end || !isfinite(*from) || !isfinite(*to) || *from < 0 ||
         *to <= *from)
         return -1;

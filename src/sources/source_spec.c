@@ -37,7 +37,7 @@ static int parse_duration_us(const char *s, int64_t *out)
 {
     char *end;
     errno = 0;
-    double v = strtod(s, &end);
+    double v = wp_strtod_dec(s, &end);
     if (end == s || errno || !isfinite(v) || v < 0)
         return -EINVAL;
     double mult = 1e6;
@@ -465,7 +465,7 @@ static int parse_setting(struct wp_config *c, const char *key, const char *val, 
         c->no_auto = strcmp(val, "0") == 0;
         return 0;
     }
-    double v = strtod(val, &end);
+    double v = wp_strtod_dec(val, &end);
     bool bad = end == val || *end || errno || !isfinite(v);
     /* a second value would silently win: which one the user meant is theirs to say */
     if ((strcmp(key, "rated_w") == 0 && !isnan(c->rated_w)) ||
