@@ -25,8 +25,9 @@ static const char sweep_usage[] =
     "(no shell is involved), records all runs into one trace, each as its own phase, shows\n"
     "progress, and prints a table: value, time, GPU energy, mean and peak power, energy per\n"
     "sample or token when the job sent counts (see `wattprof run --help` on marks), and each\n"
-    "relative to the first value. An interrupted sweep (Ctrl-C, SIGTERM) stops after the\n"
-    "current run and keeps the finished runs; so does a killed one, in TRACE.\n"
+    "relative to the first value. An interrupted sweep (Ctrl-C, SIGTERM) passes the signal\n"
+    "to the run in progress, starts no other, and keeps every run so far, the interrupted\n"
+    "one with its exit status (130 for Ctrl-C); so does a killed one, in TRACE.\n"
     "\n"
     "options:\n"
     "  -p, --param NAME=V1,V2,...  the parameter and its values (NAME: letters, digits, _)\n"
@@ -326,14 +327,14 @@ static int sweep_main(int argc, char **argv, struct sweep *swp, struct cli_sourc
             usleep((useconds_t)(cooldown_s * 1e6));
         if (cli_signal_seen()) {
             interrupted = true;
-            cli_warn("sweep", "interrupted: keeping the %zu finished run(s)", i + 1);
+            cli_warn("sweep", "interrupted: keeping the %zu run(s) so far", i + 1);
             break;
         }
         if (code != 0 && stop_on_error)
             break;
         if (cooldown_s > 0 && i + 1 < sw.nvalues && !cool_down(cooldown_s)) {
             interrupted = true;
-            cli_warn("sweep", "interrupted: keeping the %zu finished run(s)", i + 1);
+            cli_warn("sweep", "interrupted: keeping the %zu run(s) so far", i + 1);
             break;
         }
     }
