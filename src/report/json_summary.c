@@ -109,7 +109,7 @@ int wp_summary_write_json_ext(FILE *f, const struct wp_summary *s,
     struct wp_json j;
     wp_json_init(&j, f, 2);
     wp_json_obj_begin(&j);
-    wp_json_kstr(&j, "command", s->command);
+    kstr_or_null(&j, "command", s->command); /* null for record: no command ran */
     wp_json_kdouble(&j, "duration_s", s->duration_s);
     wp_json_kint(&j, "start_us", s->start_us);
     wp_json_kint(&j, "end_us", s->end_us);

@@ -10,6 +10,8 @@ for sig in INT TERM; do
     set +e; wait $pid; st=$?; set -e
     [ "$st" = 0 ] || { cat "$sig.err"; fail "record stopped by SIG$sig exited $st, expected 0"; }
     check 'len(j["gpus"]) == 2 and all(g["samples"] >= 50 for g in j["gpus"])' "$sig.json"
+    # no command ran: absent (null), not an empty command
+    check 'j["command"] is None and j["exit_code"] is None' "$sig.json"
     [ ! -e "$sig.wptrace-wal" ] || fail "SIG$sig left a WAL file: not closed cleanly"
 done
 python3 - <<'PY' || fail "stop signal not recorded in the trace metadata"
