@@ -4,9 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/str.h"
 #include "cli/cli.h"
 #include "core/json.h"
+#include "core/str.h"
 #include "plan/model.h"
 #include "plan/rack.h"
 

@@ -6,10 +6,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "core/str.h"
 #include "analysis/emissions.h"
 #include "cli/cli.h"
 #include "core/json.h"
+#include "core/str.h"
 #include "plan/carbon.h"
 #include "plan/model.h"
 #include "plan/rack.h"

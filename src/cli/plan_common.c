@@ -9,8 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "core/str.h"
 #include "cli/cli.h"
+#include "core/str.h"
 #include "plan/carbon.h"
 
 #ifndef WP_DATADIR

@@ -6,10 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/str.h"
 #include "analysis/emissions.h"
 #include "analysis/summary.h"
 #include "cli/cli.h"
+#include "core/str.h"
 #include "plan/carbon.h"
 #include "plan/timefmt.h"
 #include "report/html.h"
