@@ -1301,7 +1301,7 @@ static void test_point_marks_and_record_headline(void **state)
 
     char *json = json_of(&s);
     assert_int_equal(python_check(json,
-                                  "d[\"host\"] == \"node7\" and d[\"command\"] == \"\" and "
+                                  "d[\"host\"] == \"node7\" and d[\"command\"] is None and "
                                   "[m[\"name\"] for m in d[\"marks\"]] == [\"checkpoint\", "
                                   "\"eval\\x1b[2J\"] and d[\"marks\"][0][\"t_s\"] == 2.5 and "
                                   "d[\"marks\"][0][\"t_us\"] == d[\"start_us\"] + 2500000 and "
