@@ -52,6 +52,9 @@ int cli_check_outputs_differ(const char *cmd, const char *a, const char *b);
 /* cli_check_output for a trace: "-" is a usage error (64), since a trace is a file that is
  * written in place, not a stream. */
 int cli_check_trace_output(const char *cmd, const char *path, bool force);
+/* The same for a command without --force (can_force false): an existing file is refused
+ * without advice to pass an option the command does not take. */
+int cli_check_trace_output_ext(const char *cmd, const char *path, bool force, bool can_force);
 
 /* Writes an output file atomically: to a temporary file beside it, then linked into place
  * (refusing to replace an existing file unless force). "-" writes to stdout. The callback

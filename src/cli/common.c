@@ -75,7 +75,14 @@ int cli_exit_for_open(int code)
     }
 }
 
+static int check_output(const char *cmd, const char *path, bool force, bool can_force);
+
 int cli_check_trace_output(const char *cmd, const char *path, bool force)
+{
+    return cli_check_trace_output_ext(cmd, path, force, true);
+}
+
+int cli_check_trace_output_ext(const char *cmd, const char *path, bool force, bool can_force)
 {
     if (path && strcmp(path, "-") == 0) {
         cli_error(cmd, "-o -: a trace is an SQLite file, not a stream, so it cannot go to standard "
@@ -83,10 +90,15 @@ int cli_check_trace_output(const char *cmd, const char *path, bool force)
                        "standard output)");
         return WP_EXIT_USAGE;
     }
-    return cli_check_output(cmd, path, force);
+    return check_output(cmd, path, force, can_force);
 }
 
 int cli_check_output(const char *cmd, const char *path, bool force)
+{
+    return check_output(cmd, path, force, true);
+}
+
+static int check_output(const char *cmd, const char *path, bool force, bool can_force)
 {
     if (!path || strcmp(path, "-") == 0)
         return 0;
@@ -97,8 +109,10 @@ int cli_check_output(const char *cmd, const char *path, bool force)
             return WP_EXIT_CANTCREAT;
         }
         if (!force) {
-            cli_error(cmd, "%s already exists; choose another name, or pass --force to replace it",
-                      path);
+            /* the advice names --force only where the command has it */
+            cli_error(cmd, "%s already exists; choose another name%s", path,
+                      can_force ? ", or pass --force to replace it"
+                                : " (this command never replaces a file)");
             return WP_EXIT_CANTCREAT;
         }
     }

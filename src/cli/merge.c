@@ -3,7 +3,6 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "store/merge.h"
@@ -100,14 +99,7 @@ int cmd_merge(int argc, char **argv)
         cli_error("merge", "no output: give the cluster trace to create with -o CLUSTER");
         return WP_EXIT_USAGE;
     }
-    /* merge has no --force: the shared check's advice to pass it would name a refused option. */
-    struct stat so;
-    if (strcmp(out, "-") != 0 && stat(out, &so) == 0 && !S_ISDIR(so.st_mode)) {
-        cli_error("merge", "%s already exists and merge never replaces a trace; choose a new name",
-                  out);
-        return WP_EXIT_CANTCREAT;
-    }
-    int rc = cli_check_trace_output("merge", out, false);
+    int rc = cli_check_trace_output_ext("merge", out, false, false); /* merge has no --force */
     if (rc)
         return rc;
     const char **nv = NULL;
