@@ -21,22 +21,12 @@
 #include "net/metrics.h"
 #include "recorder/live.h"
 #include "store/trace.h"
+#include "synth.h"
 
 static void add(struct wp_sensors *tab, const char *source, int device, const char *name,
                 enum wp_quantity q, enum wp_kind k, int64_t cadence_us, enum wp_scope scope)
 {
-    struct wp_sensor s = {0};
-    snprintf(s.source, sizeof(s.source), "%s", source);
-    snprintf(s.source_kind, sizeof(s.source_kind), "%s", source);
-    snprintf(s.name, sizeof(s.name), "%s", name);
-    s.device = device;
-    s.quantity = q;
-    s.kind = k;
-    s.cadence_us = cadence_us;
-    s.scope = scope;
-    s.contains = wp_scope_default_contains(scope);
-    s.limit = WP_NO_LIMIT;
-    assert_true(wp_sensors_add(tab, &s) >= 0);
+    synth_sensor(tab, source, device, name, q, k, cadence_us, WP_NO_LIMIT, 0, scope, "", 1.0);
 }
 
 /* The recording's start as the tap reports it. */
